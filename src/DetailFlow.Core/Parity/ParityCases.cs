@@ -1,0 +1,12 @@
+namespace DetailFlow.Core.Parity;
+
+/// <summary>Every case kind of the fixture format (README "Cases"), in report order.</summary>
+public static class ParityCases
+{
+    public static IReadOnlyList<IParityCase> All { get; } =
+    [
+        // Tokenizer cases
+        // GPT cases
+        // Schedule
+    ];
+}
