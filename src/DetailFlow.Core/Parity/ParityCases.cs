@@ -7,6 +7,7 @@ public static class ParityCases
     [
         // Tokenizer cases
         // GPT cases
+        new GptForwardCase(), new GptGenerateCase(), new GptRopeAndMaskCase(),
         // Schedule
     ];
 }

@@ -1,0 +1,27 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Gpt;
+
+/// <summary>SwiGLU feed-forward (spec §6.2): <c>w2(silu(w1·x) ⊙ w3·x)</c>, width <see cref="GptConfig.FfnHidden"/>, no biases.</summary>
+public sealed class FeedForward : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear w1;
+    public readonly Linear w3;
+    public readonly Linear w2;
+
+    public FeedForward(GptConfig config) : base(nameof(FeedForward))
+    {
+        w1 = nn.Linear(config.Dim, config.FfnHidden, hasBias: false);
+        w3 = nn.Linear(config.Dim, config.FfnHidden, hasBias: false);
+        w2 = nn.Linear(config.FfnHidden, config.Dim, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = torch.NewDisposeScope();
+        return w2.forward(nn.functional.silu(w1.forward(x)) * w3.forward(x)).MoveToOuterDisposeScope();
+    }
+}

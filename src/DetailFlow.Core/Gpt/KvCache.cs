@@ -1,0 +1,76 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Gpt;
+
+/// <summary>
+/// Preallocated per-layer key/value buffers [rows, H, S, hd] (gpt-fast's <c>KVCache</c>, spec §7.4), deliberately not a
+/// module: weights are shared by every batch, a cache belongs to one. S = N + 1: the extended positions 0..N−1 plus one
+/// trash slot (<see cref="TrashSlot"/>) where padded positions of a batch are written; every mask hides it.
+/// Batch row r of a forward uses cache row r; a forward over B rows uses rows 0..B−1.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    private readonly Tensor[] _keys;
+    private readonly Tensor[] _values;
+
+    public KvCache(GptConfig config, int maxRows, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        if (maxRows <= 0) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "a KV cache needs at least one row");
+        MaxRows = maxRows;
+        Positions = config.BlockSize + 1;
+        _keys = new Tensor[config.NLayer];
+        _values = new Tensor[config.NLayer];
+        for (int i = 0; i < config.NLayer; i++)
+        {
+            _keys[i] = torch.zeros([maxRows, config.NHead, Positions, config.HeadDim], dtype, device).DetachFromDisposeScope();
+            _values[i] = torch.zeros([maxRows, config.NHead, Positions, config.HeadDim], dtype, device).DetachFromDisposeScope();
+        }
+    }
+
+    public int MaxRows { get; }
+
+    /// <summary>S: extended positions plus the trash slot.</summary>
+    public int Positions { get; }
+
+    /// <summary>The slot padded positions are written to; never attended.</summary>
+    public int TrashSlot => Positions - 1;
+
+    public int Layers => _keys.Length;
+
+    /// <summary>
+    /// Writes k, v [B, H, L, hd] of one layer at the absolute positions <paramref name="writeIndex"/> [B, L] of rows
+    /// 0..B−1 and returns the keys and values of positions 0..keyCount−1 of those rows ([B, H, keyCount, hd] views).
+    /// </summary>
+    public (Tensor Keys, Tensor Values) Update(int layer, Tensor writeIndex, Tensor k, Tensor v, long keyCount)
+    {
+        long rows = k.shape[0];
+        if (rows > MaxRows) throw new ArgumentOutOfRangeException(nameof(k), rows, $"batch of {rows} rows exceeds the cache's {MaxRows}");
+        if (keyCount <= 0 || keyCount > TrashSlot)
+            throw new ArgumentOutOfRangeException(nameof(keyCount), keyCount, $"key count must be in 1..{TrashSlot}");
+        var index = writeIndex.view(rows, 1, writeIndex.shape[1], 1).expand(k.shape); // [B, H, L, hd]
+        var keys = _keys[layer].narrow(0, 0, rows);
+        var values = _values[layer].narrow(0, 0, rows);
+        keys.scatter_(2, index, k);
+        values.scatter_(2, index, v);
+        return (keys.narrow(2, 0, keyCount), values.narrow(2, 0, keyCount));
+    }
+
+    /// <summary>Copies cache row <paramref name="from"/> into row <paramref name="to"/> (all layers), to keep live rows packed.</summary>
+    public void CopyRow(int from, int to)
+    {
+        if (from == to) return;
+        using var noGrad = torch.no_grad();
+        for (int i = 0; i < _keys.Length; i++)
+        {
+            _keys[i][to].copy_(_keys[i][from]);
+            _values[i][to].copy_(_values[i][from]);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _keys) t.Dispose();
+        foreach (var t in _values) t.Dispose();
+    }
+}
