@@ -8,5 +8,6 @@ public static class ParityCases
         // Tokenizer cases
         // GPT cases
         // Schedule
+        new ResolutionTablesCase(),
     ];
 }
