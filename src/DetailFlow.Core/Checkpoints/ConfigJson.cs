@@ -51,6 +51,18 @@ public static class ConfigJson
         return null;
     }
 
+    /// <summary>
+    /// The config of a checkpoint: <c>&lt;stem&gt;.json</c> beside it (what <c>detailflow convert</c> writes:
+    /// <c>gpt.safetensors</c> + <c>gpt.json</c>), else the official <c>config.json</c> (<see cref="FindBeside"/>).
+    /// </summary>
+    public static string? FindConfigJson(string checkpointPath)
+    {
+        string stemJson = Path.ChangeExtension(checkpointPath, ".json");
+        if (!string.Equals(Path.GetExtension(checkpointPath), ".json", StringComparison.OrdinalIgnoreCase) && File.Exists(stemJson))
+            return stemJson;
+        return FindBeside(checkpointPath, "config.json");
+    }
+
     /// <summary>Top-level scalar entries of an argparse-dump <c>config.yaml</c> (the only shape the loaders read).</summary>
     public static IReadOnlyDictionary<string, string> ReadYamlScalars(string path)
     {

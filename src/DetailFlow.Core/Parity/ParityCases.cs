@@ -9,5 +9,6 @@ public static class ParityCases
         // GPT cases
         new GptForwardCase(), new GptGenerateCase(), new GptRopeAndMaskCase(),
         // Schedule
+        new ResolutionTablesCase(),
     ];
 }
