@@ -88,10 +88,10 @@ public sealed class VqModel : nn.Module
     /// <summary>The config files beside a checkpoint, as <see cref="Load"/> finds them.</summary>
     public static TokenizerConfig ConfigBeside(string checkpointPath)
     {
-        string json = ConfigJson.FindBeside(checkpointPath, "config.json")
+        string json = ConfigJson.FindConfigJson(checkpointPath)
             ?? throw new FileNotFoundException(
-                $"no config.json two folders above or beside {checkpointPath}; pass the tokenizer config explicitly", "config.json");
-        return TokenizerConfig.Load(json, ConfigJson.FindBeside(checkpointPath, "config.yaml"));
+                $"no config for {checkpointPath}: expected <name>.json beside it or config.json two folders above or beside it; pass the tokenizer config explicitly", "config.json");
+        return TokenizerConfig.Load(json, ConfigJson.OfficialYamlFor(json));
     }
 
     /// <summary>Strictly copies <paramref name="stateDict"/> into this model (see <see cref="IsSkippedKey"/>).</summary>
