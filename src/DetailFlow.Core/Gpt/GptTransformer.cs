@@ -122,9 +122,9 @@ public sealed class GptTransformer : nn.Module
     }
 
     /// <summary>
-    /// Builds the model and loads a checkpoint strictly (spec §4). The config is <paramref name="config"/>, else the
-    /// <c>config.json</c> (+ <c>config.yaml</c>) the official loader finds beside the file (<c>../../</c>, then the
-    /// file's folder). <paramref name="entry"/> picks the nested state dict (GPT rule: <c>ema</c>); the weights are
+    /// Builds the model and loads a checkpoint strictly (spec §4). The config is <paramref name="config"/>, else
+    /// <c>&lt;stem&gt;.json</c> of a converted checkpoint, else the <c>config.json</c> (+ <c>config.yaml</c>) the
+    /// official loader finds beside the file (<c>../../</c>, then the file's folder). <paramref name="entry"/> picks the nested state dict (GPT rule: <c>ema</c>); the weights are
     /// then cast to <paramref name="dtype"/> and moved to <paramref name="device"/>.
     /// </summary>
     public static GptTransformer Load(string checkpointPath, GptConfig? config = null, CheckpointEntry entry = CheckpointEntry.Ema,

@@ -61,6 +61,7 @@ public sealed class KvCache : IDisposable
     {
         if (from == to) return;
         using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
         for (int i = 0; i < _keys.Length; i++)
         {
             _keys[i][to].copy_(_keys[i][from]);

@@ -7,7 +7,9 @@ using static TorchSharp.torch;
 namespace DetailFlow.Core.Parity;
 
 /// <summary>
-/// <c>gpt_generate_&lt;tag&gt;_cfg&lt;scale&gt;[_gradual]</c> (README "Cases" 2): greedy <c>generate_group_par</c>.
+/// <c>gpt_generate_&lt;tag&gt;_cfg&lt;scale&gt;[_gradual]</c> (README "Cases" 2): greedy <c>generate_group_par</c>,
+/// reproduced by the <see cref="RecomputeSampler"/> (the official algorithm) and by the KV-cached
+/// <see cref="NextDetailEngine"/>.
 /// The scale, gradual flag and sampling arguments come from <c>meta.call</c>, the classes from <c>cond_idx</c>, N from
 /// the shape of <c>tokens</c>. Tokens must match exactly; the guided, conditional and unconditional step logits within
 /// 2e-4 when the scale is ≥ 4, else 1e-4.
@@ -36,6 +38,25 @@ public sealed partial class GptGenerateCase : IParityCase
             var rowOptions = classes.Select(_ => options).ToArray();
             var codes = new RecomputeSampler(model).Generate(classes, rowOptions, codeCount, records, cancellationToken);
             Compare(report, "recompute", codes, records, data, atol);
+        }
+        finally
+        {
+            foreach (var r in records) r.Dispose();
+        }
+
+        // The KV-cached engine (spec §7.4) must reproduce the same official run; all rows share its forwards.
+        if (codeCount != model.Config.BlockSize)
+        {
+            report.Fail("kv", $"the engine generates block_size = {model.Config.BlockSize} codes, the case has {codeCount}");
+            return;
+        }
+        records = classes.Select(_ => new StepLogits(codeCount, model.Config.VocabSize)).ToList();
+        try
+        {
+            using var engine = new NextDetailEngine(model, classes.Length * (options.UsesGuidance ? 2 : 1));
+            var requests = classes.Select((c, i) => new GenerationRequest { ClassLabel = c, Options = options, StepLogits = records[i] }).ToList();
+            var codes = engine.Generate(requests, cancellationToken);
+            Compare(report, "kv", codes, records, data, atol);
         }
         finally
         {

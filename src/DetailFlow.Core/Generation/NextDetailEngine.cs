@@ -1,0 +1,238 @@
+using DetailFlow.Core.Gpt;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Generation;
+
+/// <summary>
+/// KV-cached next-detail generation (spec §7.4), gpt-fast style, for many requests at once. Each step runs one forward
+/// over every live row: a new request feeds its class token (or its whole continuation prefix), a request in the
+/// causal phase one code, later requests one group of G positions; blocks of different lengths are padded and the
+/// padding goes to the cache's trash slot. Rotary rows and mask rows come from absolute positions; K/V buffers are
+/// preallocated. With CFG a request holds two cache rows (conditional and null class). Requests submitted while others
+/// run join at the next step; finished or cancelled requests free their rows before the next forward, and the live
+/// rows stay packed at the front of the cache. Codes are drawn per (seed, code index) (<see cref="RowSampler"/>), so a
+/// request's codes do not depend on its batch mates or on where it stops. Single consumer: one thread calls
+/// <see cref="Step"/>; <see cref="Submit"/> may be called from any thread. Never logs or prints.
+/// </summary>
+public sealed class NextDetailEngine : IDisposable
+{
+    private readonly GptTransformer _model;
+    private readonly SequenceLayout _layout;
+    private readonly KvCache _cache;
+    private readonly RowSampler _sampler;
+    private readonly Queue<GenerationRow> _pending = new();
+    private readonly List<GenerationRow> _active = [];
+    private readonly List<(GenerationRow Row, bool IsNull)> _slots = [];  // index = cache row
+    private readonly Lock _pendingLock = new();
+    private readonly Lock _stepLock = new();
+    private long _nextId;
+
+    /// <param name="model">The GPT (shared; not owned).</param>
+    /// <param name="maxRows">Cache rows: a request with CFG takes 2, without 1.</param>
+    public NextDetailEngine(GptTransformer model, int maxRows)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        if (maxRows < 2) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "need at least 2 rows (one guided request)");
+        _layout = model.Layout;
+        _cache = new KvCache(model.Config, maxRows, model.DType, model.Device);
+        _sampler = new RowSampler(model.Device);
+    }
+
+    public int MaxRows => _cache.MaxRows;
+
+    public int ActiveRequests => _active.Count;
+
+    public int PendingRequests
+    {
+        get { lock (_pendingLock) return _pending.Count; }
+    }
+
+    /// <summary>Cache rows in use.</summary>
+    public int RowsInUse => _slots.Count;
+
+    /// <summary>
+    /// Validates <paramref name="request"/> (throws <see cref="ArgumentException"/> before any tensor work) and queues
+    /// it; it joins at the next <see cref="Step"/> with free rows. A prefix that already reaches the detail completes
+    /// at once.
+    /// </summary>
+    public GenerationRow Submit(GenerationRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        request.Validate(_model.Config);
+        var row = new GenerationRow(Interlocked.Increment(ref _nextId), request, request.Detail ?? _model.Config.BlockSize);
+        if (row.IsDone)
+        {
+            row.Complete();
+            return row;
+        }
+        lock (_pendingLock) _pending.Enqueue(row);
+        return row;
+    }
+
+    /// <summary>
+    /// Admits waiting requests, drops cancelled ones, runs one forward over every live row, samples, reports progress
+    /// and retires finished requests. Returns whether work remains (live or waiting requests).
+    /// </summary>
+    public bool Step()
+    {
+        lock (_stepLock)
+        {
+            Admit();
+            foreach (var row in _active.Where(r => r.Request.CancellationToken.IsCancellationRequested).ToList())
+            {
+                Retire(row);
+                row.Cancel();
+            }
+            if (_active.Count == 0) return PendingRequests > 0;
+
+            long[][] drawn;
+            try
+            {
+                drawn = Forward();
+            }
+            catch (Exception error)
+            {
+                // The failure belongs to every live request of the batch: fault them, free the cache, rethrow.
+                foreach (var row in _active.ToList()) { Retire(row); row.Fail(error); }
+                throw;
+            }
+
+            var progress = new List<(GenerationRow Row, GroupProgress Payload)>();
+            var done = new List<GenerationRow>();
+            for (int i = 0; i < _active.Count; i++)
+            {
+                var row = _active[i];
+                row.FedEnd = _layout.ExtendedLength(row.Codes.Count);
+                row.Codes.AddRange(drawn[i]);
+                int t = row.Codes.Count;
+                progress.Add((row, new GroupProgress(row.Id, [.. row.Codes], t, _layout.IsOnSchedule(t), row.IsDone)));
+                if (row.IsDone) done.Add(row);
+            }
+            foreach (var row in done) Retire(row);
+            foreach (var row in done) row.Complete();
+            foreach (var (row, payload) in progress) row.Request.Progress?.Invoke(payload);
+            return _active.Count > 0 || PendingRequests > 0;
+        }
+    }
+
+    /// <summary>Steps until no request is live or waiting.</summary>
+    public void RunUntilIdle(CancellationToken cancellationToken = default)
+    {
+        while (Step()) cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Submits every request, runs them to completion and returns their codes in order.</summary>
+    public long[][] Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellationToken = default)
+    {
+        var rows = requests.Select(Submit).ToList();
+        RunUntilIdle(cancellationToken);
+        return rows.Select(r => r.Completion.GetAwaiter().GetResult()).ToArray();
+    }
+
+    private void Admit()
+    {
+        lock (_pendingLock)
+        {
+            while (_pending.Count > 0)
+            {
+                var row = _pending.Peek();
+                if (row.Request.CancellationToken.IsCancellationRequested)
+                {
+                    _pending.Dequeue();
+                    row.Cancel();
+                    continue;
+                }
+                int needed = row.Request.Options.UsesGuidance ? 2 : 1;
+                if (_slots.Count + needed > _cache.MaxRows)
+                {
+                    if (_slots.Count == 0)
+                        throw new InvalidOperationException($"request {row.Id} needs {needed} rows, the cache has {_cache.MaxRows}");
+                    break;
+                }
+                _pending.Dequeue();
+                _active.Add(row);
+                _slots.Add((row, false));
+                if (needed == 2) _slots.Add((row, true));
+            }
+        }
+    }
+
+    /// <summary>Frees a request's cache rows at once, moving the last live rows into the holes.</summary>
+    private void Retire(GenerationRow row)
+    {
+        _active.Remove(row);
+        for (int r = _slots.Count - 1; r >= 0; r--)
+        {
+            if (_slots[r].Row != row) continue;
+            int last = _slots.Count - 1;
+            if (r != last)
+            {
+                _cache.CopyRow(last, r);
+                _slots[r] = _slots[last];
+            }
+            _slots.RemoveAt(last);
+        }
+    }
+
+    /// <summary>One forward over every live row; returns the codes drawn for each active request, in order.</summary>
+    private long[][] Forward()
+    {
+        var config = _model.Config;
+        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var device = _model.Device;
+        long[] shape = [batch.Rows, batch.Length];
+        var positions = torch.tensor(batch.Positions, shape, device: device);                     // [R, L]
+        var valid = torch.tensor(batch.Valid, shape, device: device);
+        var firstKey = torch.arange(batch.Width, device: device).eq(0).view(1, 1, 1, batch.Width);
+        var mask = torch.where(valid.view(batch.Rows, 1, batch.Length, 1),
+            GroupCausalMask.Rows(positions, batch.Width, config.GroupSize, config.EffectiveCausalNum),
+            firstKey);                                                                                // [R, 1, L, W]
+        var context = new AttentionContext(_model.RotaryRows(positions), mask, _cache,
+            torch.tensor(batch.WriteIndex, shape, device: device), batch.Width);
+        var h = _model.Embed(torch.tensor(batch.Classes, device: device), positions, torch.tensor(batch.Codes, shape, device: device));
+        h = _model.RunLayers(h, context);                                                             // [R, L, D]
+        var logits = _model.Head(h.view(batch.Rows * batch.Length, -1)
+            .index_select(0, torch.tensor(batch.OutputIndex, device: device)));                      // [M, V]
+
+        var guided = new List<Tensor>();
+        var options = new List<SamplingOptions>();
+        var codeIndex = new List<int>();
+        foreach (var row in _active)
+        {
+            int t = row.Codes.Count, n = _layout.CodesPerStep(t);
+            int condRow = _slots.FindIndex(s => s.Row == row && !s.IsNull);
+            int nullRow = _slots.FindIndex(s => s.Row == row && s.IsNull);
+            var cond = logits.narrow(0, batch.OutputStart[condRow], n);                             // [n, V]
+            Tensor? uncond = nullRow >= 0 ? logits.narrow(0, batch.OutputStart[nullRow], n) : null;
+            var g = uncond is null
+                ? cond
+                : ClassifierFreeGuidance.Combine(cond, uncond,
+                    ClassifierFreeGuidance.ScaleAt(row.Request.Options, _layout, t, config.BlockSize));
+            row.Request.StepLogits?.Record(t, g, cond, uncond);
+            guided.Add(g);
+            for (int j = 0; j < n; j++)
+            {
+                options.Add(row.Request.Options);
+                codeIndex.Add(t + j);
+            }
+        }
+        var codes = _sampler.Sample(torch.cat(guided, dim: 0), options, codeIndex);
+        var result = new long[_active.Count][];
+        for (int i = 0, k = 0; i < _active.Count; i++)
+        {
+            int n = _layout.CodesPerStep(_active[i].Codes.Count);
+            result[i] = codes.AsSpan(k, n).ToArray();
+            k += n;
+        }
+        return result;
+    }
+
+    public void Dispose()
+    {
+        _cache.Dispose();
+        _sampler.Dispose();
+    }
+}

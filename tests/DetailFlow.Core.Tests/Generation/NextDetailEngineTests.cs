@@ -1,0 +1,239 @@
+using DetailFlow.Core.Generation;
+using DetailFlow.Core.Gpt;
+using TorchSharp;
+
+namespace DetailFlow.Core.Tests.Generation;
+
+public class NextDetailEngineTests
+{
+    private static readonly SamplingOptions Greedy = new() { Greedy = true, CfgScale = 2.0 };
+
+    public static TheoryData<int, int, int> Shapes() => new()
+    {
+        { 4, 4, 32 },   // G, C, N like the tiny fixtures
+        { 4, 8, 32 },
+        { 2, 2, 16 },
+        { 8, 8, 64 },   // the released G = C = 8
+        { 8, 16, 48 },
+        { 3, 6, 24 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void KvCached_EqualsRecompute_Greedy(int g, int c, int n)
+    {
+        using var model = RandomGpt.Build(g, c, n, seed: g * 100 + c + n);
+        SamplingOptions[] options = [Greedy, Greedy with { CfgScale = 4.0, GradualCfg = true }, Greedy with { CfgScale = 1.0 }];
+        long[] classes = [0, 3, 5];
+        var expectedLogits = classes.Select(_ => new StepLogits(n, model.Config.VocabSize)).ToList();
+        var actualLogits = classes.Select(_ => new StepLogits(n, model.Config.VocabSize)).ToList();
+        try
+        {
+            var expected = new RecomputeSampler(model).Generate(classes, options, record: expectedLogits);
+            using var engine = new NextDetailEngine(model, maxRows: 8);
+            var actual = engine.Generate(classes.Select((k, i) => new GenerationRequest { ClassLabel = k, Options = options[i], StepLogits = actualLogits[i] }).ToList());
+            Assert.Equal(expected, actual);
+            for (int i = 0; i < classes.Length; i++)
+            {
+                AssertClose(expectedLogits[i].Guided, actualLogits[i].Guided, 1e-4);
+                AssertClose(expectedLogits[i].Uncond, actualLogits[i].Uncond, 1e-4);
+            }
+            Assert.Equal(0, engine.RowsInUse);
+        }
+        finally
+        {
+            foreach (var r in expectedLogits.Concat(actualLogits)) r.Dispose();
+        }
+    }
+
+    [Theory]
+    [InlineData(4, 4, 32)]
+    [InlineData(8, 8, 64)]
+    public void KvCached_EqualsRecompute_SampledWithTheSameSeeds(int g, int c, int n)
+    {
+        using var model = RandomGpt.Build(g, c, n, seed: 5);
+        SamplingOptions[] options =
+        [
+            new() { Seed = 11, CfgScale = 1.5 },
+            new() { Seed = 12, CfgScale = 3.0, TopK = 10, TopP = 0.9, Temperature = 1.3 },
+            new() { Seed = 13, CfgScale = 1.0, Temperature = 0.7 },
+        ];
+        long[] classes = [2, 2, 4];
+        var expected = new RecomputeSampler(model).Generate(classes, options);
+        using var engine = new NextDetailEngine(model, maxRows: 6);
+        var actual = engine.Generate(classes.Select((k, i) => new GenerationRequest { ClassLabel = k, Options = options[i] }).ToList());
+        Assert.Equal(expected, actual);
+        Assert.NotEqual(actual[0], actual[1]);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Row_JoiningMidFlight_GetsTheSameCodesAsWhenRunAlone(bool greedy)
+    {
+        using var model = RandomGpt.Build(4, 8, 32, seed: 21);
+        var a = Request(1, new SamplingOptions { Seed = 1, Greedy = greedy });
+        var b = Request(2, new SamplingOptions { Seed = 2, Greedy = greedy, CfgScale = 1.0 });
+        var late = Request(3, new SamplingOptions { Seed = 3, Greedy = greedy, CfgScale = 2.5, GradualCfg = true });
+        using var engine = new NextDetailEngine(model, maxRows: 8);
+        var rowA = engine.Submit(a);
+        var rowB = engine.Submit(b);
+        for (int i = 0; i < 9; i++) engine.Step();     // A and B are past the causal phase (C = 8)
+        Assert.Equal(3, engine.RowsInUse);
+        var rowLate = engine.Submit(late);
+        engine.RunUntilIdle();
+
+        Assert.Equal(Alone(model, a), rowA.Completion.Result);
+        Assert.Equal(Alone(model, b), rowB.Completion.Result);
+        Assert.Equal(Alone(model, late), rowLate.Completion.Result);
+        Assert.Equal(new RecomputeSampler(model).Generate([3], [late.Options])[0], rowLate.Completion.Result);
+    }
+
+    [Fact]
+    public void PrefixProperty_CodesAtDetailTAreTheFirstTCodesOfTheFullResult()
+    {
+        using var model = RandomGpt.Build(4, 8, 32, seed: 31);
+        var options = new SamplingOptions { Seed = 77, CfgScale = 2.0, GradualCfg = true, TopK = 20 };
+        using var engine = new NextDetailEngine(model, maxRows: 32);
+        var full = engine.Generate([Request(4, options)])[0];
+        var details = model.Layout.ScheduleLengths().ToArray();
+        // All details in one batch: rows stop at different steps while the others go on.
+        var partial = engine.Generate(details.Select(t => Request(4, options) with { Detail = t }).ToList());
+        for (int i = 0; i < details.Length; i++)
+            Assert.Equal(full.Take(details[i]), partial[i]);
+    }
+
+    [Fact]
+    public void Continuation_FromACachedPrefix_EqualsUninterruptedGeneration()
+    {
+        using var model = RandomGpt.Build(4, 8, 32, seed: 41);
+        var options = new SamplingOptions { Seed = 5, CfgScale = 1.5 };
+        using var engine = new NextDetailEngine(model, maxRows: 32);
+        var full = engine.Generate([Request(0, options)])[0];
+        var starts = new[] { 1, 3, 8, 12, 20, 28 };
+        var continued = engine.Generate(starts.Select(t => Request(0, options) with { Prefix = full.Take(t).ToArray() }).ToList());
+        foreach (var codes in continued) Assert.Equal(full, codes);
+        // A coarse result continued to a finer (not full) detail.
+        var coarse = engine.Generate([Request(0, options) with { Detail = 8 }])[0];
+        var finer = engine.Generate([Request(0, options) with { Prefix = coarse, Detail = 16 }])[0];
+        Assert.Equal(full.Take(16), finer);
+    }
+
+    [Fact]
+    public void Cancelling_OneRow_LeavesTheOthersCodesUnchanged()
+    {
+        using var model = RandomGpt.Build(4, 4, 32, seed: 51);
+        var requests = Enumerable.Range(0, 3).Select(i => Request(i, new SamplingOptions { Seed = i, CfgScale = 2 })).ToArray();
+        using var cts = new CancellationTokenSource();
+        using var engine = new NextDetailEngine(model, maxRows: 8);
+        var rows = requests.Select((r, i) => engine.Submit(i == 1 ? r with { CancellationToken = cts.Token } : r)).ToArray();
+        for (int i = 0; i < 5; i++) engine.Step();
+        Assert.Equal(6, engine.RowsInUse);
+        cts.Cancel();
+        engine.Step();
+        Assert.Equal(4, engine.RowsInUse);                 // its two rows were freed before the next forward
+        Assert.True(rows[1].Completion.IsCanceled);
+        engine.RunUntilIdle();
+        Assert.Equal(Alone(model, requests[0]), rows[0].Completion.Result);
+        Assert.Equal(Alone(model, requests[2]), rows[2].Completion.Result);
+        Assert.Equal(0, engine.RowsInUse);
+    }
+
+    [Fact]
+    public void Progress_ReportsEveryStepWithItsPrefixLength()
+    {
+        using var model = RandomGpt.Build(4, 8, 32, seed: 61);
+        var seen = new List<GroupProgress>();
+        using var engine = new NextDetailEngine(model, maxRows: 2);
+        var row = engine.Submit(Request(1, new SamplingOptions { Seed = 9 }) with { Progress = seen.Add });
+        engine.RunUntilIdle();
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 28, 32], seen.Select(p => p.PrefixLength));
+        Assert.All(seen, p => Assert.True(p.OnSchedule));
+        Assert.All(seen, p => Assert.Equal(row.Id, p.RowId));
+        Assert.Equal(seen.Count - 1, seen.FindIndex(p => p.IsComplete));
+        Assert.Equal(row.Completion.Result, seen[^1].Codes);
+        Assert.Equal(seen[^1].Codes.Take(12), seen[8].Codes);
+    }
+
+    [Fact]
+    public void MoreRequestsThanRows_WaitAndThenJoin()
+    {
+        using var model = RandomGpt.Build(4, 4, 32, seed: 71);
+        var requests = Enumerable.Range(0, 5).Select(i => Request(i % 6, new SamplingOptions { Seed = 100 + i, CfgScale = i % 2 == 0 ? 2 : 1 })).ToArray();
+        using var engine = new NextDetailEngine(model, maxRows: 3);
+        var rows = requests.Select(engine.Submit).ToArray();
+        engine.Step();
+        Assert.True(engine.RowsInUse <= 3);
+        Assert.True(engine.PendingRequests > 0);
+        engine.RunUntilIdle();
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(Alone(model, requests[i]), rows[i].Completion.Result);
+    }
+
+    public static TheoryData<GenerationRequest, string> BadRequests() => new()
+    {
+        { Request(1, new SamplingOptions { Temperature = -1 }), nameof(SamplingOptions.Temperature) },
+        { Request(1, new SamplingOptions { TopK = 0 }), nameof(SamplingOptions.TopK) },
+        { Request(1, new SamplingOptions { TopK = 49 }), nameof(SamplingOptions.TopK) },
+        { Request(1, new SamplingOptions { TopP = 0 }), nameof(SamplingOptions.TopP) },
+        { Request(1, new SamplingOptions { TopP = 1.5 }), nameof(SamplingOptions.TopP) },
+        { Request(6, new SamplingOptions()), "ClassLabel" },
+        { Request(-2, new SamplingOptions()), "ClassLabel" },
+        { Request(1, new SamplingOptions()) with { Detail = 10 }, nameof(GenerationRequest.Detail) },
+        { Request(1, new SamplingOptions()) with { Detail = 36 }, nameof(GenerationRequest.Detail) },
+        { Request(1, new SamplingOptions()) with { Detail = 0 }, nameof(GenerationRequest.Detail) },
+        { Request(1, new SamplingOptions()) with { Prefix = new long[10] }, nameof(GenerationRequest.Prefix) },
+        { Request(1, new SamplingOptions()) with { Prefix = new long[16], Detail = 12 }, nameof(GenerationRequest.Prefix) },
+        { Request(1, new SamplingOptions()) with { Prefix = [3, 48] }, nameof(GenerationRequest.Prefix) },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public void BadRequest_IsRejectedBeforeAnyWork(GenerationRequest request, string field)
+    {
+        using var model = RandomGpt.Build(4, 8, 32);
+        using var engine = new NextDetailEngine(model, maxRows: 4);
+        long tensorsBefore = LiveTensors;
+        var e = Assert.ThrowsAny<ArgumentException>(() => engine.Submit(request));
+        Assert.Equal(field, e.ParamName);
+        Assert.Equal(0, engine.PendingRequests);
+        Assert.Equal(tensorsBefore, LiveTensors);
+    }
+
+    [Fact]
+    public void Steps_LeaveNoTensorsBehind()
+    {
+        using var model = RandomGpt.Build(4, 4, 32, seed: 81);
+        using var engine = new NextDetailEngine(model, maxRows: 8);
+        GenerationRequest[] batch = [Request(1, new SamplingOptions { Seed = 1 }), Request(2, new SamplingOptions { Seed = 2, TopK = 5, TopP = 0.8 })];
+        engine.Generate(batch);
+        long after1 = LiveTensors;
+        engine.Generate(batch);
+        using var cts = new CancellationTokenSource();
+        var cancelled = engine.Submit(batch[0] with { CancellationToken = cts.Token });
+        var kept = engine.Submit(batch[1]);
+        engine.Step();
+        engine.Step();
+        cts.Cancel();
+        engine.RunUntilIdle();                          // retiring a row moves cache rows
+        Assert.True(cancelled.Completion.IsCanceled);
+        Assert.True(kept.Completion.IsCompletedSuccessfully);
+        Assert.Equal(after1, LiveTensors);
+    }
+
+    /// <summary>Tensors alive on this thread (the test's own thread: other test classes run in parallel).</summary>
+    private static long LiveTensors => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+    private static GenerationRequest Request(long label, SamplingOptions options) => new() { ClassLabel = label, Options = options };
+
+    private static long[] Alone(GptTransformer model, GenerationRequest request)
+    {
+        using var engine = new NextDetailEngine(model, maxRows: 2);
+        return engine.Generate([request])[0];
+    }
+
+    private static void AssertClose(torch.Tensor expected, torch.Tensor actual, double atol)
+    {
+        double diff = (expected - actual).abs().max().item<float>();
+        Assert.True(diff <= atol, $"max abs diff {diff:E3} > {atol:E0}");
+    }
+}
