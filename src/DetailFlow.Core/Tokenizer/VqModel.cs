@@ -157,6 +157,20 @@ public sealed class VqModel : nn.Module
         return DecodeVectors(vectors, t, imageSize).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// <see cref="Decode(Tensor, int, int)"/> with one prefix length per row of <paramref name="codes"/> [B, t'] (rows
+    /// shorter than t' may carry any valid code after their prefix: those latents are masked out).
+    /// </summary>
+    public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
+    {
+        if (codes.dim() != 2) throw new ArgumentException($"codes must be [B, t'], got [{string.Join(", ", codes.shape)}]", nameof(codes));
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var vectors = quantize.GetCodebookEntry(codes.to(Device));       // [B, t', d]
+        var latents = post_quant_conv.forward(vectors.to(DType));        // [B, t', D_dec]
+        return decoder.Forward(latents, prefixLengths, imageSize).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Official <c>decode</c>: code vectors [B, t', d] → <c>post_quant_conv</c> → decoder (first t) → pixels.</summary>
     public Tensor DecodeVectors(Tensor quant, int t, int imageSize)
     {
