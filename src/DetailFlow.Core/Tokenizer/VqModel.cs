@@ -101,11 +101,16 @@ public sealed class VqModel : nn.Module
         ClearCaches();
     }
 
-    /// <summary>Converts the weights to <paramref name="dtype"/> and moves them to <paramref name="device"/> (if given).</summary>
+    /// <summary>
+    /// Converts the weights to <paramref name="dtype"/> and moves them to <paramref name="device"/> (if given). The
+    /// quantizer stays float32, as under the official bf16 autocast (fp32 weights; normalisation and lookup are not
+    /// autocast): code vectors are computed in float32 and cast to <paramref name="dtype"/> at <c>post_quant_conv</c>.
+    /// </summary>
     public void MoveTo(ScalarType dtype, Device? device = null)
     {
         if (device is not null) this.to(device, dtype);
         else this.to(dtype);
+        quantize.to(ScalarType.Float32);
         DetachFromDisposeScopes();
         ClearCaches();
     }
