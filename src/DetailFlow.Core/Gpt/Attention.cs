@@ -13,10 +13,12 @@ public sealed class Attention : nn.Module
 {
     public readonly Linear wqkv;
     public readonly Linear wo;
+    public readonly Dropout resid_dropout;
     private readonly int _dim;
     private readonly int _heads;
     private readonly int _headDim;
     private readonly int _layer;
+    private readonly double _attnDropout;
 
     public Attention(GptConfig config, int layerIndex) : base(nameof(Attention))
     {
@@ -24,8 +26,10 @@ public sealed class Attention : nn.Module
         _heads = config.NHead;
         _headDim = config.HeadDim;
         _layer = layerIndex;
+        _attnDropout = config.AttnDropoutP;
         wqkv = nn.Linear(config.Dim, 3L * config.Dim, hasBias: false);
         wo = nn.Linear(config.Dim, config.Dim, hasBias: false);
+        resid_dropout = nn.Dropout(config.ResidDropoutP);
         RegisterComponents();
     }
 
@@ -47,8 +51,8 @@ public sealed class Attention : nn.Module
                 ?? throw new ArgumentException("a cached forward needs the write positions", nameof(context));
             (k, v) = cache.Update(_layer, writeIndex, k, v, context.KeyCount);           // [B, H, W, hd]
         }
-        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask); // [B, H, L, hd]
+        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask, p: training ? _attnDropout : 0); // [B, H, L, hd]
         var merged = attended.transpose(1, 2).reshape(b, l, _dim);                      // [B, L, D]
-        return wo.forward(merged).MoveToOuterDisposeScope();
+        return resid_dropout.forward(wo.forward(merged)).MoveToOuterDisposeScope();
     }
 }

@@ -10,18 +10,20 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public readonly Linear w1;
     public readonly Linear w3;
     public readonly Linear w2;
+    public readonly Dropout ffn_dropout;
 
     public FeedForward(GptConfig config) : base(nameof(FeedForward))
     {
         w1 = nn.Linear(config.Dim, config.FfnHidden, hasBias: false);
         w3 = nn.Linear(config.Dim, config.FfnHidden, hasBias: false);
         w2 = nn.Linear(config.FfnHidden, config.Dim, hasBias: false);
+        ffn_dropout = nn.Dropout(config.FfnDropoutP);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return w2.forward(nn.functional.silu(w1.forward(x)) * w3.forward(x)).MoveToOuterDisposeScope();
+        return ffn_dropout.forward(w2.forward(nn.functional.silu(w1.forward(x)) * w3.forward(x))).MoveToOuterDisposeScope();
     }
 }

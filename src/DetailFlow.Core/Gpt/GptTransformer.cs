@@ -16,6 +16,7 @@ public sealed class GptTransformer : nn.Module
 {
     public readonly LabelEmbedder cls_embedding;
     public readonly Embedding tok_embeddings;
+    public readonly Dropout tok_dropout;
     public readonly SpecialTokenEmbedding spe_tok_embeddings;
     public readonly ModuleList<TransformerBlock> layers;
     public readonly RmsNorm norm;
@@ -28,12 +29,14 @@ public sealed class GptTransformer : nn.Module
         Layout = SequenceLayout.Of(config);
         cls_embedding = new LabelEmbedder(config);
         tok_embeddings = nn.Embedding(config.VocabSize, config.Dim);
+        tok_dropout = nn.Dropout(config.TokenDropoutP);
         spe_tok_embeddings = new SpecialTokenEmbedding(config);
         layers = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.NLayer).Select(i => new TransformerBlock(config, i)).ToArray());
         norm = new RmsNorm(config.Dim, config.NormEps);
         output = nn.Linear(config.Dim, config.VocabSize, hasBias: false);
         _rotary = new Rotary2D(config);
         RegisterComponents();
+        eval(); // dropout (token, residual, FFN, class label) is on only after an explicit train()
     }
 
     public GptConfig Config { get; }
@@ -49,7 +52,10 @@ public sealed class GptTransformer : nn.Module
 
     /// <summary>
     /// Training-style forward: codes [B, L] long, classes [B] long → logits float32 [B, S, V] over the extended
-    /// sequence of spec §6.4 (S = L + G when L ≥ C, else L + 1); logits at position p predict code p.
+    /// sequence of spec §6.4 (S = L + G when L ≥ C, else L + 1); logits at position p predict code p. Grad-agnostic:
+    /// inference callers wrap it in <c>no_grad</c>; in <c>train()</c> mode the official dropouts apply (class label
+    /// → null class with <c>class_dropout_prob</c>, token dropout over the whole extended sequence, residual and FFN
+    /// dropout), in <c>eval()</c> mode (the default) they are identities.
     /// </summary>
     public Tensor Forward(Tensor codes, Tensor classes, GptTrace? trace = null)
     {
@@ -69,7 +75,7 @@ public sealed class GptTransformer : nn.Module
         var codesAt = codeCount == 0
             ? torch.zeros(b, s, dtype: int64, device: device)
             : codes.index_select(1, torch.tensor(codeIndex, device: device));              // [B, S]
-        var h = Embed(classes, positions.expand(b, s), codesAt);                             // [B, S, D]
+        var h = tok_dropout.forward(Embed(classes, positions.expand(b, s), codesAt));        // [B, S, D]
         var context = new AttentionContext(RotaryRows(positions), GroupCausalMask.Build(s, Config.GroupSize, Config.EffectiveCausalNum).to(device));
         if (trace is not null) trace.Input = h.MoveToOuterDisposeScope();
         foreach (var layer in layers)

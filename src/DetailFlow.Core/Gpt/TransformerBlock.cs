@@ -5,7 +5,8 @@ namespace DetailFlow.Core.Gpt;
 
 /// <summary>
 /// Pre-norm block (spec §6.2): <c>h = x + attention(attention_norm(x))</c>, <c>out = h + feed_forward(ffn_norm(h))</c>.
-/// Dropout and drop-path are training-only and not ported.
+/// Residual dropout sits at the end of <see cref="Attention"/>, FFN dropout at the end of <see cref="FeedForward"/>
+/// (identities in eval mode); drop-path is 0 in every official config and not ported.
 /// </summary>
 public sealed class TransformerBlock : nn.Module
 {

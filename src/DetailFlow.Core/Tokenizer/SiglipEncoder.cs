@@ -53,15 +53,47 @@ public sealed class SiglipEncoder : nn.Module
     /// </summary>
     public (Tensor HiddenStates, Tensor LatentTokens) Forward(Tensor images, int latentCount)
     {
+        CheckLatentCount(latentCount);
+        using var scope = NewDisposeScope();
+        var queries = latent_tokens[.., ..latentCount].expand(images.shape[0], -1, -1); // [B, m, D]
+        var (hidden, latents) = Run(images, queries);
+        return (hidden.MoveToOuterDisposeScope(), latents.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The self-correction pass (official <c>forward(x, noise_token=…)</c>, spec §9.1 step 3c): the latent queries are
+    /// <paramref name="prefixQueries"/> [B, q, D] (<c>refine_conv</c> of the partly noisy code vectors) followed by
+    /// <c>refined_tokens[q : m]</c> — from index q on, not from 0 (spec §12 item 24) — plus <c>latent_pos_embed</c>.
+    /// </summary>
+    public (Tensor HiddenStates, Tensor LatentTokens) ForwardRefined(Tensor images, int latentCount, Tensor prefixQueries)
+    {
+        CheckLatentCount(latentCount);
+        var refined = refined_tokens ?? throw new InvalidOperationException("this encoder has no refined_tokens: its config has correction_training = false");
+        long q = prefixQueries.shape[1];
+        if (prefixQueries.dim() != 3 || prefixQueries.shape[0] != images.shape[0] || q < 1 || q > latentCount)
+            throw new ArgumentException($"prefix queries must be [{images.shape[0]}, 1..{latentCount}, D], got [{string.Join(", ", prefixQueries.shape)}]", nameof(prefixQueries));
+        using var scope = NewDisposeScope();
+        var rest = refined[.., (int)q..latentCount].expand(images.shape[0], -1, -1);      // [B, m − q, D]
+        var (hidden, latents) = Run(images, torch.cat([prefixQueries.to(rest.dtype), rest], dim: 1));
+        return (hidden.MoveToOuterDisposeScope(), latents.MoveToOuterDisposeScope());
+    }
+
+    private void CheckLatentCount(int latentCount)
+    {
         if (latentCount < 1 || latentCount > NumLatentTokens)
             throw new ArgumentOutOfRangeException(nameof(latentCount), latentCount, $"latent count must be in [1, {NumLatentTokens}]");
         if (Causal && latentCount % GroupSize != 0)
             throw new ArgumentOutOfRangeException(nameof(latentCount), latentCount, $"latent count must be a multiple of the group size {GroupSize}");
+    }
+
+    /// <summary>Patches + (queries + latent_pos_embed) through the layers: queries [B, m, D] → ([B, n, D], [B, m, D]).</summary>
+    private (Tensor HiddenStates, Tensor LatentTokens) Run(Tensor images, Tensor queries)
+    {
         using var scope = NewDisposeScope();
         var x = EmbedImages(images);                                  // [B, n, D]
-        long b = x.shape[0];
         int n = (int)x.shape[1];
-        var z = (latent_tokens[.., ..latentCount] + latent_pos_embed[.., ..latentCount]).expand(b, -1, -1); // [B, m, D]
+        int latentCount = (int)queries.shape[1];
+        var z = queries + latent_pos_embed[.., ..latentCount];        // [B, m, D]
         var sequence = torch.cat([x, z], dim: 1);                     // [B, n + m, D]
         Tensor? mask = Causal
             ? XzAttentionMask.ToAdditive(

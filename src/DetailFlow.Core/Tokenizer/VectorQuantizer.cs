@@ -67,6 +67,50 @@ public sealed class VectorQuantizer : nn.Module
     }
 
     /// <summary>
+    /// The training-mode lookup (official <c>forward</c> with gradients, spec §9.1): straight-through output
+    /// ẑ + sg(e − ẑ), the codebook loss mean((e − sg(ẑ))²) and the commitment loss β·mean((sg(e) − ẑ)²) over latents
+    /// <paramref name="noiseEnd"/>.. (z is [B, m, d]; ẑ the l2-normalised input). With <paramref name="topK"/> a second,
+    /// noisy choice per latent is drawn uniformly among its k nearest codes (self-correction, spec §9.1 step 3a):
+    /// its indices and straight-through vectors are returned too. The nearest index is the first arg-min.
+    /// </summary>
+    public QuantizerTrainingOutput QuantizeForTraining(Tensor z, double commitBeta, int noiseEnd = 0, int? topK = null, Generator? generator = null)
+    {
+        if (z.dim() != 3 || z.shape[2] != EmbedDim)
+            throw new ArgumentException($"quantizer input must be [B, m, {EmbedDim}], got [{string.Join(", ", z.shape)}]", nameof(z));
+        if (noiseEnd < 0 || noiseEnd >= z.shape[1])
+            throw new ArgumentOutOfRangeException(nameof(noiseEnd), noiseEnd, $"loss start must be in [0, {z.shape[1]})");
+        if (topK is < 1 || topK > CodebookSize)
+            throw new ArgumentOutOfRangeException(nameof(topK), topK, $"top-k must be in [1, {CodebookSize}]");
+        using var scope = NewDisposeScope();
+        var codebook = Codebook();                                         // [V, d]
+        var zc = z.to(codebook.dtype);
+        var zn = L2Norm ? F.normalize(zc, p: 2, dim: -1, eps: NormalizeEps) : zc; // [B, m, d]
+        var flat = zn.reshape(-1, EmbedDim);                               // [K, d]
+        var d = flat.pow(2).sum(1, keepdim: true) + codebook.pow(2).sum(1) - 2 * flat.matmul(codebook.t()); // [K, V]
+        Tensor indices, noiseIndices = null!, noiseQuant = null!;
+        if (topK is { } k)
+        {
+            var nearestK = d.topk(k, dim: 1, largest: false).indexes;     // [K, k], ascending distance
+            var pick = torch.randint(0, k, [nearestK.shape[0], 1], dtype: ScalarType.Int64, device: d.device, generator: generator);
+            noiseIndices = nearestK.gather(1, pick).squeeze(1);            // [K]
+            indices = nearestK[.., 0];
+            var noisy = codebook.index_select(0, noiseIndices).view(zn.shape);
+            noiseQuant = zn + (noisy - zn).detach();
+        }
+        else indices = d.argmin(1);
+        var nearest = codebook.index_select(0, indices).view(zn.shape);    // [B, m, d]
+        var tail = TensorIndex.Slice(noiseEnd);
+        var vqLoss = (nearest[.., tail] - zn.detach()[.., tail]).pow(2).mean();
+        var commitLoss = commitBeta * (nearest.detach()[.., tail] - zn[.., tail]).pow(2).mean();
+        var quantized = zn + (nearest - zn).detach();
+        return new QuantizerTrainingOutput(
+            quantized.MoveToOuterDisposeScope(), indices.view(z.shape[0], z.shape[1]).MoveToOuterDisposeScope(),
+            vqLoss.MoveToOuterDisposeScope(), commitLoss.MoveToOuterDisposeScope(),
+            topK is null ? null : noiseQuant.MoveToOuterDisposeScope(),
+            topK is null ? null : noiseIndices.view(z.shape[0], z.shape[1]).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// Official <c>get_codebook_entry</c>: rows of <see cref="Codebook"/> for <paramref name="indices"/>. With a 4-d
     /// <paramref name="shape"/> (b, c, h, w) and <paramref name="channelFirst"/> the rows are laid out (b, h, w, c)
     /// and permuted to channel-first; another shape is a plain view.
@@ -91,3 +135,10 @@ public sealed class VectorQuantizer : nn.Module
         return rows.MoveToOuterDisposeScope();
     }
 }
+
+/// <summary>
+/// <see cref="VectorQuantizer.QuantizeForTraining"/>'s result: straight-through vectors [B, m, d], nearest indices
+/// [B, m], the two scalar losses, and (top-k mode only) the noisy straight-through vectors and indices.
+/// </summary>
+public sealed record QuantizerTrainingOutput(Tensor Quantized, Tensor Indices, Tensor VqLoss, Tensor CommitLoss,
+    Tensor? NoiseQuantized, Tensor? NoiseIndices);

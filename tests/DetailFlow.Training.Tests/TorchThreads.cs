@@ -1,0 +1,14 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+
+namespace DetailFlow.Training.Tests;
+
+internal static class TorchThreads
+{
+    /// <summary>
+    /// The training tests run tiny models on a shared 2-core machine: one intra-op thread is ~15 ms per GPT step where
+    /// two threads spin against the neighbours at ~250 ms (measured). Set once for the test assembly.
+    /// </summary>
+    [ModuleInitializer]
+    internal static void SingleThread() => torch.set_num_threads(1);
+}
