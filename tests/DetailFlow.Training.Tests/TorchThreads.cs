@@ -1,6 +1,10 @@
 using System.Runtime.CompilerServices;
 using TorchSharp;
 
+// Training draws from the process-wide torch generator (model init, dropout, class dropout, seeded per step for exact
+// resume); tests running in parallel would interleave their draws. One test at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace DetailFlow.Training.Tests;
 
 internal static class TorchThreads

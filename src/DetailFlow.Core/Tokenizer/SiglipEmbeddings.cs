@@ -25,10 +25,15 @@ public sealed class SiglipEmbeddings : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>The position table resized to gh × gw, [gh·gw, D] (a cached tensor: do not dispose it).</summary>
+    /// <summary>
+    /// The position table resized to gh × gw, [gh·gw, D]. Inference (no gradient needed): a cached tensor, do not
+    /// dispose it. Training (grad mode on and the table trainable): a fresh differentiable resize of the current
+    /// weights, owned by the caller's dispose scope, never cached (the weights change every step).
+    /// </summary>
     public Tensor PositionTable(int gridHeight, int gridWidth)
     {
         var weight = position_embedding.weight!;
+        if (torch.is_grad_enabled() && weight.requires_grad) return PositionEmbeddingResize.Resize(weight, gridHeight, gridWidth);
         lock (_cacheLock)
         {
             if (_positionCache.TryGetValue((gridHeight, gridWidth), out var cached)

@@ -72,7 +72,7 @@ public class PrefetchingImageLoaderTests
         Assert.NotEqual(first, second);
     }
 
-    private static void WriteFolder(string root)
+    internal static void WriteFolder(string root)
     {
         var rng = new Random(0);
         foreach (var cls in new[] { "shoes", "bags" })
