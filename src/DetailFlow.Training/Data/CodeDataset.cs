@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DetailFlow.Core.Gpt;
 
 namespace DetailFlow.Training.Data;
 
@@ -38,6 +39,22 @@ public sealed class CodeDataset
     /// <summary>Code (image i, augmentation a, token n, column c).</summary>
     public long At(int image, int augmentation, int token, int column) =>
         Codes[(((long)image * Augmentations + augmentation) * Tokens + token) * Columns + column];
+
+    /// <summary>
+    /// <paramref name="size"/> (layers, heads, width, dropouts) shaped for these codes as <c>train_c2i.py</c> does:
+    /// vocabulary = <c>codebook_size</c>, block size = <c>ar_token_num</c>, group size and causal prefix of the tokenizer.
+    /// </summary>
+    public GptConfig ShapeGpt(GptConfig size)
+    {
+        ArgumentNullException.ThrowIfNull(size);
+        var info = Info ?? throw new InvalidOperationException("code set has no tokenizer info (open it from an extract-codes folder)");
+        int vocab = info["codebook_size"]?.GetValue<int>() ?? throw new InvalidDataException("code info has no codebook_size");
+        int group = info["group_size"]?.GetValue<int>() ?? throw new InvalidDataException("code info has no group_size");
+        int? causal = info["causal_num"]?.GetValue<int?>();
+        if (ClassCount > size.NumClasses)
+            throw new ArgumentException($"codes carry {ClassCount} classes, the GPT config has num_classes {size.NumClasses}", nameof(size));
+        return (size with { VocabSize = vocab, BlockSize = Tokens, GroupSize = group, CausalNum = causal }).Validate();
+    }
 
     public static string CodesFile(string dir, string dataset, int imageSize) => Path.Combine(dir, $"{dataset}{imageSize}_codes.npy");
     public static string LabelsFile(string dir, string dataset, int imageSize) => Path.Combine(dir, $"{dataset}{imageSize}_labels.npy");

@@ -116,6 +116,7 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         var batch = NextBatch(cancellationToken);
         using var scope = torch.NewDisposeScope();
+        if (Step == 0 && Options.CodebookFromData) InitializeCodebookFromData(batch);
         torch.manual_seed(Seeds.Mix(Options.Seed, Step, 3));
         var rng = new Random(Seeds.Mix(Options.Seed, Step, 4));
         using var noiseGenerator = new Generator((ulong)Seeds.Mix(Options.Seed, Step, 5));
@@ -173,6 +174,21 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
         Step++;
         double total = loss.item<float>();
         return new StepLoss(total, parts);
+    }
+
+    /// <summary>Codebook rows ← random l2-normalised encoder outputs of <paramref name="batch"/> + 1 % noise (see <see cref="TokenizerTrainingOptions.CodebookFromData"/>).</summary>
+    private void InitializeCodebookFromData(ImageBatch batch)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        using var generator = new Generator((ulong)Seeds.Mix(Options.Seed, -1, 8));
+        var (_, latents) = Model.encoder!.Forward(batch.ImagesTensor(Model.Device), Config.NumLatentTokens);
+        var z = nn.functional.normalize(Model.quant_conv!.forward(latents).reshape(-1, Config.CodebookEmbedDim), dim: -1); // [B·N, d]
+        var pick = torch.randint(0, z.shape[0], [Config.CodebookSize], generator: generator, device: z.device);
+        var rows = z.index_select(0, pick) + 0.01 * torch.randn(Config.CodebookSize, Config.CodebookEmbedDim, generator: generator, device: z.device);
+        Model.quantize.embedding.weight!.copy_(nn.functional.normalize(rows, dim: -1));
+        if (Ema is not null) Ema.quantize.embedding.weight!.copy_(Model.quantize.embedding.weight!);
+        Model.ClearCaches();
     }
 
     /// <summary>The discriminator sees every output at the training size (the official DINO discriminator resizes to 224 likewise).</summary>

@@ -12,7 +12,7 @@ public class TokenizerTrainerTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     internal static TokenizerTrainingOptions Options(long steps) => new()
     {
-        BatchSize = 16, TotalSteps = steps, Lr = 2e-3, WarmupSteps = 10, Seed = 3, KeepLast = 2, Prefetch = 2,
+        BatchSize = 16, TotalSteps = steps, Lr = 2e-3, WarmupSteps = 10, Seed = 3, KeepLast = 2, Prefetch = 2, CodebookFromData = true,
     };
 
     internal static Tensor HeldOut(int count = 32)
