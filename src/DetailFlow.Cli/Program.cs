@@ -5,16 +5,22 @@ using DetailFlow.Cli.Console;
 using Spectre.Console;
 
 var ui = new SpectreConsoleUi(AnsiConsole.Console, System.Console.Out);
-var root = new RootCommand("detailflow — DetailFlow coarse-to-fine image generation: parity, conversion, benchmarks")
+var root = new RootCommand("detailflow — DetailFlow coarse-to-fine image generation: training, sampling, parity, conversion")
 {
     new InspectCommand(ui),
     new ParityCommand(ui),
     new ConvertCommand(ui),
+    new TrainTokenizerCommand(ui),
+    new ExtractCodesCommand(ui),
+    new TrainArCommand(ui),
+    new SampleCommand(ui),
 };
 
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // Ctrl+C cancels the token; training then finishes its step and writes a checkpoint, which may take a while.
+    var invocation = new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromMinutes(10), EnableDefaultExceptionHandler = false };
+    return await root.Parse(ConfigFileArguments.Expand(args)).InvokeAsync(invocation);
 }
 catch (OperationCanceledException)
 {

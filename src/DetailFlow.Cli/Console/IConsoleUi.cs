@@ -13,4 +13,11 @@ public interface IConsoleUi
     void Error(string text);
 
     void Table(string[] headers, IEnumerable<string[]> rows);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with a live progress bar of <paramref name="total"/> units; the work reports
+    /// (units done, status text) through the callback it receives. Non-interactive output gets one plain line every
+    /// <paramref name="plainEvery"/> units instead.
+    /// </summary>
+    T Progress<T>(string title, long total, long plainEvery, Func<Action<long, string>, T> work);
 }

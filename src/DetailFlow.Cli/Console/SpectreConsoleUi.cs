@@ -24,4 +24,31 @@ public sealed class SpectreConsoleUi(IAnsiConsole console, TextWriter output) : 
         foreach (var r in rows) table.AddRow(r.Select(Markup.Escape).ToArray());
         console.Write(table);
     }
+
+    public T Progress<T>(string title, long total, long plainEvery, Func<Action<long, string>, T> work)
+    {
+        if (!console.Profile.Capabilities.Interactive)
+        {
+            return work((done, status) =>
+            {
+                if (plainEvery > 0 && (done % plainEvery == 0 || done == total)) output.WriteLine($"{title} {done}/{total} {status}");
+            });
+        }
+        T result = default!;
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(Markup.Escape(title), maxValue: Math.Max(total, 1));
+                result = work((done, status) =>
+                {
+                    task.Value = done;
+                    task.Description = Markup.Escape($"{title} {done}/{total} {status}");
+                });
+                task.Value = task.MaxValue;
+            });
+        return result;
+    }
 }
