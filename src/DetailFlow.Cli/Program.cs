@@ -1,20 +1,10 @@
 using System.CommandLine;
 using DetailFlow.Cli;
-using DetailFlow.Cli.Commands;
 using DetailFlow.Cli.Console;
 using Spectre.Console;
 
 var ui = new SpectreConsoleUi(AnsiConsole.Console, System.Console.Out);
-var root = new RootCommand("detailflow — DetailFlow coarse-to-fine image generation: training, sampling, parity, conversion")
-{
-    new InspectCommand(ui),
-    new ParityCommand(ui),
-    new ConvertCommand(ui),
-    new TrainTokenizerCommand(ui),
-    new ExtractCodesCommand(ui),
-    new TrainArCommand(ui),
-    new SampleCommand(ui),
-};
+var root = CliRoot.Create(ui);
 
 try
 {

@@ -19,7 +19,7 @@ public sealed class ExtractCodesCommand : BaseCommand
     private static readonly Option<bool> s_tenCrop = new("--ten-crop") { Description = "Centre crop to size·crop-range, then TenCrop (10 codes per image); default: centre crop + horizontal flip (2)" };
     private static readonly Option<double> s_cropRange = new("--crop-range") { Description = "Expansion of the centre crop before TenCrop", DefaultValueFactory = _ => 1.1 };
     private static readonly Option<int> s_seed = new("--seed") { Description = "Seed of the self-correction noise", DefaultValueFactory = _ => 0 };
-    private static readonly Option<int> s_threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
+    private static readonly Option<int?> s_threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
 
     public ExtractCodesCommand(IConsoleUi ui) : base("extract-codes", "Encode a data set into tokenizer codes for AR training", ui)
     {

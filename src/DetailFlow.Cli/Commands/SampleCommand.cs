@@ -27,7 +27,7 @@ public sealed class SampleCommand : BaseCommand
     private static readonly Option<int?> s_topK = new("--top-k") { Description = "Keep the k most likely codes (default: all)" };
     private static readonly Option<double> s_topP = new("--top-p") { Description = "Nucleus sampling mass", DefaultValueFactory = _ => 1.0 };
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of sample i is seed + i", DefaultValueFactory = _ => 0 };
-    private static readonly Option<int> s_threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
+    private static readonly Option<int?> s_threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
 
     public SampleCommand(IConsoleUi ui) : base("sample", "Generate a grid of class-conditional samples and their coarse-to-fine prefix previews", ui)
     {

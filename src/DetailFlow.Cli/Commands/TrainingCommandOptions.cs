@@ -20,7 +20,7 @@ internal static class TrainingCommandOptions
     public static readonly Option<long> CheckpointEvery = new("--checkpoint-every") { Description = "Steps between checkpoints (one is always written at the end and on Ctrl+C)", DefaultValueFactory = _ => 500 };
     public static readonly Option<int> KeepLast = new("--keep-last") { Description = "Checkpoints kept in <out>/checkpoints (older ones are deleted)", DefaultValueFactory = _ => 3 };
     public static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the newest checkpoint in --out (step, weights, optimizer, EMA, schedule, data order)" };
-    public static readonly Option<int> Threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores; 1 is fastest for the small configs on a busy 2-core machine)" };
+    public static readonly Option<int?> Threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores; 1 is fastest for the small configs on a busy 2-core machine)" };
     public static readonly Option<bool> Ema = new("--ema") { Description = "Keep an exponential moving average of the weights (checkpoint key 'ema')" };
     public static readonly Option<double?> EmaDecay = new("--ema-decay") { Description = "EMA decay per step (default 0.9999)" };
     public static readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default 1e-4)" };
