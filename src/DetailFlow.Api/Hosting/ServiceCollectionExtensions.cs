@@ -1,0 +1,53 @@
+using DetailFlow.Api.Batching;
+using DetailFlow.Api.Caching;
+using DetailFlow.Api.Imaging;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+
+namespace DetailFlow.Api.Hosting;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Configuration, options (validated at start), model, batcher, cache, health and problem details.</summary>
+    public static WebApplicationBuilder AddDetailFlow(this WebApplicationBuilder builder)
+    {
+        // The repository's top-level appsettings.json travels with the binary; later sources (env vars, args) override it.
+        builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+        {
+            Path = "appsettings.json", Optional = true, FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+        });
+        var services = builder.Services;
+        services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
+        services.AddOptions<BatcherOptions>().BindConfiguration(nameof(BatcherOptions)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CacheOptions>().BindConfiguration(nameof(CacheOptions)).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddSingleton<DetailFlowTelemetry>();
+        services.AddSingleton<ModelState>();
+        services.AddSingleton<ModelLoader>();
+        services.AddSingleton<IPngEncoder, SkiaPngEncoder>();
+        services.AddSingleton<Batcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
+        services.AddSingleton<ImageGenerator>();
+        services.AddSingleton<CodeCache>();
+        services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20);
+
+        services.AddProblemDetails();
+        services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
+        return builder;
+    }
+
+    public static WebApplication UseDetailFlow(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return app;
+    }
+}
