@@ -8,6 +8,7 @@ builder.AddDetailFlow();
 var app = builder.Build();
 app.UseDetailFlow();
 app.MapGenerateEndpoints();
+app.MapStreamEndpoints();
 app.MapModelEndpoints();
 
 try

@@ -34,8 +34,20 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<CodeCache>();
         services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20);
 
+        var health = services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
+        if (builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } redis)
+        {
+            services.AddSingleton(new RedisConnection(redis));
+            services.AddStackExchangeRedisCache(_ => { });
+            services.AddOptions<Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions>()
+                .Configure<RedisConnection, IOptions<CacheOptions>>((o, connection, cache) =>
+                {
+                    o.ConnectionMultiplexerFactory = () => Task.FromResult(connection.Multiplexer);
+                    o.InstanceName = cache.Value.RedisInstanceName;
+                });
+            health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        }
         services.AddProblemDetails();
-        services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
         return builder;
     }
 
