@@ -9,6 +9,7 @@ var app = builder.Build();
 app.UseDetailFlow();
 app.MapGenerateEndpoints();
 app.MapStreamEndpoints();
+app.MapRefineEndpoints();
 app.MapModelEndpoints();
 
 try

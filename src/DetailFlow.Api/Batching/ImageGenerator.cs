@@ -38,7 +38,12 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
             if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
             string id = Guid.NewGuid().ToString("N");
             await cache.StoreResultAsync(id, new StoredResult(model.Fingerprint, spec.ClassId, spec.Options, result.Codes), CancellationToken.None);
+            telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", "ok"));
             return new ImageOutcome(result, id, hit, spec.Options.Seed);
+        }
+        catch (Exception e) when (Outcome(e) is { } outcome && Count(outcome))
+        {
+            throw;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && cts.IsCancellationRequested)
         {
@@ -68,6 +73,17 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         }, ct);
         await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
         return mine is not null ? (mine, false) : (await RunAsync(Job(codes), ct), true);
+    }
+
+    private static string? Outcome(Exception e) => e switch
+    {
+        QueueFullException => "rejected", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
+    };
+
+    private bool Count(string outcome)
+    {
+        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        return false;
     }
 
     private static long[]? Longest(long[]? a, long[]? b) => (a?.Length ?? 0) >= (b?.Length ?? 0) ? a : b;

@@ -59,7 +59,9 @@ public static class RequestValidator
                 if (id < 0 || id >= classes) error("class", $"class = {id}: unknown class id; the model has classes 0..{classes - 1}");
                 return id;
             case { ValueKind: JsonValueKind.String } v:
-                string label = v.GetString()!;
+                string label;
+                try { label = v.GetString()!; }
+                catch (InvalidOperationException) { error("class", "class is not a valid string (lone surrogate)"); return 0; }
                 if (long.TryParse(label, out long parsed) && parsed >= 0 && parsed < classes) return parsed;
                 int index = model.Labels.ToList().FindIndex(l => string.Equals(l, label, StringComparison.OrdinalIgnoreCase));
                 if (index < 0) error("class", $"class = '{Truncate(label)}': unknown label (see GET /v1/models)");

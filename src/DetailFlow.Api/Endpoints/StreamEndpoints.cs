@@ -22,7 +22,8 @@ public static class StreamEndpoints
     {
         var api = app.MapGroup("v1").WithTags("Generation");
         api.MapPost("generate/stream", (GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http) =>
-            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)");
+            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)")
+            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
         api.MapGet("generate/stream", (
                 [FromQuery(Name = "class")] string? @class, long? seed, [FromQuery(Name = "cfg_scale")] double? cfgScale, double? temperature,
                 [FromQuery(Name = "top_k")] int? topK, [FromQuery(Name = "top_p")] double? topP, int? tokens, string? previews,
@@ -32,7 +33,8 @@ public static class StreamEndpoints
                 Class = @class is null ? null : JsonSerializer.SerializeToElement(@class), Seed = seed, CfgScale = cfgScale,
                 Temperature = temperature, TopK = topK, TopP = topP, Tokens = tokens,
                 Previews = previews is null ? null : JsonSerializer.SerializeToElement(previews),
-            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)");
+            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)")
+            .RequireRateLimiting(RequestLimits.Policy);
         return app;
     }
 

@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace DetailFlow.Api.Hosting;
 
@@ -48,6 +50,10 @@ public static class ServiceCollectionExtensions
             health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         }
         services.AddProblemDetails();
+        services.AddRequestLimits();
+        services.AddOpenApi();
+        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("detailflow-api"))
+            .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName).AddAspNetCoreInstrumentation().AddPrometheusExporter());
         return builder;
     }
 
@@ -58,6 +64,10 @@ public static class ServiceCollectionExtensions
             StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
+        app.UseRateLimiter();
+        app.MapOpenApi();
+        app.UseSwaggerUI(o => o.SwaggerEndpoint("/openapi/v1.json", "DetailFlow v1"));
+        app.MapPrometheusScrapingEndpoint();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         return app;

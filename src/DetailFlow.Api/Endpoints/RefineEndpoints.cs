@@ -1,0 +1,77 @@
+using System.Text.Json.Serialization;
+using DetailFlow.Api.Batching;
+using DetailFlow.Api.Caching;
+using DetailFlow.Api.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace DetailFlow.Api.Endpoints;
+
+/// <summary>Body of <c>POST /v1/refine</c>: an earlier result by <c>codes_id</c>, or its <c>codes</c> with class and sampling fields.</summary>
+public sealed record RefineRequest
+{
+    [JsonPropertyName("codes_id")] public string? CodesId { get; init; }
+    [JsonPropertyName("codes")] public long[]? Codes { get; init; }
+    [JsonPropertyName("class")] public System.Text.Json.JsonElement? Class { get; init; }
+    [JsonPropertyName("seed")] public long? Seed { get; init; }
+    [JsonPropertyName("cfg_scale")] public double? CfgScale { get; init; }
+    [JsonPropertyName("temperature")] public double? Temperature { get; init; }
+    [JsonPropertyName("top_k")] public int? TopK { get; init; }
+    [JsonPropertyName("top_p")] public double? TopP { get; init; }
+    [JsonPropertyName("tokens")] public int? Tokens { get; init; }
+    [JsonPropertyName("response_format")] public string? ResponseFormat { get; init; }
+}
+
+public static class RefineEndpoints
+{
+    public static IEndpointRouteBuilder MapRefineEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("v1").WithTags("Generation").MapPost("refine", Refine).WithName("Refine")
+            .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over")
+            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+        return app;
+    }
+
+    public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Refine(
+        RefineRequest? r, ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
+    {
+        if (state.Model is not { } model) return Problems.NotReady();
+        var errors = new Dictionary<string, string[]>();
+        ImageSpec? spec = null;
+        int tokens = r?.Tokens ?? model.MaxTokens;
+        if (!model.Schedule.IsValidPrefix(tokens))
+            errors["tokens"] = [$"tokens = {tokens}: not on the schedule; valid: {string.Join(", ", model.Schedule.ValidPrefixes)}"];
+        string format = r?.ResponseFormat ?? "png";
+        if (format is not ("png" or "b64_json")) errors["response_format"] = [$"response_format = '{format}': expected 'png' or 'b64_json'"];
+        if (r is null) errors["body"] = ["a JSON object is required"];
+        else if (r.CodesId is { } id)
+        {
+            var stored = id.Length is > 0 and <= 64 ? await cache.FindResultAsync(id, http.RequestAborted) : null;
+            if (stored is null || stored.Fingerprint != model.Fingerprint) errors["codes_id"] = ["unknown or expired codes_id"];
+            else spec = new ImageSpec(stored.ClassId, stored.Options, tokens, Cacheable: true, Known: stored.Codes);
+        }
+        else if (r.Codes is { } codes)
+        {
+            var (valid, more) = RequestValidator.Validate(new GenerateRequest
+            {
+                Class = r.Class, Seed = r.Seed, CfgScale = r.CfgScale, Temperature = r.Temperature, TopK = r.TopK, TopP = r.TopP, Tokens = tokens,
+            }, model, stream: false);
+            foreach (var (k, v) in more) errors[k] = v;
+            if (codes.Length == 0 || !model.Schedule.IsValidPrefix(codes.Length))
+                errors["codes"] = [$"{codes.Length} codes: the length must be on the schedule ({string.Join(", ", model.Schedule.ValidPrefixes)})"];
+            else if (codes.Any(c => c < 0 || c >= model.GptConfig.VocabSize))
+                errors["codes"] = [$"codes must lie in 0..{model.GptConfig.VocabSize - 1}"];
+            if (valid is not null) spec = new ImageSpec(valid.ClassId, valid.Options, tokens, Cacheable: false, Known: codes);
+        }
+        else errors["codes_id"] = ["codes_id or codes is required"];
+        if (errors.Count > 0 || spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
+        try
+        {
+            var outcome = await generator.GenerateAsync(model, spec, new HashSet<int>(), null, http.RequestAborted);
+            return GenerateEndpoints.Respond(http, model, tokens, [outcome], format == "png");
+        }
+        catch (Exception e) when (Problems.Map(e, http) is { } problem)
+        {
+            return problem;
+        }
+    }
+}
