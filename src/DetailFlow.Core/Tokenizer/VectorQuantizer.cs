@@ -54,7 +54,8 @@ public sealed class VectorQuantizer : nn.Module
             throw new ArgumentException($"quantizer input must end in the code dimension {EmbedDim}, got [{string.Join(", ", z.shape)}]", nameof(z));
         using var scope = NewDisposeScope();
         var codebook = Codebook();                                         // [V, d]
-        var zn = L2Norm ? F.normalize(z, p: 2, dim: -1, eps: NormalizeEps) : z;
+        var zc = z.to(codebook.dtype);                                     // the lookup runs in the codebook's dtype
+        var zn = L2Norm ? F.normalize(zc, p: 2, dim: -1, eps: NormalizeEps) : zc;
         var flat = zn.reshape(-1, EmbedDim);                               // [K, d]
         var d = flat.pow(2).sum(1, keepdim: true)
                 + codebook.pow(2).sum(1)

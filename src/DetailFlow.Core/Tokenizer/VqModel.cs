@@ -101,11 +101,16 @@ public sealed class VqModel : nn.Module
         ClearCaches();
     }
 
-    /// <summary>Converts the weights to <paramref name="dtype"/> and moves them to <paramref name="device"/> (if given).</summary>
+    /// <summary>
+    /// Converts the weights to <paramref name="dtype"/> and moves them to <paramref name="device"/> (if given). The
+    /// quantizer stays float32, as under the official bf16 autocast (fp32 weights; normalisation and lookup are not
+    /// autocast): code vectors are computed in float32 and cast to <paramref name="dtype"/> at <c>post_quant_conv</c>.
+    /// </summary>
     public void MoveTo(ScalarType dtype, Device? device = null)
     {
         if (device is not null) this.to(device, dtype);
         else this.to(dtype);
+        quantize.to(ScalarType.Float32);
         DetachFromDisposeScopes();
         ClearCaches();
     }
@@ -155,6 +160,20 @@ public sealed class VqModel : nn.Module
         using var scope = NewDisposeScope();
         var vectors = quantize.GetCodebookEntry(codes.to(Device)); // [B, t', d]
         return DecodeVectors(vectors, t, imageSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Decode(Tensor, int, int)"/> with one prefix length per row of <paramref name="codes"/> [B, t'] (rows
+    /// shorter than t' may carry any valid code after their prefix: those latents are masked out).
+    /// </summary>
+    public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
+    {
+        if (codes.dim() != 2) throw new ArgumentException($"codes must be [B, t'], got [{string.Join(", ", codes.shape)}]", nameof(codes));
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var vectors = quantize.GetCodebookEntry(codes.to(Device));       // [B, t', d]
+        var latents = post_quant_conv.forward(vectors.to(DType));        // [B, t', D_dec]
+        return decoder.Forward(latents, prefixLengths, imageSize).MoveToOuterDisposeScope();
     }
 
     /// <summary>Official <c>decode</c>: code vectors [B, t', d] → <c>post_quant_conv</c> → decoder (first t) → pixels.</summary>

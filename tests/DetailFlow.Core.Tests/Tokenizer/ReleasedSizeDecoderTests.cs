@@ -7,13 +7,7 @@ namespace DetailFlow.Core.Tests.Tokenizer;
 /// <summary>Random-weight models of the released shapes (spec §2.1): construction and output shapes only.</summary>
 public class ReleasedSizeDecoderTests
 {
-    /// <summary>DetailFlow-16 as config.json would describe it (spec §4.2) with the official defaults elsewhere.</summary>
-    internal static TokenizerConfig DetailFlow16 => new TokenizerConfig
-    {
-        NumLatentTokens = 128, GroupSize = 8, CodebookSize = 8192, CodebookEmbedDim = 8,
-        EncoderModel = "siglip2_base", DecoderModel = "siglip2_base", EncPretrained = true, DecPretrained = false,
-        EncPatchSize = 16, DecPatchSize = 16, ImageSize = 256, MaxImageSize = 256,
-    }.Resolve();
+    private static TokenizerConfig DetailFlow16 => TokenizerPresets.DetailFlow16;
 
     [Fact]
     public void DetailFlow16ConfigResolvesToTheBaseSizedDecoder()
@@ -44,7 +38,7 @@ public class ReleasedSizeDecoderTests
     [Fact]
     public void DecodeRejectsAPrefixLongerThanTheCodes()
     {
-        using var model = new VqModel(DetailFlow16 with { }, decoderOnly: true);
+        using var model = new VqModel(DetailFlow16, decoderOnly: true);
         using var codes = torch.zeros(1, 8, dtype: int64);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Decode(codes, 9, 32));
         Assert.Contains("9", e.Message);

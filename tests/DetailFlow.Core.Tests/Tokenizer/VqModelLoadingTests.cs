@@ -91,6 +91,26 @@ public class VqModelLoadingTests
     }
 
     [Fact]
+    public void Bfloat16ModelDecodesAndEncodesCloseToFloat32()
+    {
+        string path = Path.Combine(VqDir, "checkpoint.pt");
+        using var f32 = VqModel.Load(path, FixtureConfig);
+        using var b16 = VqModel.Load(path, FixtureConfig, dtype: bfloat16);
+        Assert.Equal(bfloat16, b16.DType);
+        Assert.Equal(float32, b16.quantize.embedding.weight!.dtype); // lookup stays float32, as under autocast
+        using var codes = torch.tensor(new long[] { 3, 17, 0, 63, 5, 9, 22, 41 }, [1, 8]);
+        using var a = f32.Decode(codes, 8, 16);
+        using var b = b16.Decode(codes, 8, 16);
+        Assert.Equal(bfloat16, b.dtype);
+        double diff = (a - b.to(float32)).abs().max().item<float>();
+        Assert.True(diff > 0 && diff < 0.1, $"bf16 decode differs from float32 by {diff}");
+        using var image = torch.rand(1, 3, 32, 32) * 2 - 1;
+        var (codes16, quant16) = b16.Encode(image);
+        Assert.Equal([1L, FixtureConfig.NumLatentTokens], codes16.shape);
+        Assert.Equal(float32, quant16.dtype);
+    }
+
+    [Fact]
     public void MissingKeyIsNamed() => AssertMismatch(sd =>
     {
         sd.Remove("decoder.visual_model.encoder.layers.1.mlp.fc2.bias", out var t);
