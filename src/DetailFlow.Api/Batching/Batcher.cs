@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using DetailFlow.Api.Hosting;
-using DetailFlow.Api.Imaging;
 using DetailFlow.Core.Generation;
+using DetailFlow.Core.Imaging;
 using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Batching;
@@ -10,11 +10,12 @@ namespace DetailFlow.Api.Batching;
 /// <summary>
 /// Continuous batching: one dedicated inference thread loads the model, owns it and the <see cref="NextDetailEngine"/>,
 /// and loops: take new jobs (they join at the next step), run one step for every live row, decode the previews and
-/// finished images of that step (one decoder call per prefix length), hand PNG encoding to the thread pool. Jobs beyond
+/// finished images of that step (Core's <see cref="PreviewRenderer"/>: one decoder call per resolution), hand PNG encoding
+/// to the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images). Jobs beyond
 /// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full.
 /// </summary>
 public sealed class Batcher(
-    IOptions<BatcherOptions> options, ModelLoader loader, ModelState state, IPngEncoder png,
+    IOptions<BatcherOptions> options, ModelLoader loader, ModelState state,
     DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime) : IHostedService, IDisposable
 {
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
@@ -159,30 +160,27 @@ public sealed class Batcher(
         telemetry.RowsPerStep.Record(engine.RowsInUse);
     }
 
-    /// <summary>Decodes this step's prefixes, batched by length (= by resolution), and queues their PNG encoding.</summary>
+    /// <summary>Decodes this step's prefixes (one decoder call per resolution) and queues their PNG encoding.</summary>
     private void FlushDecodes(LoadedModel model)
     {
         var items = _decodes.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
         _decodes.Clear();
-        foreach (var group in items.GroupBy(d => d.Tokens))
+        if (items.Count == 0) return;
+        IReadOnlyList<PreviewImage> images;
+        try
         {
-            var batch = group.ToList();
-            IReadOnlyList<DecodedImage> images;
-            try
-            {
-                images = PrefixDecoder.Decode(model, batch.Select(d => d.Codes).ToList(), group.Key);
-            }
-            catch (Exception e)
-            {
-                logger.LogError(e, "Decoding {Count} prefixes of {Tokens} codes failed", batch.Count, group.Key);
-                foreach (var d in batch) d.Job.Fail(e);
-                continue;
-            }
-            for (int i = 0; i < batch.Count; i++) Encode(batch[i], images[i]);
+            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList());
         }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Decoding {Count} prefixes failed", items.Count);
+            foreach (var d in items) d.Job.Fail(e);
+            return;
+        }
+        for (int i = 0; i < items.Count; i++) Encode(items[i], images[i]);
     }
 
-    private void Encode(DecodeItem item, DecodedImage image)
+    private void Encode(DecodeItem item, PreviewImage image)
     {
         var job = item.Job;
         if (!item.Final && !job.FirstPreviewSeen)
@@ -192,7 +190,8 @@ public sealed class Batcher(
         }
         job.Post(async () =>
         {
-            var encoded = new EncodedImage(image.Tokens, image.Resolution, png.Encode(image.Rgb, image.Resolution, image.Resolution));
+            var encoder = item.Final ? PngEncoder.Compact : PngEncoder.Fast;
+            var encoded = new EncodedImage(image.PrefixLength, image.Resolution, encoder.Encode(image.Image));
             if (item.Final) job.Result.TrySetResult(new JobResult(item.Codes, encoded, item.Generated));
             else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) await onPreview(encoded);
         });

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DetailFlow.Api.Imaging;
 using DetailFlow.Core.Generation;
 
 namespace DetailFlow.Api.Batching;

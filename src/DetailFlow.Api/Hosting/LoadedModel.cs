@@ -1,5 +1,6 @@
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
 
 namespace DetailFlow.Api.Hosting;
@@ -14,6 +15,10 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public VqModel Tokenizer { get; } = tokenizer;
     public GptConfig GptConfig => Gpt.Config;
     public ResolutionSchedule Schedule { get; } = ResolutionSchedule.For(tokenizer.Config);
+
+    /// <summary>Code prefixes → RGB at their scheduled resolutions (inference thread only).</summary>
+    public PreviewRenderer Previews => _previews ??= new PreviewRenderer(new PreviewDecoder(Tokenizer, Schedule.DecoderResolution));
+    private PreviewRenderer? _previews;
 
     /// <summary>Class labels by id; empty when none were configured (classes are then addressed by id only).</summary>
     public IReadOnlyList<string> Labels { get; } = labels;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
 using Microsoft.Extensions.Options;
 using TorchSharp;
@@ -60,7 +61,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var classes = torch.zeros(1, torch.int64, device: m.Gpt.Device);
         _ = m.Gpt.Forward(codes, classes);
         int t = m.Schedule.ValidPrefixes[0];
-        _ = m.Tokenizer.Decode(codes.narrow(1, 0, t), t, m.Schedule.DecoderResolution(t));
+        _ = m.Previews.Render([new PreviewItem(new long[t], t)]);
     }
 
     private static IReadOnlyList<string> ReadLabels(ModelOptions o) =>

@@ -1,6 +1,5 @@
 using DetailFlow.Api.Batching;
 using DetailFlow.Api.Caching;
-using DetailFlow.Api.Imaging;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
@@ -29,7 +28,6 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<DetailFlowTelemetry>();
         services.AddSingleton<ModelState>();
         services.AddSingleton<ModelLoader>();
-        services.AddSingleton<IPngEncoder, SkiaPngEncoder>();
         services.AddSingleton<Batcher>();
         services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
         services.AddSingleton<ImageGenerator>();
