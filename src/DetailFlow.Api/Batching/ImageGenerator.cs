@@ -54,26 +54,40 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
     private async Task<(JobResult Result, bool Hit)> ProduceAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
         Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
     {
-        InferenceJob Job(long[]? known) => new()
+        InferenceJob Job(long[]? known, CancellationToken token, Func<EncodedImage, ValueTask>? previewTo) => new()
         {
             ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = known ?? [],
-            PreviewTokens = previews, OnPreview = onPreview, Token = ct,
+            PreviewTokens = previews, OnPreview = previewTo, Token = token,
         };
-        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known), ct), false);
+        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), ct), false);
 
         string key = CodeCache.Key(model, spec.ClassId, spec.Options);
         var known = await cache.FindAsync(key, ct);
-        if (known is not null && known.Length >= spec.Tokens) return (await RunAsync(Job(known), ct), true);
+        if (known is not null && known.Length >= spec.Tokens) return (await RunAsync(Job(known, ct, onPreview), ct), true);
         var start = Longest(known, spec.Known);
         JobResult? mine = null;
-        var codes = await cache.GetOrComputeAsync(key, spec.Tokens, async c =>
+        var codes = await cache.GetOrComputeAsync(key, spec.Tokens, async shared =>
         {
-            mine = await RunAsync(Job(start), ct);
+            // Identical concurrent requests share this computation, so it runs under the cache's shared token (cancelled
+            // only when every waiting caller has gone) and its own deadline, never under this caller's token; this
+            // caller's previews stop when it leaves, without failing the others.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shared);
+            deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
+            mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token);
             return mine.Codes;
         }, ct);
         await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
-        return mine is not null ? (mine, false) : (await RunAsync(Job(codes), ct), true);
+        return mine is not null ? (mine, false) : (await RunAsync(Job(codes, ct, onPreview), ct), true);
     }
+
+    /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped, not errors.</summary>
+    private static Func<EncodedImage, ValueTask>? WhileWaiting(Func<EncodedImage, ValueTask>? onPreview, CancellationToken caller) =>
+        onPreview is null ? null : async image =>
+        {
+            if (caller.IsCancellationRequested) return;
+            try { await onPreview(image); }
+            catch (OperationCanceledException) when (caller.IsCancellationRequested) { }
+        };
 
     private static string? Outcome(Exception e) => e switch
     {
