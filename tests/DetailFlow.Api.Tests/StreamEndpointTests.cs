@@ -73,4 +73,37 @@ public sealed class StreamEndpointTests(ApiFactory api) : IClassFixture<ApiFacto
         using var again = api.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await again.PostAsJsonAsync("/v1/generate", ApiFactory.Body(tokens: 4))).StatusCode);
     }
+
+    [Fact]
+    public async Task RefineStream_ById_PreviewsOnlyTheAddedDetailAndMatchesDirectGeneration()
+    {
+        using var client = api.Client();
+        var coarse = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 8080, tokens: 8));
+        string id = coarse.Headers.GetValues("X-Codes-Id").Single();
+        using var response = await client.GetAsync($"/v1/refine/stream?codes_id={id}&tokens=24&previews=all", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var items = (await ReadAll(response)).Where(i => i.EventType != "heartbeat").ToList();
+        var previewTokens = items.Where(i => i.EventType == "preview")
+            .Select(i => JsonDocument.Parse(i.Data).RootElement.GetProperty("tokens").GetInt32()).ToList();
+        Assert.Equal([12, 16, 20], previewTokens);
+        Assert.Equal("completed", items[^1].EventType);
+        var done = JsonDocument.Parse(items[^1].Data).RootElement;
+        Assert.Equal(24, done.GetProperty("tokens").GetInt32());
+        Assert.NotEqual(id, done.GetProperty("codes_id").GetString());
+        var direct = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 8080, tokens: 24));
+        Assert.Equal(await direct.Content.ReadAsByteArrayAsync(), Convert.FromBase64String(done.GetProperty("png_b64").GetString()!));
+    }
+
+    [Theory]
+    [InlineData("/v1/refine/stream?codes_id=nope&tokens=24", "codes_id")]
+    [InlineData("/v1/refine/stream?tokens=24", "codes_id")]
+    [InlineData("/v1/refine/stream?codes_id=nope&tokens=5", "tokens")]
+    public async Task RefineStream_InvalidQuery_Is400ProblemNamingTheField(string url, string field)
+    {
+        using var client = api.Client();
+        var response = await client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
 }

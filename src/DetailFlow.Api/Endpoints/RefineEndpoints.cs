@@ -1,8 +1,10 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using DetailFlow.Api.Batching;
 using DetailFlow.Api.Caching;
 using DetailFlow.Api.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace DetailFlow.Api.Endpoints;
 
@@ -28,6 +30,9 @@ public static class RefineEndpoints
         app.MapGroup("v1").WithTags("Generation").MapPost("refine", Refine).WithName("Refine")
             .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over")
             .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+        app.MapGroup("v1").WithTags("Generation").MapGet("refine/stream", RefineStream).WithName("RefineStream")
+            .WithSummary("Continue an earlier result (by codes_id) to a larger tokens, streaming previews of the added detail (SSE)")
+            .RequireRateLimiting(RequestLimits.Policy);
         return app;
     }
 
@@ -45,8 +50,8 @@ public static class RefineEndpoints
         if (r is null) errors["body"] = ["a JSON object is required"];
         else if (r.CodesId is { } id)
         {
-            var stored = id.Length is > 0 and <= 64 ? await cache.FindResultAsync(id, http.RequestAborted) : null;
-            if (stored is null || stored.Fingerprint != model.Fingerprint) errors["codes_id"] = ["unknown or expired codes_id"];
+            var stored = await FindAsync(id, model, cache, http.RequestAborted);
+            if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
             else spec = new ImageSpec(stored.ClassId, stored.Options, tokens, Cacheable: true, Known: stored.Codes);
         }
         else if (r.Codes is { } codes)
@@ -73,5 +78,33 @@ public static class RefineEndpoints
         {
             return problem;
         }
+    }
+
+    /// <summary>
+    /// <c>GET /v1/refine/stream?codes_id=…&amp;tokens=…&amp;previews=…</c> (EventSource): the events of
+    /// <c>/v1/generate/stream</c>, previews only of prefixes beyond the result's codes.
+    /// </summary>
+    public static async Task<Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult>> RefineStream(
+        [FromQuery(Name = "codes_id")] string? codesId, int? tokens, string? previews,
+        ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
+    {
+        if (state.Model is not { } model) return Problems.NotReady();
+        var errors = new Dictionary<string, string[]>();
+        int t = tokens ?? model.MaxTokens;
+        if (!model.Schedule.IsValidPrefix(t))
+            errors["tokens"] = [$"tokens = {t}: not on the schedule; valid: {string.Join(", ", model.Schedule.ValidPrefixes)}"];
+        var stored = await FindAsync(codesId, model, cache, http.RequestAborted);
+        if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
+        var shown = RequestValidator.PreviewTokens(previews is null ? null : JsonSerializer.SerializeToElement(previews), model, t,
+            (field, message) => errors[field] = [message], after: stored?.Codes.Length ?? 0);
+        if (errors.Count > 0 || stored is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
+        var spec = new ImageSpec(stored.ClassId, stored.Options, t, Cacheable: true, Known: stored.Codes);
+        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, spec, shown, generator, http, http.RequestAborted));
+    }
+
+    private static async Task<StoredResult?> FindAsync(string? id, LoadedModel model, CodeCache cache, CancellationToken ct)
+    {
+        var stored = id is { Length: > 0 and <= 64 } ? await cache.FindResultAsync(id, ct) : null;
+        return stored?.Fingerprint == model.Fingerprint ? stored : null;
     }
 }

@@ -72,10 +72,13 @@ public static class RequestValidator
         }
     }
 
-    /// <summary>Prefix lengths to preview: "all", a count spread over the schedule (default 4), or none (0).</summary>
-    public static IReadOnlySet<int> PreviewTokens(JsonElement? value, LoadedModel model, int tokens, Action<string, string> error)
+    /// <summary>
+    /// Prefix lengths to preview: "all", a count spread over the schedule (default 4), or none (0) — of those longer than
+    /// <paramref name="after"/> (the codes already known, when refining) and shorter than <paramref name="tokens"/>.
+    /// </summary>
+    public static IReadOnlySet<int> PreviewTokens(JsonElement? value, LoadedModel model, int tokens, Action<string, string> error, int after = 0)
     {
-        var schedule = model.Schedule.ValidPrefixes.Where(t => t < tokens).ToArray();
+        var schedule = model.Schedule.ValidPrefixes.Where(t => t > after && t < tokens).ToArray();
         int count = DefaultPreviewCount;
         switch (value)
         {

@@ -45,11 +45,13 @@ public static class StreamEndpoints
         var (valid, errors) = RequestValidator.Validate(request, model, stream: true);
         if (valid is not null && valid.N != 1) { errors["n"] = ["the stream generates one image; n must be 1"]; valid = null; }
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
-        return TypedResults.ServerSentEvents(Events(model, valid, generator, http, http.RequestAborted));
+        var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, valid.SeedGiven);
+        return TypedResults.ServerSentEvents(Events(model, spec, valid.Previews, generator, http, http.RequestAborted));
     }
 
-    private static async IAsyncEnumerable<SseItem<object>> Events(LoadedModel model, ValidatedRequest request, ImageGenerator generator,
-        HttpContext http, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The event sequence of one streamed image (generation or refinement).</summary>
+    internal static async IAsyncEnumerable<SseItem<object>> Events(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
+        ImageGenerator generator, HttpContext http, [EnumeratorCancellation] CancellationToken ct)
     {
         yield return Heartbeat();
         var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(4) { SingleReader = true });
@@ -58,8 +60,7 @@ public static class StreamEndpoints
         {
             try
             {
-                var outcome = await generator.GenerateAsync(model,
-                    new ImageSpec(request.ClassId, request.Options, request.Tokens, request.SeedGiven), request.Previews,
+                var outcome = await generator.GenerateAsync(model, spec, previews,
                     async image => await events.Writer.WriteAsync(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
                         Convert.ToBase64String(image.Png)), "preview"), ct), ct);
                 var r = outcome.Result;

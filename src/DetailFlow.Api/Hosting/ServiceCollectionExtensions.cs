@@ -62,6 +62,9 @@ public static class ServiceCollectionExtensions
             StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
+        var page = PageFiles(app.Environment);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
         app.UseRateLimiter();
         app.MapOpenApi();
         app.UseSwaggerUI(o => o.SwaggerEndpoint("/openapi/v1.json", "DetailFlow v1"));
@@ -69,5 +72,16 @@ public static class ServiceCollectionExtensions
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         return app;
+    }
+
+    /// <summary>
+    /// The page at <c>/</c>: <c>wwwroot</c> under the content root (<c>dotnet run</c>, tests), else the copy beside the
+    /// binary, so the service also serves it when started from its build output in another folder.
+    /// </summary>
+    private static IFileProvider PageFiles(IWebHostEnvironment env)
+    {
+        if (env.WebRootFileProvider.GetFileInfo("index.html").Exists) return env.WebRootFileProvider;
+        string beside = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        return Directory.Exists(beside) ? new PhysicalFileProvider(beside) : env.WebRootFileProvider;
     }
 }
