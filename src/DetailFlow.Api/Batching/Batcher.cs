@@ -23,6 +23,7 @@ public sealed class Batcher(
     private readonly List<DecodeItem> _decodes = [];
     private Thread? _thread;
     private int _outstanding;
+    private int _stepRows;
 
     private sealed record DecodeItem(InferenceJob Job, long[] Codes, int Tokens, bool Final, bool Generated);
 
@@ -140,6 +141,8 @@ public sealed class Batcher(
 
     private void OnProgress(InferenceJob job, GroupProgress p)
     {
+        _stepRows += job.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
+
         if (p.IsComplete) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: true, Generated: true));
         else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: false, Generated: true));
     }
@@ -147,6 +150,7 @@ public sealed class Batcher(
     private void Step(NextDetailEngine engine)
     {
         var clock = Stopwatch.StartNew();
+        _stepRows = 0;
         try
         {
             engine.Step();
@@ -156,8 +160,9 @@ public sealed class Batcher(
             // The engine has already failed every live row of this step; their jobs report the error.
             logger.LogError(e, "Engine step failed");
         }
+        if (_stepRows == 0) return;   // no forward ran (only admissions or cancellations)
         telemetry.StepTime.Record(clock.Elapsed.TotalSeconds);
-        telemetry.RowsPerStep.Record(engine.RowsInUse);
+        telemetry.RowsPerStep.Record(_stepRows);
     }
 
     /// <summary>Decodes this step's prefixes (one decoder call per resolution) and queues their PNG encoding.</summary>
