@@ -44,7 +44,7 @@ public static class RefineEndpoints
         ImageSpec? spec = null;
         int tokens = r?.Tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(tokens))
-            errors["tokens"] = [$"tokens = {tokens}: not on the schedule; valid: {string.Join(", ", model.Schedule.ValidPrefixes)}"];
+            errors["tokens"] = [RequestValidator.OffSchedule(model, tokens)];
         string format = r?.ResponseFormat ?? "png";
         if (format is not ("png" or "b64_json")) errors["response_format"] = [$"response_format = '{format}': expected 'png' or 'b64_json'"];
         if (r is null) errors["body"] = ["a JSON object is required"];
@@ -92,7 +92,7 @@ public static class RefineEndpoints
         var errors = new Dictionary<string, string[]>();
         int t = tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(t))
-            errors["tokens"] = [$"tokens = {t}: not on the schedule; valid: {string.Join(", ", model.Schedule.ValidPrefixes)}"];
+            errors["tokens"] = [RequestValidator.OffSchedule(model, t)];
         var stored = await FindAsync(codesId, model, cache, http.RequestAborted);
         if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
         var shown = RequestValidator.PreviewTokens(previews is null ? null : JsonSerializer.SerializeToElement(previews), model, t,

@@ -36,7 +36,7 @@ public static class RequestValidator
 
         int tokens = r.Tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(tokens))
-            Error("tokens", $"tokens = {tokens}: not on the schedule; valid: {string.Join(", ", model.Schedule.ValidPrefixes)}");
+            Error("tokens", OffSchedule(model, tokens));
         int n = r.N ?? 1;
         if (n is < 1 or > MaxImages) Error("n", $"n = {n}: must be in 1..{MaxImages}");
         if (r.Seed is { } s && (s < 0 || s > long.MaxValue - MaxImages)) Error("seed", $"seed = {s}: must be in 0..{long.MaxValue - MaxImages}");
@@ -98,6 +98,9 @@ public static class RequestValidator
         if (count == 0) return new HashSet<int>();
         return Enumerable.Range(1, count).Select(i => schedule[(int)Math.Round((double)i * schedule.Length / count) - 1]).ToHashSet();
     }
+
+    public static string OffSchedule(LoadedModel model, int tokens) =>
+        $"tokens = {tokens}: not on the schedule; valid: {string.Join(", ", model.Schedule.ValidPrefixes)}";
 
     private static string Truncate(string s) => s.Length <= 64 ? s : s[..64] + "…";
 }

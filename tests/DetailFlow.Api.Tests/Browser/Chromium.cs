@@ -38,6 +38,6 @@ public sealed class Chromium : IAsyncLifetime
     {
         if (_browser is not null) await _browser.DisposeAsync();
         try { Directory.Delete(_profile, recursive: true); }
-        catch (IOException) { }   // chromium may still hold a lock file for a moment; the temp folder is cleaned later
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // chromium may still hold a lock file for a moment; the temp folder is cleaned later
     }
 }
