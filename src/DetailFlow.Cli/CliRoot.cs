@@ -7,11 +7,12 @@ namespace DetailFlow.Cli;
 /// <summary>The <c>detailflow</c> command tree (shared by <c>Program</c> and the CLI tests).</summary>
 public static class CliRoot
 {
-    public static RootCommand Create(IConsoleUi ui) => new("detailflow — DetailFlow coarse-to-fine image generation: training, sampling, parity, conversion")
+    public static RootCommand Create(IConsoleUi ui) => new("detailflow — DetailFlow coarse-to-fine image generation: training, sampling, parity, conversion, benchmarks")
     {
         new InspectCommand(ui),
         new ParityCommand(ui),
         new ConvertCommand(ui),
+        new BenchCommand(ui),
         new TrainTokenizerCommand(ui),
         new ExtractCodesCommand(ui),
         new TrainArCommand(ui),

@@ -17,7 +17,10 @@ public interface IConsoleUi
     /// <summary>
     /// Runs <paramref name="work"/> with a live progress bar of <paramref name="total"/> units; the work reports
     /// (units done, status text) through the callback it receives. Non-interactive output gets one plain line every
-    /// <paramref name="plainEvery"/> units instead.
+    /// <paramref name="plainEvery"/> units instead — what this default does for any UI without a live display.
     /// </summary>
-    T Progress<T>(string title, long total, long plainEvery, Func<Action<long, string>, T> work);
+    T Progress<T>(string title, long total, long plainEvery, Func<Action<long, string>, T> work) => work((done, status) =>
+    {
+        if (plainEvery > 0 && (done % plainEvery == 0 || done == total)) Line($"{title} {done}/{total} {status}");
+    });
 }
