@@ -20,7 +20,8 @@ public interface ITrainer
 
     double LearningRate { get; }
 
-    StepLoss TrainStep(CancellationToken cancellationToken);
+    /// <summary>One whole optimisation step; it does not observe cancellation (the runner stops between steps).</summary>
+    StepLoss TrainStep();
 
     /// <summary>Writes a checkpoint for <see cref="Step"/> and returns its path.</summary>
     string SaveCheckpoint();
@@ -46,7 +47,7 @@ public static class TrainingRunner
         while (trainer.Step < trainer.TotalSteps && !cancellationToken.IsCancellationRequested)
         {
             double lr = trainer.LearningRate;
-            var loss = trainer.TrainStep(cancellationToken);
+            var loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
             losses.Add(loss.Total);
             double rate = (trainer.Step - first) / Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
             progress?.Invoke(new TrainingProgress(trainer.Step, trainer.TotalSteps, loss.Total, lr, rate, watch.Elapsed, loss.Parts));

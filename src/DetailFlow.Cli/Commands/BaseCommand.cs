@@ -9,7 +9,13 @@ public abstract class BaseCommand : Command
     protected BaseCommand(string name, string description, IConsoleUi ui) : base(name, description)
     {
         Ui = ui;
-        SetAction((parseResult, cancellationToken) => ExecuteAsync(parseResult, cancellationToken));
+        // Yield first: System.CommandLine installs its Ctrl+C/SIGTERM handler only once the action has returned its
+        // task, and most commands run synchronously (a training loop would otherwise be uninterruptible).
+        SetAction(async (parseResult, cancellationToken) =>
+        {
+            await Task.Yield();
+            return await ExecuteAsync(parseResult, cancellationToken);
+        });
     }
 
     protected IConsoleUi Ui { get; }

@@ -85,9 +85,8 @@ public sealed class GptTrainer : ITrainer, IDisposable
         return trainer;
     }
 
-    public StepLoss TrainStep(CancellationToken cancellationToken = default)
+    public StepLoss TrainStep()
     {
-        cancellationToken.ThrowIfCancellationRequested();
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(Seeds.Mix(Options.Seed, Step, 3)); // dropout and class dropout of this step
         var (input, target, classes) = Batch(Step);

@@ -111,10 +111,9 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
         return trainer;
     }
 
-    public StepLoss TrainStep(CancellationToken cancellationToken = default)
+    public StepLoss TrainStep()
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        var batch = NextBatch(cancellationToken);
+        var batch = NextBatch();
         using var scope = torch.NewDisposeScope();
         if (Step == 0 && Options.CodebookFromData) InitializeCodebookFromData(batch);
         torch.manual_seed(Seeds.Mix(Options.Seed, Step, 3));
@@ -194,13 +193,13 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
     /// <summary>The discriminator sees every output at the training size (the official DINO discriminator resizes to 224 likewise).</summary>
     private Tensor ToDiscriminatorSize(Tensor images) => ResolutionDegradation.Resize(images, Config.ImageSize);
 
-    private ImageBatch NextBatch(CancellationToken cancellationToken)
+    private ImageBatch NextBatch()
     {
         if (_batches is null)
         {
             _loader = new PrefetchingImageLoader(_data, _augmentation, Config.ImageSize, Options.BatchSize, Options.Seed,
                 startStep: Step, endStep: TotalSteps, capacity: Options.Prefetch);
-            _batches = _loader.Batches(cancellationToken).GetEnumerator();
+            _batches = _loader.Batches().GetEnumerator(); // shut down by disposing the loader, never mid-step
         }
         if (!_batches.MoveNext()) throw new InvalidOperationException($"the data loader ended before step {Step} of {TotalSteps}");
         if (_batches.Current.Step != Step) throw new InvalidOperationException($"data loader is at step {_batches.Current.Step}, the trainer at {Step}");

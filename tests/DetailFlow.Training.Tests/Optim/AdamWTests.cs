@@ -63,3 +63,40 @@ public class AdamWTests
         Assert.Throws<ArgumentOutOfRangeException>(() => s.At(-1));
     }
 }
+
+public class TrainingRunnerTests
+{
+    private sealed class CountingTrainer(CancellationTokenSource cancelDuringStep, long cancelAt) : ITrainer
+    {
+        public long Step { get; private set; }
+        public long TotalSteps => 100;
+        public double LearningRate => 0.1;
+        public List<long> Saved { get; } = [];
+
+        public StepLoss TrainStep()
+        {
+            if (Step + 1 == cancelAt) cancelDuringStep.Cancel(); // Ctrl+C arrives in the middle of a step
+            Step++;
+            return new StepLoss(1.0 / Step, new Dictionary<string, double>());
+        }
+
+        public string SaveCheckpoint()
+        {
+            Saved.Add(Step);
+            return $"ckpt{Step}";
+        }
+    }
+
+    [Fact]
+    public void Cancellation_DuringAStep_FinishesItAndWritesACheckpoint()
+    {
+        using var cts = new CancellationTokenSource();
+        var trainer = new CountingTrainer(cts, cancelAt: 7);
+        var result = TrainingRunner.Run(trainer, checkpointEvery: 5, progress: null, cts.Token);
+        Assert.True(result.Cancelled);
+        Assert.Equal(7, result.FinalStep);
+        Assert.Equal(new long[] { 5, 7 }, trainer.Saved);
+        Assert.Equal("ckpt7", result.LastCheckpoint);
+        Assert.Equal(7, result.Losses.Count);
+    }
+}
