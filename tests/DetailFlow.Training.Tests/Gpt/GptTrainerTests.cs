@@ -44,8 +44,14 @@ public class GptTrainerTests
         using var trainer = GptTrainer.Create(Tiny, StructuredCodes(), Options(200), dir.Path);
         double before = trainer.Evaluate(trainer.Model);
         Assert.Equal(Math.Log(Tiny.VocabSize), before, 3); // zeroed output layer: uniform logits
-        var result = TrainingRunner.Run(trainer, checkpointEvery: 1000, progress: null, CancellationToken.None);
+        long rssAt20 = 0, rssAt200 = 0;
+        var result = TrainingRunner.Run(trainer, checkpointEvery: 1000, p =>
+        {
+            if (p.Step == 20) rssAt20 = Environment.WorkingSet;
+            if (p.Step == 200) rssAt200 = Environment.WorkingSet;
+        }, CancellationToken.None);
         double after = trainer.Evaluate(trainer.Model);
+        Assert.True(rssAt200 - rssAt20 < 64L << 20, $"RSS grew {(rssAt200 - rssAt20) >> 20} MiB over 180 steps");
         Assert.Equal(200, result.FinalStep);
         Assert.True(after < before / 3, $"cross-entropy {before:F3} → {after:F3}, expected below {before / 3:F3}");
     }

@@ -32,8 +32,15 @@ public class TokenizerTrainerTests(Xunit.Abstractions.ITestOutputHelper output)
         using var trainer = TokenizerTrainer.Create(SmallConfigs.Tokenizer, FashionMnist.Slice(512), AugmentationKind.Flip, Options(300), dir.Path);
         using var heldOut = HeldOut();
         double before = TokenizerTrainer.ReconstructionMse(trainer.Model, heldOut);
-        var result = TrainingRunner.Run(trainer, checkpointEvery: 1000, progress: null, CancellationToken.None);
+        long rssAt50 = 0, rssAt300 = 0;
+        var result = TrainingRunner.Run(trainer, checkpointEvery: 1000, p =>
+        {
+            if (p.Step == 50) rssAt50 = Environment.WorkingSet;
+            if (p.Step == 300) rssAt300 = Environment.WorkingSet;
+        }, CancellationToken.None);
         double after = TokenizerTrainer.ReconstructionMse(trainer.Model, heldOut);
+        // One dispose scope per step: native memory stays flat (a leaking step would add megabytes per step).
+        Assert.True(rssAt300 - rssAt50 < 64L << 20, $"RSS grew {(rssAt300 - rssAt50) >> 20} MiB over 250 steps");
         output.WriteLine($"held-out MSE {before:F4} -> {after:F4} ({before / after:F1}x), last train loss {result.Losses[^1]:F4}");
         Assert.Equal(300, result.FinalStep);
         Assert.True(after < before / 3, $"held-out reconstruction MSE {before:F4} → {after:F4}, expected below {before / 3:F4}");
