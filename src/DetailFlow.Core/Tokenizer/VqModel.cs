@@ -233,7 +233,7 @@ public sealed class VqModel : nn.Module
         if (noiseIdx < 0 || noiseEnd > latentCount)
             throw new ArgumentOutOfRangeException(nameof(noiseIndex), noiseIdx, $"noisy latents [{noiseIdx}, {noiseEnd}) must lie in [0, {latentCount})");
         var refine = refine_conv ?? throw new InvalidOperationException("self-correction needs refine_conv: the config has correction_training = false");
-        var first = quantize.QuantizeForTraining(h, beta, topK: SelfCorrectionTopK, generator: generator);
+        var first = quantize.QuantizeForTraining(h, beta, topK: Math.Min(SelfCorrectionTopK, Config.CodebookSize), generator: generator);
         var noisyPrefix = torch.cat([first.Quantized[.., ..noiseIdx], first.NoiseQuantized![.., noiseIdx..noiseEnd]], dim: 1).detach(); // [B, e, d]
         var (_, refinedLatents) = enc.ForwardRefined(images.to(Device).to(DType), latentCount, refine.forward(noisyPrefix.to(DType)));
         var second = quantize.QuantizeForTraining(quant_conv.forward(refinedLatents), beta, noiseEnd: noiseEnd);
@@ -249,7 +249,7 @@ public sealed class VqModel : nn.Module
             .MoveToOuterDisposeScope();
     }
 
-    /// <summary>Codes drawn for self-correction noise: uniformly among the 50 nearest (official <c>top_k=50</c>).</summary>
+    /// <summary>Codes drawn for self-correction noise: uniformly among the 50 nearest (official <c>top_k=50</c>; all codes for a smaller codebook).</summary>
     public const int SelfCorrectionTopK = 50;
 
     /// <summary>

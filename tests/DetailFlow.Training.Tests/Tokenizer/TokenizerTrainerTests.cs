@@ -35,12 +35,13 @@ public class TokenizerTrainerTests(Xunit.Abstractions.ITestOutputHelper output)
         long rssAt50 = 0, rssAt300 = 0;
         var result = TrainingRunner.Run(trainer, checkpointEvery: 1000, p =>
         {
-            if (p.Step == 50) rssAt50 = Environment.WorkingSet;
-            if (p.Step == 300) rssAt300 = Environment.WorkingSet;
+            if (p.Step == 50) rssAt50 = SettledRss();
+            if (p.Step == 300) rssAt300 = SettledRss();
         }, CancellationToken.None);
         double after = TokenizerTrainer.ReconstructionMse(trainer.Model, heldOut);
-        // One dispose scope per step: native memory stays flat (a leaking step would add megabytes per step).
-        Assert.True(rssAt300 - rssAt50 < 64L << 20, $"RSS grew {(rssAt300 - rssAt50) >> 20} MiB over 250 steps");
+        // One dispose scope per step: native memory stays flat (a step without one leaks ~19 MB, i.e. gigabytes here;
+        // the bound leaves room for large-object-heap garbage and allocator slack).
+        Assert.True(rssAt300 - rssAt50 < 256L << 20, $"RSS grew {(rssAt300 - rssAt50) >> 20} MiB over 250 steps");
         output.WriteLine($"held-out MSE {before:F4} -> {after:F4} ({before / after:F1}x), last train loss {result.Losses[^1]:F4}");
         Assert.Equal(300, result.FinalStep);
         Assert.True(after < before / 3, $"held-out reconstruction MSE {before:F4} → {after:F4}, expected below {before / 3:F4}");
@@ -131,5 +132,14 @@ public class TokenizerTrainerTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(new[] { "discriminator", "model", "optimizer", "optimizer_disc", "steps" }, CheckpointReader.Describe(path).Keys.Order());
         using var resumed = TokenizerTrainer.Resume(SmallConfigs.Tokenizer, FashionMnist.Slice(64), AugmentationKind.Flip, options with { TotalSteps = 5 }, dir.Path, path);
         Assert.Equal(4, resumed.Step);
+    }
+
+    /// <summary>Working set after a full managed collection (batch arrays live on the large-object heap).</summary>
+    internal static long SettledRss()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return Environment.WorkingSet;
     }
 }
