@@ -47,7 +47,8 @@ public static class TrainingRunner
         while (trainer.Step < trainer.TotalSteps && !cancellationToken.IsCancellationRequested)
         {
             double lr = trainer.LearningRate;
-            var loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
+            StepLoss loss;
+            using (StepGcGuard.Enter()) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
             losses.Add(loss.Total);
             double rate = (trainer.Step - first) / Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
             progress?.Invoke(new TrainingProgress(trainer.Step, trainer.TotalSteps, loss.Total, lr, rate, watch.Elapsed, loss.Parts));
