@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 namespace DetailFlow.Training;
 
 /// <summary>What a trainer reports after each step (the CLI renders it as a progress bar).</summary>
@@ -48,7 +49,7 @@ public static class TrainingRunner
         {
             double lr = trainer.LearningRate;
             StepLoss loss;
-            using (StepGcGuard.Enter()) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
+            using (ScalarGcGuard.Enter()) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
             losses.Add(loss.Total);
             double rate = (trainer.Step - first) / Math.Max(watch.Elapsed.TotalSeconds, 1e-9);
             progress?.Invoke(new TrainingProgress(trainer.Step, trainer.TotalSteps, loss.Total, lr, rate, watch.Elapsed, loss.Parts));

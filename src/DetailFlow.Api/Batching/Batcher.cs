@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using System.Diagnostics;
 using System.Threading.Channels;
 using DetailFlow.Api.Hosting;
@@ -153,6 +154,7 @@ public sealed class Batcher(
         _stepRows = 0;
         try
         {
+            using var gcGuard = ScalarGcGuard.Enter();   // TorchSharp Scalar temporaries vs. other threads' GCs
             engine.Step();
         }
         catch (Exception e)
@@ -174,6 +176,7 @@ public sealed class Batcher(
         IReadOnlyList<PreviewImage> images;
         try
         {
+            using var gcGuard = ScalarGcGuard.Enter();
             images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList());
         }
         catch (Exception e)
