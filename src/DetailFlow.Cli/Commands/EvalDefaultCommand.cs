@@ -31,11 +31,12 @@ public sealed class EvalDefaultCommand : BaseCommand
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of generated image i is seed + i; the classifier is seeded with it too", DefaultValueFactory = _ => 0 };
     private static readonly Option<int> s_epochs = new("--classifier-epochs") { Description = "Classifier training epochs on the 60,000 real training images", DefaultValueFactory = _ => 2 };
     private static readonly Option<int> s_threads = new("--threads") { Description = "libtorch intra-op threads", DefaultValueFactory = _ => 1 };
+    private static readonly Option<FileInfo?> s_classifier = new("--classifier") { Description = "Classifier weights cache: loaded when the file exists, otherwise trained (seeded) and saved there", DefaultValueFactory = _ => new FileInfo("runs/default/classifier.bin") };
     private static readonly Option<FileInfo?> s_json = new("--json") { Description = "Also write the numbers to this JSON file" };
 
     public EvalDefaultCommand(IConsoleUi ui) : base("eval-default", "Measure a Fashion-MNIST model: classifier accuracy (real test / generated), reconstruction PSNR, FID", ui)
     {
-        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_threads, s_json })
+        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_threads, s_classifier, s_json })
             Options.Add(o);
     }
 
@@ -51,8 +52,24 @@ public sealed class EvalDefaultCommand : BaseCommand
         var (testX, testY) = LoadGrey(Path.Combine(data, "t10k-images-idx3-ubyte.gz"), Path.Combine(data, "t10k-labels-idx1-ubyte.gz"));
         using var classifier = new FashionClassifier();
         int epochs = parse.GetValue(s_epochs);
-        double lastLoss = Ui.Progress("classifier", epochs * (trainX.shape[0] / 128), 100, report =>
-            classifier.Train(trainX, trainY, epochs, (int)seed, (s, _, l) => report(s, $"loss {l:F4}"), cancellationToken));
+        var cache = parse.GetValue(s_classifier);
+        double lastLoss = double.NaN;
+        if (cache is { Exists: true })
+        {
+            classifier.load(cache.FullName);
+            classifier.eval();
+            Ui.Info($"classifier weights from {cache.FullName}");
+        }
+        else
+        {
+            lastLoss = Ui.Progress("classifier", epochs * (trainX.shape[0] / 128), 100, report =>
+                classifier.Train(trainX, trainY, epochs, (int)seed, (s, _, l) => report(s, $"loss {l:F4}"), cancellationToken));
+            if (cache is not null)
+            {
+                cache.Directory?.Create();
+                classifier.save(cache.FullName);
+            }
+        }
         var (testPred, realFeatures) = classifier.Predict(testX);
         var testLabels = testY.data<long>().ToArray();
         double realAccuracy = testPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
