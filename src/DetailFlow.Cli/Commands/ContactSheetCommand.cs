@@ -17,7 +17,7 @@ public sealed class ContactSheetCommand : BaseCommand
     private static readonly Option<FileInfo> s_tokenizer = new("--tokenizer") { Description = "Tokenizer (converted safetensors or .pt)", DefaultValueFactory = _ => new FileInfo("models/default/tokenizer.safetensors") };
     private static readonly Option<FileInfo> s_out = new("--out") { Description = "PNG to write", DefaultValueFactory = _ => new FileInfo("contact-sheet.png") };
     private static readonly Option<int> s_cell = new("--cell") { Description = "Cell size in pixels (nearest upscaling)", DefaultValueFactory = _ => 64 };
-    private static readonly Option<double> s_cfg = new("--cfg") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => 1.5 };
+    private static readonly Option<double> s_cfg = new("--cfg") { Description = "Classifier-free guidance scale (2.5: the default model's evaluation setting)", DefaultValueFactory = _ => 2.5 };
     private static readonly Option<double> s_temperature = new("--temperature") { Description = "Sampling temperature", DefaultValueFactory = _ => 1.0 };
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of row i is seed + i", DefaultValueFactory = _ => 0 };
     private static readonly Option<int> s_threads = new("--threads") { Description = "libtorch intra-op threads", DefaultValueFactory = _ => 1 };

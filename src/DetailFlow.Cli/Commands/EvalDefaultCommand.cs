@@ -25,7 +25,7 @@ public sealed class EvalDefaultCommand : BaseCommand
     private static readonly Option<FileInfo> s_tokenizer = new("--tokenizer") { Description = "Tokenizer (converted safetensors or .pt)", DefaultValueFactory = _ => new FileInfo("models/default/tokenizer.safetensors") };
     private static readonly Option<DirectoryInfo> s_data = new("--fashion-mnist") { Description = "Folder with the four Fashion-MNIST IDX .gz files", DefaultValueFactory = _ => new DirectoryInfo("/usr/share/datasets/fashion-mnist") };
     private static readonly Option<int> s_perClass = new("--per-class") { Description = "Generated images per class", DefaultValueFactory = _ => 100 };
-    private static readonly Option<double> s_cfg = new("--cfg") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => 1.5 };
+    private static readonly Option<double> s_cfg = new("--cfg") { Description = "Classifier-free guidance scale (2.5: the default model's evaluation setting)", DefaultValueFactory = _ => 2.5 };
     private static readonly Option<double> s_temperature = new("--temperature") { Description = "Sampling temperature", DefaultValueFactory = _ => 1.0 };
     private static readonly Option<int?> s_topK = new("--top-k") { Description = "Keep the k most likely codes (default: all)" };
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of generated image i is seed + i; the classifier is seeded with it too", DefaultValueFactory = _ => 0 };
@@ -73,19 +73,28 @@ public sealed class EvalDefaultCommand : BaseCommand
         var (testPred, realFeatures) = classifier.Predict(testX);
         var testLabels = testY.data<long>().ToArray();
         double realAccuracy = testPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
-        Ui.Info($"classifier: {epochs} epochs, final loss {lastLoss:F4}; accuracy on the real test set {realAccuracy:F4}");
+        Ui.Info($"classifier: {(double.IsNaN(lastLoss) ? "cached" : $"{epochs} epochs, final loss {lastLoss:F4}")}; accuracy on the real test set {realAccuracy:F4}");
 
         using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName);
         vq.eval();
         int size = vq.Config.ImageSize, n = vq.NumLatentTokens;
         var psnr = new List<double>();
+        var reconstructions = new List<Tensor>();
         using (no_grad())
             for (long i = 0; i < testX.shape[0]; i += 250)
             {
                 using var scope = NewDisposeScope();
                 var x = testX.narrow(0, i, Math.Min(250, testX.shape[0] - i)).expand(-1, 3, -1, -1).contiguous();
-                psnr.AddRange(ImageMetrics.Psnr(x, vq.Reconstruct(x, n, size)));
+                var r = vq.Reconstruct(x, n, size);
+                psnr.AddRange(ImageMetrics.Psnr(x, r));
+                reconstructions.Add(r.clamp(-1, 1).MoveToOuterDisposeScope());
             }
+        using var reconX = cat(reconstructions, 0);
+        foreach (var r in reconstructions) r.Dispose();
+        var (reconPred, reconFeatures) = classifier.Predict(reconX);
+        double reconAccuracy = reconPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
+        double reconFid = ImageMetrics.Fid(reconFeatures, realFeatures);
+        reconFeatures.Dispose();
         Ui.Info($"tokenizer: reconstruction PSNR on the {psnr.Count} test images (N = {n} tokens) {psnr.Average():F2} dB");
 
         using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName);
@@ -127,14 +136,14 @@ public sealed class EvalDefaultCommand : BaseCommand
         Ui.Table(["class", "class-consistency"], perClassAccuracy.Select((a, c) => new[] { c < names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture), a.ToString("F2", CultureInfo.InvariantCulture) }));
         double ratio = genAccuracy / realAccuracy;
         Ui.Line($"classifier accuracy: real test {realAccuracy:F4}; generated ({rows.Length} images, {perClass}/class, cfg {parse.GetValue(s_cfg)}, temperature {parse.GetValue(s_temperature)}) {genAccuracy:F4} = {ratio:F3} × real (target ≥ 0.8)");
-        Ui.Line($"reconstruction PSNR (test set): {psnr.Average():F2} dB");
+        Ui.Line($"reconstruction PSNR (test set): {psnr.Average():F2} dB; classifier accuracy on the reconstructions {reconAccuracy:F4}, their FID vs real test {reconFid:F3}");
         Ui.Line($"FID (classifier features, generated vs real test): {fid:F3}; real train ({rows.Length}) vs real test: {fidFloor:F3}");
         Ui.Line($"time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
         if (parse.GetValue(s_json) is { } json)
             File.WriteAllText(json.FullName, JsonSerializer.Serialize(new
             {
                 real_test_accuracy = realAccuracy, generated_accuracy = genAccuracy, ratio, per_class = perClassAccuracy,
-                psnr_db = psnr.Average(), fid, fid_real_train_vs_test = fidFloor, generated = rows.Length,
+                psnr_db = psnr.Average(), reconstruction_accuracy = reconAccuracy, reconstruction_fid = reconFid, fid, fid_real_train_vs_test = fidFloor, generated = rows.Length,
                 cfg = parse.GetValue(s_cfg), temperature = parse.GetValue(s_temperature), seed,
             }, new JsonSerializerOptions { WriteIndented = true }));
         trainX.Dispose(); trainY.Dispose(); testX.Dispose(); testY.Dispose(); realFeatures.Dispose(); genFeatures.Dispose(); trainFeatures.Dispose();
