@@ -50,6 +50,7 @@ public sealed class EvalDefaultCommand : BaseCommand
 
         var (trainX, trainY) = LoadGrey(Path.Combine(data, "train-images-idx3-ubyte.gz"), Path.Combine(data, "train-labels-idx1-ubyte.gz"));
         var (testX, testY) = LoadGrey(Path.Combine(data, "t10k-images-idx3-ubyte.gz"), Path.Combine(data, "t10k-labels-idx1-ubyte.gz"));
+        torch.manual_seed(seed); // the classifier's initial weights
         using var classifier = new FashionClassifier();
         int epochs = parse.GetValue(s_epochs);
         var cache = parse.GetValue(s_classifier);
