@@ -17,5 +17,7 @@ public static class CliRoot
         new ExtractCodesCommand(ui),
         new TrainArCommand(ui),
         new SampleCommand(ui),
+        new EvalDefaultCommand(ui),
+        new ContactSheetCommand(ui),
     };
 }

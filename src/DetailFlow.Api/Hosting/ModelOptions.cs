@@ -8,7 +8,8 @@ namespace DetailFlow.Api.Hosting;
 /// </summary>
 public sealed class ModelOptions
 {
-    /// <summary>GPT checkpoint: a converted <c>gpt.safetensors</c> (with <c>gpt.json</c> beside it) or an official <c>.pt</c>.</summary>
+    /// <summary>GPT checkpoint: a converted <c>gpt.safetensors</c> (with <c>gpt.json</c> beside it) or an official <c>.pt</c>.
+    /// Empty (with <see cref="TokenizerPath"/> empty too): the embedded default model (<see cref="DefaultModel"/>).</summary>
     public string GptPath { get; set; } = "";
 
     /// <summary>Tokenizer checkpoint: a converted <c>tokenizer.safetensors</c> (+ <c>tokenizer.json</c>) or an official <c>.pt</c>.</summary>

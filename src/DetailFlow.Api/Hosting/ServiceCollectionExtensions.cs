@@ -20,7 +20,7 @@ public static class ServiceCollectionExtensions
             Path = "appsettings.json", Optional = true, FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
         });
         var services = builder.Services;
-        services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).ValidateOnStart();
+        services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).PostConfigure(DefaultModel.Apply).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         services.AddOptions<BatcherOptions>().BindConfiguration(nameof(BatcherOptions)).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<CacheOptions>().BindConfiguration(nameof(CacheOptions)).ValidateDataAnnotations().ValidateOnStart();
