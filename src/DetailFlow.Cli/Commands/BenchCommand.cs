@@ -1,0 +1,13 @@
+using System.CommandLine;
+using DetailFlow.Cli.Console;
+
+namespace DetailFlow.Cli.Commands;
+
+/// <summary><c>detailflow bench</c>: performance measurements (sub-commands).</summary>
+public sealed class BenchCommand : Command
+{
+    public BenchCommand(IConsoleUi ui) : base("bench", "Measure generation (and decoding) speed")
+    {
+        Subcommands.Add(new BenchGenerateCommand(ui));
+    }
+}
