@@ -9,6 +9,7 @@ var root = new RootCommand("detailflow — DetailFlow coarse-to-fine image gener
 {
     new InspectCommand(ui),
     new ParityCommand(ui),
+    new ConvertCommand(ui),
     new BenchCommand(ui),
 };
 

@@ -63,6 +63,14 @@ public static class ConfigJson
         return FindBeside(checkpointPath, "config.json");
     }
 
+    /// <summary>The official <c>config.yaml</c> beside an official <c>config.json</c>; null for our own configs.</summary>
+    public static string? OfficialYamlFor(string configJsonPath)
+    {
+        if (!string.Equals(Path.GetFileName(configJsonPath), "config.json", StringComparison.Ordinal)) return null;
+        string yaml = Path.Combine(Path.GetDirectoryName(configJsonPath)!, "config.yaml");
+        return File.Exists(yaml) ? yaml : null;
+    }
+
     /// <summary>Top-level scalar entries of an argparse-dump <c>config.yaml</c> (the only shape the loaders read).</summary>
     public static IReadOnlyDictionary<string, string> ReadYamlScalars(string path)
     {

@@ -154,9 +154,8 @@ public sealed class GptTransformer : nn.Module
     {
         string json = ConfigJson.FindConfigJson(checkpointPath)
             ?? throw new FileNotFoundException(
-                $"no config.json two folders above or beside {checkpointPath}; pass the GPT config explicitly", "config.json");
-        string? yaml = ConfigJson.FindBeside(checkpointPath, "config.yaml");
-        return GptConfig.Load(json, yaml);
+                $"no config for {checkpointPath}: expected <name>.json beside it or config.json two folders above or beside it; pass the GPT config explicitly", "config.json");
+        return GptConfig.Load(json, ConfigJson.OfficialYamlFor(json));
     }
 
     private static void CheckRange(Tensor ids, long limit, string name)

@@ -6,6 +6,7 @@ public static class ParityCases
     public static IReadOnlyList<IParityCase> All { get; } =
     [
         // Tokenizer cases
+        new TokenizerEncodeCase(), new TokenizerDecodeCase(), new VqQuantizerCase(), new XzAttentionMaskCase(),
         // GPT cases
         new GptForwardCase(), new GptGenerateCase(), new GptRopeAndMaskCase(),
         // Schedule

@@ -36,8 +36,8 @@ public sealed class ParityReport(string caseName, string kind)
         double diff = actual.numel() == 0 ? 0 : (actual.to(float64) - expected.to(float64)).abs().max().item<double>();
         if (double.IsNaN(diff)) diff = double.PositiveInfinity;
         MaxAbsDiff = Math.Max(MaxAbsDiff, diff);
-        _details.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: max abs diff {diff:E2} (atol {atol:E0})"));
-        if (diff > atol) _failures.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: max abs diff {diff:E3} > {atol:E0}"));
+        _details.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: max abs diff {diff:0.00E+00} (atol {atol:0E+00})"));
+        if (diff > atol) _failures.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: max abs diff {diff:0.000E+00} > {atol:0E+00}"));
         return diff;
     }
 
@@ -74,7 +74,7 @@ public sealed class ParityReport(string caseName, string kind)
     public string Summary()
     {
         string measure = FloatComparisons > 0
-            ? string.Create(CultureInfo.InvariantCulture, $"max abs diff {MaxAbsDiff:E2}") + (ExactComparisons > 0 ? $", {Mismatches} mismatches" : "")
+            ? string.Create(CultureInfo.InvariantCulture, $"max abs diff {MaxAbsDiff:0.00E+00}") + (ExactComparisons > 0 ? $", {Mismatches} mismatches" : "")
             : $"{Mismatches} mismatches";
         return $"{Kind,-18} {Case,-42} {measure,-40} {(Passed ? "PASS" : "FAIL")}";
     }

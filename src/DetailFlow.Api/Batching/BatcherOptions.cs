@@ -1,0 +1,23 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace DetailFlow.Api.Batching;
+
+/// <summary>Continuous batching limits (section <c>BatcherOptions</c>).</summary>
+public sealed class BatcherOptions
+{
+    /// <summary>Requests that may wait for rows beyond those being generated; more → 429 with Retry-After.</summary>
+    [Range(1, 100_000, ErrorMessage = "BatcherOptions:QueueCapacity must be in 1..100000")]
+    public int QueueCapacity { get; set; } = 64;
+
+    /// <summary>KV-cache rows per step (a guided request takes 2).</summary>
+    [Range(2, 4096, ErrorMessage = "BatcherOptions:MaxRows must be in 2..4096 (a guided request needs 2 rows)")]
+    public int MaxRows { get; set; } = 16;
+
+    /// <summary>Per-request deadline in seconds, queueing included.</summary>
+    [Range(1, 3600, ErrorMessage = "BatcherOptions:DeadlineSeconds must be in 1..3600")]
+    public int DeadlineSeconds { get; set; } = 120;
+
+    /// <summary>Seconds a 429 asks the client to wait.</summary>
+    [Range(1, 3600, ErrorMessage = "BatcherOptions:RetryAfterSeconds must be in 1..3600")]
+    public int RetryAfterSeconds { get; set; } = 2;
+}

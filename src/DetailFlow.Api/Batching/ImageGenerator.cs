@@ -1,0 +1,110 @@
+using DetailFlow.Api.Caching;
+using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Generation;
+using Microsoft.Extensions.Options;
+
+namespace DetailFlow.Api.Batching;
+
+/// <summary>The batcher was full.</summary>
+public sealed class QueueFullException(int retryAfterSeconds) : Exception("the generation queue is full")
+{
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
+}
+
+/// <summary>The request's deadline passed before its image was ready.</summary>
+public sealed class DeadlineExceededException(int seconds) : Exception($"the request did not finish within its deadline of {seconds} s");
+
+/// <summary>One image to produce: class, sampling (seed included), detail, optional known codes (refine).</summary>
+public sealed record ImageSpec(long ClassId, SamplingOptions Options, int Tokens, bool Cacheable, long[]? Known = null);
+
+/// <summary>An image, its codes, the id to refine it by, and whether it came from the cache.</summary>
+public sealed record ImageOutcome(JobResult Result, string CodesId, bool CacheHit, long Seed);
+
+/// <summary>
+/// Cache first, then the batcher: a seeded request whose codes are cached (at this or a greater detail) is only
+/// decoded; otherwise it is generated once (continuing any shorter cached prefix) and its codes are cached.
+/// </summary>
+public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowTelemetry telemetry, IOptions<BatcherOptions> options)
+{
+    public async Task<ImageOutcome> GenerateAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
+        Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
+    {
+        int deadline = options.Value.DeadlineSeconds;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(TimeSpan.FromSeconds(deadline));
+        try
+        {
+            var (result, hit) = await ProduceAsync(model, spec, previews, onPreview, cts.Token);
+            if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
+            string id = Guid.NewGuid().ToString("N");
+            await cache.StoreResultAsync(id, new StoredResult(model.Fingerprint, spec.ClassId, spec.Options, result.Codes), CancellationToken.None);
+            telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", "ok"));
+            return new ImageOutcome(result, id, hit, spec.Options.Seed);
+        }
+        catch (Exception e) when (Outcome(e) is { } outcome && Count(outcome))
+        {
+            throw;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && cts.IsCancellationRequested)
+        {
+            throw new DeadlineExceededException(deadline);
+        }
+    }
+
+    private async Task<(JobResult Result, bool Hit)> ProduceAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
+        Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
+    {
+        InferenceJob Job(long[]? known, CancellationToken token, Func<EncodedImage, ValueTask>? previewTo) => new()
+        {
+            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = known ?? [],
+            PreviewTokens = previews, OnPreview = previewTo, Token = token,
+        };
+        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), ct), false);
+
+        string key = CodeCache.Key(model, spec.ClassId, spec.Options);
+        var known = await cache.FindAsync(key, ct);
+        if (known is not null && known.Length >= spec.Tokens) return (await RunAsync(Job(known, ct, onPreview), ct), true);
+        var start = Longest(known, spec.Known);
+        JobResult? mine = null;
+        var codes = await cache.GetOrComputeAsync(key, spec.Tokens, async shared =>
+        {
+            // Identical concurrent requests share this computation, so it runs under the cache's shared token (cancelled
+            // only when every waiting caller has gone) and its own deadline, never under this caller's token; this
+            // caller's previews stop when it leaves, without failing the others.
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shared);
+            deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
+            mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token);
+            return mine.Codes;
+        }, ct);
+        await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
+        return mine is not null ? (mine, false) : (await RunAsync(Job(codes, ct, onPreview), ct), true);
+    }
+
+    /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped, not errors.</summary>
+    private static Func<EncodedImage, ValueTask>? WhileWaiting(Func<EncodedImage, ValueTask>? onPreview, CancellationToken caller) =>
+        onPreview is null ? null : async image =>
+        {
+            if (caller.IsCancellationRequested) return;
+            try { await onPreview(image); }
+            catch (OperationCanceledException) when (caller.IsCancellationRequested) { }
+        };
+
+    private static string? Outcome(Exception e) => e switch
+    {
+        QueueFullException => "rejected", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
+    };
+
+    private bool Count(string outcome)
+    {
+        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        return false;
+    }
+
+    private static long[]? Longest(long[]? a, long[]? b) => (a?.Length ?? 0) >= (b?.Length ?? 0) ? a : b;
+
+    private async Task<JobResult> RunAsync(InferenceJob job, CancellationToken ct)
+    {
+        if (!batcher.TrySubmit(job)) throw new QueueFullException(options.Value.RetryAfterSeconds);
+        return await job.Result.Task.WaitAsync(ct);
+    }
+}

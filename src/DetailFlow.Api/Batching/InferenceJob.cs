@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using DetailFlow.Core.Generation;
+
+namespace DetailFlow.Api.Batching;
+
+/// <summary>A PNG at one prefix length.</summary>
+public sealed record EncodedImage(int Tokens, int Resolution, byte[] Png);
+
+/// <summary>The final codes and image of a job; <see cref="Generated"/> is false when no forward ran (all codes known).</summary>
+public sealed record JobResult(long[] Codes, EncodedImage Image, bool Generated);
+
+/// <summary>
+/// One image for the <see cref="Batcher"/>: generate (or continue <see cref="Known"/>) up to <see cref="Tokens"/>,
+/// decode the requested preview prefixes between steps and the final prefix, PNG-encode off the inference thread in
+/// order, then complete <see cref="Result"/>.
+/// </summary>
+public sealed class InferenceJob
+{
+    private readonly Lock _chainLock = new();
+    private Task _chain = Task.CompletedTask;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    public required long ClassId { get; init; }
+    public required SamplingOptions Options { get; init; }
+    public required int Tokens { get; init; }
+
+    /// <summary>Codes already known (cache or refine); generation continues after them.</summary>
+    public long[] Known { get; init; } = [];
+
+    /// <summary>Prefix lengths to preview (empty unless streaming).</summary>
+    public IReadOnlySet<int> PreviewTokens { get; init; } = new HashSet<int>();
+
+    /// <summary>Receives each preview, in order (called off the inference thread).</summary>
+    public Func<EncodedImage, ValueTask>? OnPreview { get; init; }
+
+    public CancellationToken Token { get; init; }
+
+    public TaskCompletionSource<JobResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal bool FirstPreviewSeen { get; set; }
+    internal TimeSpan Elapsed => _clock.Elapsed;
+    internal bool IsFinished => Result.Task.IsCompleted;
+
+    /// <summary>Runs <paramref name="work"/> after the job's earlier PNG work (so previews precede the final image).</summary>
+    internal void Post(Func<Task> work)
+    {
+        lock (_chainLock)
+            _chain = _chain.ContinueWith(async _ =>
+            {
+                try { await work(); }
+                catch (Exception e) { Result.TrySetException(e); }
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+    }
+
+    internal void Cancel() => Result.TrySetCanceled(Token);
+    internal void Fail(Exception error) => Result.TrySetException(error);
+}

@@ -1,0 +1,56 @@
+using DetailFlow.Api.Batching;
+using DetailFlow.Api.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace DetailFlow.Api.Endpoints;
+
+public static class GenerateEndpoints
+{
+    public static IEndpointRouteBuilder MapGenerateEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("v1").WithTags("Generation");
+        api.MapPost("generate", Generate).WithName("Generate")
+            .WithSummary("Generate images of a class; one PNG as image/png, otherwise JSON with base64 images")
+            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+        return app;
+    }
+
+    public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Generate(
+        GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)
+    {
+        if (state.Model is not { } model) return Problems.NotReady();
+        var (valid, errors) = RequestValidator.Validate(request, model, stream: false);
+        if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
+        try
+        {
+            var outcomes = await Task.WhenAll(Enumerable.Range(0, valid.N).Select(i => generator.GenerateAsync(model,
+                new ImageSpec(valid.ClassId, valid.Options with { Seed = valid.Options.Seed + i }, valid.Tokens, valid.SeedGiven),
+                new HashSet<int>(), null, http.RequestAborted)));
+            return Respond(http, model, valid.Tokens, outcomes, valid.Png);
+        }
+        catch (Exception e) when (Problems.Map(e, http) is { } problem)
+        {
+            return problem;
+        }
+    }
+
+    /// <summary>One PNG (with seed/model/tokens/cache headers), or JSON with base64 images.</summary>
+    internal static Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult> Respond(
+        HttpContext http, LoadedModel model, int tokens, IReadOnlyList<ImageOutcome> outcomes, bool png)
+    {
+        var headers = http.Response.Headers;
+        headers["X-Model"] = model.Name;
+        headers["X-Tokens"] = tokens.ToString();
+        headers["X-Cache"] = string.Join(",", outcomes.Select(o => o.CacheHit ? "hit" : "miss"));
+        if (png)
+        {
+            var one = outcomes[0];
+            headers["X-Seed"] = one.Seed.ToString();
+            headers["X-Codes-Id"] = one.CodesId;
+            headers["X-Resolution"] = one.Result.Image.Resolution.ToString();
+            return TypedResults.File(one.Result.Image.Png, "image/png");
+        }
+        return TypedResults.Ok(new GenerateResponse(model.Name, tokens, model.Schedule.DecoderResolution(tokens),
+            outcomes.Select(o => new GeneratedImage(o.Seed, Convert.ToBase64String(o.Result.Image.Png), o.CodesId, o.CacheHit)).ToArray()));
+    }
+}

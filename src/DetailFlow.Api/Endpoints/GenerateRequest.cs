@@ -1,0 +1,34 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DetailFlow.Api.Endpoints;
+
+/// <summary>Body of <c>POST /v1/generate</c> (and the stream endpoints). Every field but <c>class</c> is optional.</summary>
+public sealed record GenerateRequest
+{
+    /// <summary>Class id (number) or label (string, from the model's label list).</summary>
+    [JsonPropertyName("class")] public JsonElement? Class { get; init; }
+    [JsonPropertyName("seed")] public long? Seed { get; init; }
+    [JsonPropertyName("cfg_scale")] public double? CfgScale { get; init; }
+    [JsonPropertyName("temperature")] public double? Temperature { get; init; }
+    [JsonPropertyName("top_k")] public int? TopK { get; init; }
+    [JsonPropertyName("top_p")] public double? TopP { get; init; }
+    [JsonPropertyName("tokens")] public int? Tokens { get; init; }
+    [JsonPropertyName("n")] public int? N { get; init; }
+    [JsonPropertyName("response_format")] public string? ResponseFormat { get; init; }
+    /// <summary>Stream only: a count of previews, or "all".</summary>
+    [JsonPropertyName("previews")] public JsonElement? Previews { get; init; }
+}
+
+/// <summary>Body of <c>POST /v1/generate</c> when JSON is asked for (n &gt; 1 or <c>response_format = b64_json</c>).</summary>
+public sealed record GenerateResponse(
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("tokens")] int Tokens,
+    [property: JsonPropertyName("resolution")] int Resolution,
+    [property: JsonPropertyName("images")] IReadOnlyList<GeneratedImage> Images);
+
+public sealed record GeneratedImage(
+    [property: JsonPropertyName("seed")] long Seed,
+    [property: JsonPropertyName("b64_json")] string B64Json,
+    [property: JsonPropertyName("codes_id")] string CodesId,
+    [property: JsonPropertyName("cached")] bool Cached);

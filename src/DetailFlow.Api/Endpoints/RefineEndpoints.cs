@@ -1,0 +1,110 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using DetailFlow.Api.Batching;
+using DetailFlow.Api.Caching;
+using DetailFlow.Api.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace DetailFlow.Api.Endpoints;
+
+/// <summary>Body of <c>POST /v1/refine</c>: an earlier result by <c>codes_id</c>, or its <c>codes</c> with class and sampling fields.</summary>
+public sealed record RefineRequest
+{
+    [JsonPropertyName("codes_id")] public string? CodesId { get; init; }
+    [JsonPropertyName("codes")] public long[]? Codes { get; init; }
+    [JsonPropertyName("class")] public System.Text.Json.JsonElement? Class { get; init; }
+    [JsonPropertyName("seed")] public long? Seed { get; init; }
+    [JsonPropertyName("cfg_scale")] public double? CfgScale { get; init; }
+    [JsonPropertyName("temperature")] public double? Temperature { get; init; }
+    [JsonPropertyName("top_k")] public int? TopK { get; init; }
+    [JsonPropertyName("top_p")] public double? TopP { get; init; }
+    [JsonPropertyName("tokens")] public int? Tokens { get; init; }
+    [JsonPropertyName("response_format")] public string? ResponseFormat { get; init; }
+}
+
+public static class RefineEndpoints
+{
+    public static IEndpointRouteBuilder MapRefineEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup("v1").WithTags("Generation").MapPost("refine", Refine).WithName("Refine")
+            .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over")
+            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+        app.MapGroup("v1").WithTags("Generation").MapGet("refine/stream", RefineStream).WithName("RefineStream")
+            .WithSummary("Continue an earlier result (by codes_id) to a larger tokens, streaming previews of the added detail (SSE)")
+            .RequireRateLimiting(RequestLimits.Policy);
+        return app;
+    }
+
+    public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Refine(
+        RefineRequest? r, ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
+    {
+        if (state.Model is not { } model) return Problems.NotReady();
+        var errors = new Dictionary<string, string[]>();
+        ImageSpec? spec = null;
+        int tokens = r?.Tokens ?? model.MaxTokens;
+        if (!model.Schedule.IsValidPrefix(tokens))
+            errors["tokens"] = [RequestValidator.OffSchedule(model, tokens)];
+        string format = r?.ResponseFormat ?? "png";
+        if (format is not ("png" or "b64_json")) errors["response_format"] = [$"response_format = '{format}': expected 'png' or 'b64_json'"];
+        if (r is null) errors["body"] = ["a JSON object is required"];
+        else if (r.CodesId is { } id)
+        {
+            var stored = await FindAsync(id, model, cache, http.RequestAborted);
+            if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
+            else spec = new ImageSpec(stored.ClassId, stored.Options, tokens, Cacheable: true, Known: stored.Codes);
+        }
+        else if (r.Codes is { } codes)
+        {
+            var (valid, more) = RequestValidator.Validate(new GenerateRequest
+            {
+                Class = r.Class, Seed = r.Seed, CfgScale = r.CfgScale, Temperature = r.Temperature, TopK = r.TopK, TopP = r.TopP, Tokens = tokens,
+            }, model, stream: false);
+            foreach (var (k, v) in more) errors[k] = v;
+            if (codes.Length == 0 || !model.Schedule.IsValidPrefix(codes.Length))
+                errors["codes"] = [$"{codes.Length} codes: the length must be on the schedule ({string.Join(", ", model.Schedule.ValidPrefixes)})"];
+            else if (codes.Any(c => c < 0 || c >= model.GptConfig.VocabSize))
+                errors["codes"] = [$"codes must lie in 0..{model.GptConfig.VocabSize - 1}"];
+            if (valid is not null) spec = new ImageSpec(valid.ClassId, valid.Options, tokens, Cacheable: false, Known: codes);
+        }
+        else errors["codes_id"] = ["codes_id or codes is required"];
+        if (errors.Count > 0 || spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
+        try
+        {
+            var outcome = await generator.GenerateAsync(model, spec, new HashSet<int>(), null, http.RequestAborted);
+            return GenerateEndpoints.Respond(http, model, tokens, [outcome], format == "png");
+        }
+        catch (Exception e) when (Problems.Map(e, http) is { } problem)
+        {
+            return problem;
+        }
+    }
+
+    /// <summary>
+    /// <c>GET /v1/refine/stream?codes_id=…&amp;tokens=…&amp;previews=…</c> (EventSource): the events of
+    /// <c>/v1/generate/stream</c>, previews only of prefixes beyond the result's codes.
+    /// </summary>
+    public static async Task<Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult>> RefineStream(
+        [FromQuery(Name = "codes_id")] string? codesId, int? tokens, string? previews,
+        ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
+    {
+        if (state.Model is not { } model) return Problems.NotReady();
+        var errors = new Dictionary<string, string[]>();
+        int t = tokens ?? model.MaxTokens;
+        if (!model.Schedule.IsValidPrefix(t))
+            errors["tokens"] = [RequestValidator.OffSchedule(model, t)];
+        var stored = await FindAsync(codesId, model, cache, http.RequestAborted);
+        if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
+        var shown = RequestValidator.PreviewTokens(previews is null ? null : JsonSerializer.SerializeToElement(previews), model, t,
+            (field, message) => errors[field] = [message], after: stored?.Codes.Length ?? 0);
+        if (errors.Count > 0 || stored is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
+        var spec = new ImageSpec(stored.ClassId, stored.Options, t, Cacheable: true, Known: stored.Codes);
+        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, spec, shown, generator, http, http.RequestAborted));
+    }
+
+    private static async Task<StoredResult?> FindAsync(string? id, LoadedModel model, CodeCache cache, CancellationToken ct)
+    {
+        var stored = id is { Length: > 0 and <= 64 } ? await cache.FindResultAsync(id, ct) : null;
+        return stored?.Fingerprint == model.Fingerprint ? stored : null;
+    }
+}

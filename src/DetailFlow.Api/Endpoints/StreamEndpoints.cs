@@ -1,0 +1,111 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using DetailFlow.Api.Batching;
+using DetailFlow.Api.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace DetailFlow.Api.Endpoints;
+
+/// <summary>
+/// <c>text/event-stream</c> generation: a <c>heartbeat</c> at once (headers go out with the first event) and while
+/// waiting, a <c>preview</c> per requested prefix, then <c>completed</c> or <c>error</c> (problem details). A client that
+/// disconnects cancels its own row only.
+/// </summary>
+public static class StreamEndpoints
+{
+    private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(10);
+
+    public static IEndpointRouteBuilder MapStreamEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("v1").WithTags("Generation");
+        api.MapPost("generate/stream", (GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http) =>
+            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)")
+            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+        api.MapGet("generate/stream", (
+                [FromQuery(Name = "class")] string? @class, long? seed, [FromQuery(Name = "cfg_scale")] double? cfgScale, double? temperature,
+                [FromQuery(Name = "top_k")] int? topK, [FromQuery(Name = "top_p")] double? topP, int? tokens, string? previews,
+                ModelState state, ImageGenerator generator, HttpContext http) =>
+            Stream(new GenerateRequest
+            {
+                Class = @class is null ? null : JsonSerializer.SerializeToElement(@class), Seed = seed, CfgScale = cfgScale,
+                Temperature = temperature, TopK = topK, TopP = topP, Tokens = tokens,
+                Previews = previews is null ? null : JsonSerializer.SerializeToElement(previews),
+            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)")
+            .RequireRateLimiting(RequestLimits.Policy);
+        return app;
+    }
+
+    public static Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult> Stream(
+        GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)
+    {
+        if (state.Model is not { } model) return Problems.NotReady();
+        var (valid, errors) = RequestValidator.Validate(request, model, stream: true);
+        if (valid is not null && valid.N != 1) { errors["n"] = ["the stream generates one image; n must be 1"]; valid = null; }
+        if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
+        var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, valid.SeedGiven);
+        return TypedResults.ServerSentEvents(Events(model, spec, valid.Previews, generator, http, http.RequestAborted));
+    }
+
+    /// <summary>The event sequence of one streamed image (generation or refinement).</summary>
+    internal static async IAsyncEnumerable<SseItem<object>> Events(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
+        ImageGenerator generator, HttpContext http, [EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return Heartbeat();
+        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(4) { SingleReader = true });
+        int index = 0;
+        var work = Task.Run(async () =>
+        {
+            try
+            {
+                var outcome = await generator.GenerateAsync(model, spec, previews,
+                    async image => await events.Writer.WriteAsync(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
+                        Convert.ToBase64String(image.Png)), "preview"), ct), ct);
+                var r = outcome.Result;
+                await events.Writer.WriteAsync(new SseItem<object>(new CompletedEvent(outcome.Seed, r.Image.Tokens, r.Image.Resolution,
+                    Convert.ToBase64String(r.Image.Png), outcome.CodesId, outcome.CacheHit), "completed"), ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                var problem = Problems.Map(e, http)?.ProblemDetails
+                    ?? new ProblemDetails { Status = 500, Title = "Generation failed", Detail = "An unexpected error occurred." };
+                await events.Writer.WriteAsync(new SseItem<object>(problem, "error"), CancellationToken.None);
+            }
+            finally
+            {
+                events.Writer.TryComplete();
+            }
+        }, CancellationToken.None);
+
+        while (true)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(HeartbeatEvery);
+            bool more;
+            try { more = await events.Reader.WaitToReadAsync(wait.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { more = true; }
+            if (!more) break;
+            if (!events.Reader.TryRead(out var item)) { yield return Heartbeat(); continue; }
+            yield return item;
+        }
+        await work;
+    }
+
+    private static SseItem<object> Heartbeat() => new(new { time = DateTimeOffset.UtcNow }, "heartbeat");
+}
+
+public sealed record PreviewEvent(
+    [property: System.Text.Json.Serialization.JsonPropertyName("index")] int Index,
+    [property: System.Text.Json.Serialization.JsonPropertyName("tokens")] int Tokens,
+    [property: System.Text.Json.Serialization.JsonPropertyName("resolution")] int Resolution,
+    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] string PngB64);
+
+public sealed record CompletedEvent(
+    [property: System.Text.Json.Serialization.JsonPropertyName("seed")] long Seed,
+    [property: System.Text.Json.Serialization.JsonPropertyName("tokens")] int Tokens,
+    [property: System.Text.Json.Serialization.JsonPropertyName("resolution")] int Resolution,
+    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] string PngB64,
+    [property: System.Text.Json.Serialization.JsonPropertyName("codes_id")] string CodesId,
+    [property: System.Text.Json.Serialization.JsonPropertyName("cached")] bool Cached);

@@ -1,0 +1,37 @@
+using System.Diagnostics.Metrics;
+
+namespace DetailFlow.Api.Hosting;
+
+/// <summary>The service's one <see cref="Meter"/> (exported at <c>/metrics</c>).</summary>
+public sealed class DetailFlowTelemetry : IDisposable
+{
+    public const string MeterName = "DetailFlow.Api";
+    private readonly Meter _meter = new(MeterName, "1.0");
+
+    public DetailFlowTelemetry()
+    {
+        Requests = _meter.CreateCounter<long>("detailflow.requests", description: "Generation requests by outcome");
+        CacheHits = _meter.CreateCounter<long>("detailflow.cache.hits", description: "Images served from cached codes");
+        CacheMisses = _meter.CreateCounter<long>("detailflow.cache.misses", description: "Seeded images that had to be generated");
+        RowsPerStep = _meter.CreateHistogram<int>("detailflow.step.rows", description: "KV-cache rows per engine step");
+        StepTime = _meter.CreateHistogram<double>("detailflow.step.duration", "s", "Engine step time");
+        TimeToFirstPreview = _meter.CreateHistogram<double>("detailflow.preview.first", "s", "Time from submission to the first preview");
+    }
+
+    public Counter<long> Requests { get; }
+    public Counter<long> CacheHits { get; }
+    public Counter<long> CacheMisses { get; }
+    public Histogram<int> RowsPerStep { get; }
+    public Histogram<double> StepTime { get; }
+    public Histogram<double> TimeToFirstPreview { get; }
+
+    /// <summary>Hit/miss totals for the X-Cache header tests and /v1/models diagnostics.</summary>
+    public long HitCount => Interlocked.Read(ref _hits);
+    private long _hits;
+
+    public void Hit() { Interlocked.Increment(ref _hits); CacheHits.Add(1); }
+
+    public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
+
+    public void Dispose() => _meter.Dispose();
+}

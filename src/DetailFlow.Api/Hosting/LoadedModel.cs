@@ -1,0 +1,38 @@
+using DetailFlow.Core.Generation;
+using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Imaging;
+using DetailFlow.Core.Tokenizer;
+
+namespace DetailFlow.Api.Hosting;
+
+/// <summary>
+/// The served model pair. The modules belong to the inference thread; endpoints read only the configs, the
+/// schedule, the labels and the fingerprint.
+/// </summary>
+public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnlyList<string> labels, string name, string fingerprint) : IDisposable
+{
+    public GptTransformer Gpt { get; } = gpt;
+    public VqModel Tokenizer { get; } = tokenizer;
+    public GptConfig GptConfig => Gpt.Config;
+    public ResolutionSchedule Schedule { get; } = ResolutionSchedule.For(tokenizer.Config);
+
+    /// <summary>Code prefixes → RGB at their scheduled resolutions (inference thread only).</summary>
+    public PreviewRenderer Previews => _previews ??= new PreviewRenderer(new PreviewDecoder(Tokenizer, Schedule.DecoderResolution));
+    private PreviewRenderer? _previews;
+
+    /// <summary>Class labels by id; empty when none were configured (classes are then addressed by id only).</summary>
+    public IReadOnlyList<string> Labels { get; } = labels;
+
+    public string Name { get; } = name;
+
+    /// <summary>Identifies the weights (file names, sizes, times and configs): part of every cache key.</summary>
+    public string Fingerprint { get; } = fingerprint;
+
+    public int MaxTokens => GptConfig.BlockSize;
+
+    public void Dispose()
+    {
+        Gpt.Dispose();
+        Tokenizer.Dispose();
+    }
+}

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Options;
+
+namespace DetailFlow.Api.Hosting;
+
+/// <summary>Start-up checks for <see cref="ModelOptions"/>; every message names the setting and how to fix it.</summary>
+public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
+{
+    public const string HowToConfigure =
+        "Point the service at a model: set ModelOptions:GptPath and ModelOptions:TokenizerPath in appsettings.json, or the " +
+        "environment variables ModelOptions__GptPath=/models/gpt.safetensors ModelOptions__TokenizerPath=/models/tokenizer.safetensors " +
+        "(converted with `detailflow convert`, or official .pt checkpoints).";
+
+    public ValidateOptionsResult Validate(string? name, ModelOptions o)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(o.GptPath) && string.IsNullOrWhiteSpace(o.TokenizerPath))
+            return ValidateOptionsResult.Fail($"No model configured. {HowToConfigure}");
+        CheckFile(errors, "ModelOptions:GptPath", o.GptPath);
+        CheckFile(errors, "ModelOptions:TokenizerPath", o.TokenizerPath);
+        if (!string.IsNullOrWhiteSpace(o.LabelsFile) && !File.Exists(o.LabelsFile))
+            errors.Add($"ModelOptions:LabelsFile = '{o.LabelsFile}': file not found");
+        if (o.Labels.Any(string.IsNullOrWhiteSpace))
+            errors.Add("ModelOptions:Labels: labels must not be empty");
+        if (o.Threads < 0)
+            errors.Add($"ModelOptions:Threads = {o.Threads}: must be 0 (libtorch default) or positive");
+        if (o.DType is not (TorchSharp.torch.ScalarType.Float32 or TorchSharp.torch.ScalarType.Float16 or TorchSharp.torch.ScalarType.BFloat16))
+            errors.Add($"ModelOptions:DType = {o.DType}: expected Float32, Float16 or BFloat16");
+        try { _ = TorchSharp.torch.device(o.Device); }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
+        { errors.Add($"ModelOptions:Device = '{o.Device}': {e.Message}"); }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void CheckFile(List<string> errors, string setting, string path)
+    {
+        if (string.IsNullOrWhiteSpace(path)) errors.Add($"{setting} is not set. {HowToConfigure}");
+        else if (!File.Exists(path)) errors.Add($"{setting} = '{path}': file not found");
+    }
+}

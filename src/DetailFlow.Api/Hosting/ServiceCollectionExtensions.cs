@@ -1,0 +1,87 @@
+using DetailFlow.Api.Batching;
+using DetailFlow.Api.Caching;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace DetailFlow.Api.Hosting;
+
+public static class ServiceCollectionExtensions
+{
+    /// <summary>Configuration, options (validated at start), model, batcher, cache, health and problem details.</summary>
+    public static WebApplicationBuilder AddDetailFlow(this WebApplicationBuilder builder)
+    {
+        // The repository's top-level appsettings.json travels with the binary; later sources (env vars, args) override it.
+        builder.Configuration.Sources.Insert(0, new JsonConfigurationSource
+        {
+            Path = "appsettings.json", Optional = true, FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+        });
+        var services = builder.Services;
+        services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
+        services.AddOptions<BatcherOptions>().BindConfiguration(nameof(BatcherOptions)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<CacheOptions>().BindConfiguration(nameof(CacheOptions)).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddSingleton<DetailFlowTelemetry>();
+        services.AddSingleton<ModelState>();
+        services.AddSingleton<ModelLoader>();
+        services.AddSingleton<Batcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
+        services.AddSingleton<ImageGenerator>();
+        services.AddSingleton<CodeCache>();
+        services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20);
+
+        var health = services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
+        if (builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } redis)
+        {
+            services.AddSingleton(new RedisConnection(redis));
+            services.AddStackExchangeRedisCache(_ => { });
+            services.AddOptions<Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions>()
+                .Configure<RedisConnection, IOptions<CacheOptions>>((o, connection, cache) =>
+                {
+                    o.ConnectionMultiplexerFactory = () => Task.FromResult(connection.Multiplexer);
+                    o.InstanceName = cache.Value.RedisInstanceName;
+                });
+            health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        }
+        services.AddProblemDetails();
+        services.AddRequestLimits();
+        services.AddOpenApi();
+        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("detailflow-api"))
+            .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName).AddAspNetCoreInstrumentation().AddPrometheusExporter());
+        return builder;
+    }
+
+    public static WebApplication UseDetailFlow(this WebApplication app)
+    {
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        var page = PageFiles(app.Environment);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
+        app.UseRateLimiter();
+        app.MapOpenApi();
+        app.UseSwaggerUI(o => o.SwaggerEndpoint("/openapi/v1.json", "DetailFlow v1"));
+        app.MapPrometheusScrapingEndpoint();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        return app;
+    }
+
+    /// <summary>
+    /// The page at <c>/</c>: <c>wwwroot</c> under the content root (<c>dotnet run</c>, tests), else the copy beside the
+    /// binary, so the service also serves it when started from its build output in another folder.
+    /// </summary>
+    private static IFileProvider PageFiles(IWebHostEnvironment env)
+    {
+        if (env.WebRootFileProvider.GetFileInfo("index.html").Exists) return env.WebRootFileProvider;
+        string beside = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        return Directory.Exists(beside) ? new PhysicalFileProvider(beside) : env.WebRootFileProvider;
+    }
+}

@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DetailFlow.Cli.Bench;
+using DetailFlow.Cli.Console;
+
+namespace DetailFlow.Cli.Commands;
+
+/// <summary>
+/// <c>detailflow bench serve --url URL [--clients N] [--seconds S] [--stream] [--tokens T] [--json]</c>: load on a running
+/// DetailFlow.Api on this machine (<see cref="ServeBenchmark"/>): images/s, p50/p95 latency, time to first preview, errors.
+/// </summary>
+public sealed class BenchServeCommand : BaseCommand
+{
+    private static readonly Option<Uri> s_url = new("--url")
+    {
+        Description = "Base URL of the service; loopback only (e.g. http://127.0.0.1:5000)",
+        Required = true,
+        CustomParser = r => Uri.TryCreate(r.Tokens.Single().Value, UriKind.Absolute, out var uri) ? uri : FailUrl(r),
+    };
+
+    private static readonly Option<int> s_clients = new("--clients")
+    {
+        Description = "Concurrent closed-loop clients (each sends its next request when the previous one ends)",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private static readonly Option<double> s_seconds = new("--seconds")
+    {
+        Description = "How long to send requests (requests in flight at the end still finish and count)",
+        DefaultValueFactory = _ => 10,
+    };
+
+    private static readonly Option<bool> s_stream = new("--stream")
+    {
+        Description = "Use POST /v1/generate/stream (SSE, default previews) and report the time to the first preview",
+    };
+
+    private static readonly Option<int?> s_tokens = new("--tokens") { Description = "Detail per image (default: the model's maximum)" };
+
+    private static readonly Option<long> s_class = new("--class") { Description = "Class id to generate", DefaultValueFactory = _ => 0 };
+
+    private static readonly Option<bool> s_json = new("--json") { Description = "Print the report as one JSON object" };
+
+    public BenchServeCommand(IConsoleUi ui) : base("serve", "Load-test a running DetailFlow service on this machine", ui)
+    {
+        Options.Add(s_url);
+        Options.Add(s_clients);
+        Options.Add(s_seconds);
+        Options.Add(s_stream);
+        Options.Add(s_tokens);
+        Options.Add(s_class);
+        Options.Add(s_json);
+    }
+
+    private static Uri FailUrl(System.CommandLine.Parsing.ArgumentResult r)
+    {
+        r.AddError($"--url '{r.Tokens.Single().Value}': not an absolute URL");
+        return null!;
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var options = new ServeBenchmarkOptions(parseResult.GetValue(s_url)!, parseResult.GetValue(s_clients),
+            TimeSpan.FromSeconds(parseResult.GetValue(s_seconds)), parseResult.GetValue(s_stream), parseResult.GetValue(s_tokens),
+            parseResult.GetValue(s_class), FirstSeed: Random.Shared.NextInt64(0, 1L << 40));
+        bool json = parseResult.GetValue(s_json);
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            Ui.Error(e.Message);
+            return ExitCodes.InvalidInput;
+        }
+        if (!json)
+            Ui.Info($"{options.Clients} client(s), {options.Duration.TotalSeconds:0.#} s, {(options.Stream ? "streamed" : "plain")} requests against {options.Url}");
+        ServeBenchmarkReport report;
+        try
+        {
+            report = await ServeBenchmark.RunAsync(options, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException)
+        {
+            Ui.Error(e.Message);
+            return ExitCodes.CheckFailed;
+        }
+        if (json) Ui.Line(JsonSerializer.Serialize(report));
+        else Show(report);
+        return report.Completed > 0 ? ExitCodes.Success : ExitCodes.CheckFailed;
+    }
+
+    private void Show(ServeBenchmarkReport r)
+    {
+        static string Ms(double? v) => v is { } x ? x.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "—";
+        var rows = new List<string[]>
+        {
+            new[] { "requests (ok / errors)", $"{r.Requests} ({r.Completed} / {r.Errors})" },
+            new[] { "throughput", r.ImagesPerSecond.ToString("0.00", CultureInfo.InvariantCulture) + " images/s" },
+            new[] { "latency p50", Ms(r.LatencyP50Ms) },
+            new[] { "latency p95", Ms(r.LatencyP95Ms) },
+        };
+        if (r.Stream)
+        {
+            rows.Add(["first preview p50", Ms(r.FirstPreviewP50Ms)]);
+            rows.Add(["first preview p95", Ms(r.FirstPreviewP95Ms)]);
+        }
+        rows.AddRange(r.ErrorKinds.Select(kv => new[] { $"error: {kv.Key}", kv.Value.ToString(CultureInfo.InvariantCulture) }));
+        Ui.Table(["metric", "value"], rows);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using DetailFlow.Core.Tokenizer;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Imaging;
+
+/// <summary>
+/// Milliseconds per decoder call (batch 1) at each scheduled resolution: for every point (t, d_t) the model decodes
+/// t random codes at d_t, <c>warmup</c> times untimed and then <c>runs</c> times timed; the report keeps the median and
+/// the minimum. Wall-clock only — on a shared host the numbers vary with the neighbours (report best-of and load).
+/// </summary>
+public static class DecoderBenchmark
+{
+    /// <summary>One point per distinct resolution of the schedule: the longest valid prefix with that resolution.</summary>
+    public static IReadOnlyList<(int T, int Resolution)> ScheduledPoints(IEnumerable<int> validPrefixes, Func<int, int> resolutionOf)
+    {
+        ArgumentNullException.ThrowIfNull(validPrefixes);
+        ArgumentNullException.ThrowIfNull(resolutionOf);
+        return validPrefixes.Select(t => (T: t, Resolution: resolutionOf(t)))
+            .GroupBy(p => p.Resolution)
+            .Select(g => g.MaxBy(p => p.T))
+            .OrderBy(p => p.Resolution)
+            .ToList();
+    }
+
+    public static IReadOnlyList<DecoderTiming> Run(VqModel model, IReadOnlyList<(int T, int Resolution)> points,
+        int warmup = 2, int runs = 5, int seed = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(points);
+        if (warmup < 0) throw new ArgumentOutOfRangeException(nameof(warmup), warmup, "warm-up count must be ≥ 0");
+        if (runs < 1) throw new ArgumentOutOfRangeException(nameof(runs), runs, "need at least one timed run");
+
+        using var generator = new torch.Generator((ulong)seed);
+        using var codes = torch.randint(0, model.Config.CodebookSize, [1, model.NumLatentTokens], dtype: int64, generator: generator);
+        var timings = new List<DecoderTiming>();
+        foreach (var (t, resolution) in points)
+        {
+            var samples = new double[runs];
+            for (int i = -warmup; i < runs; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                long start = Stopwatch.GetTimestamp();
+                using (var pixels = model.Decode(codes, t, resolution))
+                    Synchronize(pixels);
+                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                if (i >= 0) samples[i] = ms;
+            }
+            Array.Sort(samples);
+            double median = runs % 2 == 1 ? samples[runs / 2] : (samples[runs / 2 - 1] + samples[runs / 2]) / 2;
+            timings.Add(new DecoderTiming(t, resolution, median, samples[0], runs));
+        }
+        return timings;
+    }
+
+    /// <summary>Waits for the device: reading one value forces queued GPU work to finish (a no-op cost on CPU).</summary>
+    private static void Synchronize(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        _ = pixels.flatten()[0].to(float32).cpu().item<float>();
+    }
+}
+
+/// <summary>Median and best wall-clock milliseconds of one decoder call decoding t codes at d_t² pixels, batch 1.</summary>
+public sealed record DecoderTiming(int T, int Resolution, double MedianMs, double MinMs, int Runs);

@@ -1,0 +1,91 @@
+using DetailFlow.Core.Tokenizer;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Imaging;
+
+/// <summary>
+/// Coarse-to-fine previews (spec §8, "next-detail" prefixes): each item's first t codes are decoded at the scheduled
+/// decoder resolution d_t. Items are grouped by resolution and each group is one batched decoder forward; items of a
+/// group with different t are padded and their extra latents masked (<see cref="VqModel.Decode(Tensor, IReadOnlyList{int}, int)"/>).
+/// The schedule is passed as a function t → d_t (e.g. <c>ResolutionSchedule.For(config).DecoderResolution</c>).
+/// </summary>
+public sealed class PreviewDecoder
+{
+    private readonly VqModel _model;
+    private readonly Func<int, int> _resolutionOf;
+
+    public PreviewDecoder(VqModel model, Func<int, int> resolutionOf)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _resolutionOf = resolutionOf ?? throw new ArgumentNullException(nameof(resolutionOf));
+    }
+
+    /// <summary>Resolution d_t of prefix length t under the schedule, checked against the decoder.</summary>
+    public int ResolutionOf(int t)
+    {
+        if (t < 1 || t > _model.NumLatentTokens)
+            throw new ArgumentOutOfRangeException(nameof(t), t, $"prefix length must be in [1, {_model.NumLatentTokens}]");
+        int d = _resolutionOf(t);
+        int patch = _model.decoder.PatchSize;
+        if (d <= 0 || d % patch != 0)
+            throw new InvalidOperationException($"the schedule maps prefix {t} to {d} px, not a positive multiple of the decoder patch {patch}");
+        return d;
+    }
+
+    /// <summary>
+    /// Float pixels per item, in item order: float32 CPU tensors [3, d_t, d_t], nominal range [−1, 1]. The caller owns
+    /// (and disposes) them. One decoder forward per distinct resolution.
+    /// </summary>
+    public IReadOnlyList<PreviewPixels> DecodePixels(IReadOnlyList<PreviewItem> items)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var resolutions = new int[items.Count];
+        for (int i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item.Codes.Length < item.PrefixLength)
+                throw new ArgumentException($"item {i} has {item.Codes.Length} codes, fewer than its prefix length {item.PrefixLength}", nameof(items));
+            resolutions[i] = ResolutionOf(item.PrefixLength);
+        }
+
+        var results = new PreviewPixels[items.Count];
+        bool complete = false;
+        try
+        {
+            DecodeGroups(items, resolutions, results);
+            complete = true;
+            return results;
+        }
+        finally
+        {
+            if (!complete) foreach (var r in results) r?.Dispose();
+        }
+    }
+
+    private void DecodeGroups(IReadOnlyList<PreviewItem> items, int[] resolutions, PreviewPixels[] results)
+    {
+        foreach (var group in Enumerable.Range(0, items.Count).GroupBy(i => resolutions[i]))
+        {
+            int[] members = group.ToArray();
+            int[] prefixes = members.Select(i => items[i].PrefixLength).ToArray();
+            int longest = prefixes.Max();
+            var codes = new long[members.Length * longest]; // padding code 0 is masked out by the decoder
+            for (int k = 0; k < members.Length; k++)
+                items[members[k]].Codes.Span[..prefixes[k]].CopyTo(codes.AsSpan(k * longest, prefixes[k]));
+
+            using var noGrad = torch.no_grad();
+            using var scope = NewDisposeScope();
+            using var codeTensor = torch.tensor(codes, [members.Length, longest]);
+            var pixels = _model.Decode(codeTensor, prefixes, group.Key).to(float32).cpu(); // [b, 3, d, d]
+            for (int k = 0; k < members.Length; k++)
+                results[members[k]] = new PreviewPixels(prefixes[k], group.Key, pixels[k].clone().DetachFromDisposeScope());
+        }
+    }
+}
+
+/// <summary>A decoded preview: prefix length t, its resolution d_t and float32 CPU pixels [3, d_t, d_t] (caller disposes).</summary>
+public sealed record PreviewPixels(int PrefixLength, int Resolution, Tensor Pixels) : IDisposable
+{
+    public void Dispose() => Pixels.Dispose();
+}

@@ -1,0 +1,211 @@
+using DetailFlow.Core.Checkpoints;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Tokenizer;
+
+/// <summary>
+/// The DetailFlow tokenizer (official <c>VQModel</c>, spec §2): SigLIP2 encoder with N latent queries →
+/// <c>quant_conv</c> → l2-normalised VQ → codes; codes → normalised codebook rows → <c>post_quant_conv</c> → SigLIP2
+/// decoder → pixels at a resolution chosen per prefix length. Field names are the checkpoint key segments, so
+/// <c>state_dict()</c> equals the official keys (spec §3.1) minus <c>repa_model.*</c>/<c>global_token_proj.*</c>.
+/// With <see cref="DecoderOnly"/> the encoder side (<c>encoder</c>, <c>quant_conv</c>) is not built and its keys are
+/// skipped by an explicit rule (<see cref="IsSkippedKey"/>).
+/// </summary>
+public sealed class VqModel : nn.Module
+{
+    public readonly SiglipEncoder? encoder;
+    public readonly SiglipDecoder decoder;
+    public readonly Linear? quant_conv;
+    public readonly Linear post_quant_conv;
+    public readonly Linear? refine_conv;
+    public readonly VectorQuantizer quantize;
+
+    /// <summary>Key prefixes of the encoder side, skipped when loading a decoder-only model.</summary>
+    public static readonly IReadOnlyList<string> EncoderSidePrefixes = ["encoder.", "quant_conv."];
+
+    public VqModel(TokenizerConfig config, bool decoderOnly = false) : base(nameof(VqModel))
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config.Resolve();
+        DecoderOnly = decoderOnly;
+        if (!decoderOnly)
+        {
+            encoder = new SiglipEncoder(Config);
+            quant_conv = nn.Linear(Config.Enc.HiddenSize, Config.CodebookEmbedDim);
+        }
+        decoder = new SiglipDecoder(Config);
+        post_quant_conv = nn.Linear(Config.CodebookEmbedDim, Config.Dec.HiddenSize);
+        if (Config.CorrectionTraining && !decoderOnly) refine_conv = nn.Linear(Config.CodebookEmbedDim, Config.Enc.HiddenSize);
+        quantize = new VectorQuantizer(Config.CodebookSize, Config.CodebookEmbedDim, Config.CodebookL2Norm, Config.CodebookShowUsage);
+        RegisterComponents();
+        eval();
+        DetachFromDisposeScopes();
+    }
+
+    public TokenizerConfig Config { get; }
+    public bool DecoderOnly { get; }
+
+    /// <summary>N: latent tokens per image.</summary>
+    public int NumLatentTokens => Config.NumLatentTokens;
+
+    public ScalarType DType => post_quant_conv.weight!.dtype;
+    public Device Device => post_quant_conv.weight!.device;
+
+    /// <summary>Keys a load skips: the training-only list (spec §12 item 19) and, decoder-only, the encoder side.</summary>
+    public bool IsSkippedKey(string key) =>
+        StateDictLoader.IsTrainingOnly(key) || (DecoderOnly && EncoderSidePrefixes.Any(key.StartsWith));
+
+    /// <summary>
+    /// Loads a tokenizer checkpoint (<c>.pt</c> flat or nested, <c>.safetensors</c>, fixture <c>weights.json</c>).
+    /// The config is <paramref name="config"/>, else <c>config.json</c> (+ <c>config.yaml</c>) found as the official
+    /// loader finds them (two folders up, else beside the file). Strict: every missing, unexpected or mis-shaped key is
+    /// named in one <see cref="CheckpointMismatchException"/>.
+    /// </summary>
+    public static VqModel Load(string checkpointPath, TokenizerConfig? config = null,
+        CheckpointEntry entry = CheckpointEntry.Model, ScalarType dtype = ScalarType.Float32, Device? device = null,
+        bool decoderOnly = false)
+    {
+        config ??= ConfigBeside(checkpointPath);
+        var weights = CheckpointReader.Read(checkpointPath, entry);
+        var model = new VqModel(config, decoderOnly);
+        bool loaded = false;
+        try
+        {
+            model.LoadWeights(weights, checkpointPath);
+            model.MoveTo(dtype, device);
+            loaded = true;
+            return model;
+        }
+        finally
+        {
+            foreach (var t in weights.Values) t.Dispose();
+            if (!loaded) model.Dispose();
+        }
+    }
+
+    /// <summary>The config files beside a checkpoint, as <see cref="Load"/> finds them.</summary>
+    public static TokenizerConfig ConfigBeside(string checkpointPath)
+    {
+        string json = ConfigJson.FindConfigJson(checkpointPath)
+            ?? throw new FileNotFoundException(
+                $"no config for {checkpointPath}: expected <name>.json beside it or config.json two folders above or beside it; pass the tokenizer config explicitly", "config.json");
+        return TokenizerConfig.Load(json, ConfigJson.OfficialYamlFor(json));
+    }
+
+    /// <summary>Strictly copies <paramref name="stateDict"/> into this model (see <see cref="IsSkippedKey"/>).</summary>
+    public void LoadWeights(IReadOnlyDictionary<string, Tensor> stateDict, string source)
+    {
+        StateDictLoader.Load(this, stateDict, source, IsSkippedKey);
+        ClearCaches();
+    }
+
+    /// <summary>
+    /// Converts the weights to <paramref name="dtype"/> and moves them to <paramref name="device"/> (if given). The
+    /// quantizer stays float32, as under the official bf16 autocast (fp32 weights; normalisation and lookup are not
+    /// autocast): code vectors are computed in float32 and cast to <paramref name="dtype"/> at <c>post_quant_conv</c>.
+    /// </summary>
+    public void MoveTo(ScalarType dtype, Device? device = null)
+    {
+        if (device is not null) this.to(device, dtype);
+        else this.to(dtype);
+        quantize.to(ScalarType.Float32);
+        DetachFromDisposeScopes();
+        ClearCaches();
+    }
+
+    /// <summary>
+    /// The model owns its weights for its whole life: a model built or moved inside a caller's dispose scope must not
+    /// lose its parameters when that scope ends.
+    /// </summary>
+    private void DetachFromDisposeScopes()
+    {
+        foreach (var p in parameters()) p.DetachFromDisposeScope();
+        foreach (var b in buffers()) b.DetachFromDisposeScope();
+    }
+
+    /// <summary>Drops the cached resized position tables (after the weights were overwritten in place).</summary>
+    public void ClearCaches()
+    {
+        encoder?.visual_model.embeddings.ClearPositionCache();
+        decoder.visual_model.embeddings.ClearPositionCache();
+    }
+
+    /// <summary>
+    /// Clean encode (official <c>encode</c>, spec §2.5): images [B, 3, H, W] in [−1, 1] → codes int64 [B, m] and
+    /// code vectors [B, m, d] (m = <paramref name="curMaxTokenNum"/>, default N). The caller owns the results.
+    /// </summary>
+    public (Tensor Codes, Tensor Quant) Encode(Tensor images, int? curMaxTokenNum = null)
+    {
+        var enc = RequireEncoder();
+        CheckImages(images);
+        int m = curMaxTokenNum ?? NumLatentTokens;
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var (_, latents) = enc.Forward(images.to(Device).to(DType), m); // [B, m, D_enc]
+        var (quant, indices) = quantize.Quantize(quant_conv!.forward(latents)); // [B, m, d], [B·m]
+        var codes = indices.view(images.shape[0], m);                          // [B, m]
+        return (codes.MoveToOuterDisposeScope(), quant.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Official <c>decode_code</c> (spec §8): codes int64 [B, t'] → normalised codebook rows → decoder using the first
+    /// <paramref name="t"/> → pixels [B, 3, imageSize, imageSize] in the model dtype, nominal range [−1, 1].
+    /// </summary>
+    public Tensor Decode(Tensor codes, int t, int imageSize)
+    {
+        if (codes.dim() != 2) throw new ArgumentException($"codes must be [B, t'], got [{string.Join(", ", codes.shape)}]", nameof(codes));
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var vectors = quantize.GetCodebookEntry(codes.to(Device)); // [B, t', d]
+        return DecodeVectors(vectors, t, imageSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Decode(Tensor, int, int)"/> with one prefix length per row of <paramref name="codes"/> [B, t'] (rows
+    /// shorter than t' may carry any valid code after their prefix: those latents are masked out).
+    /// </summary>
+    public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
+    {
+        if (codes.dim() != 2) throw new ArgumentException($"codes must be [B, t'], got [{string.Join(", ", codes.shape)}]", nameof(codes));
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var vectors = quantize.GetCodebookEntry(codes.to(Device));       // [B, t', d]
+        var latents = post_quant_conv.forward(vectors.to(DType));        // [B, t', D_dec]
+        return decoder.Forward(latents, prefixLengths, imageSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Official <c>decode</c>: code vectors [B, t', d] → <c>post_quant_conv</c> → decoder (first t) → pixels.</summary>
+    public Tensor DecodeVectors(Tensor quant, int t, int imageSize)
+    {
+        if (quant.dim() != 3 || quant.shape[2] != Config.CodebookEmbedDim)
+            throw new ArgumentException($"code vectors must be [B, t', {Config.CodebookEmbedDim}], got [{string.Join(", ", quant.shape)}]", nameof(quant));
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var latents = post_quant_conv.forward(quant.to(Device).to(DType)); // [B, t', D_dec]
+        return decoder.Forward(latents, t, imageSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Official <c>vq(image, cur_max_token_num, img_size)</c> (spec §2.5, §2.8): encode with m latents, decode all m at
+    /// <paramref name="imageSize"/>.
+    /// </summary>
+    public Tensor Reconstruct(Tensor images, int? curMaxTokenNum, int imageSize)
+    {
+        int m = curMaxTokenNum ?? NumLatentTokens;
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var (_, quant) = Encode(images, m);
+        return DecodeVectors(quant, m, imageSize).MoveToOuterDisposeScope();
+    }
+
+    private SiglipEncoder RequireEncoder() =>
+        encoder ?? throw new InvalidOperationException("this tokenizer was loaded decoder-only; encoding needs the encoder");
+
+    private static void CheckImages(Tensor images)
+    {
+        if (images.dim() != 4 || images.shape[1] != 3)
+            throw new ArgumentException($"images must be [B, 3, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
+    }
+}

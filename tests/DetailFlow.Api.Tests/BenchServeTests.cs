@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Text.Json;
+using DetailFlow.Cli;
+using DetailFlow.Cli.Commands;
+using DetailFlow.Cli.Console;
+
+namespace DetailFlow.Api.Tests;
+
+/// <summary><c>detailflow bench serve</c> parsed and run by the real command line against the service with the tiny model.</summary>
+public sealed class BenchServeTests(ApiFactory api) : IClassFixture<ApiFactory>
+{
+    private sealed class RecordingUi : IConsoleUi
+    {
+        public List<string> Lines { get; } = [];
+        public List<string> Errors { get; } = [];
+        public void Line(string text) => Lines.Add(text);
+        public void Info(string text) { }
+        public void Success(string text) { }
+        public void Error(string text) => Errors.Add(text);
+        public void Table(string[] headers, IEnumerable<string[]> rows) => Lines.AddRange(rows.Select(r => string.Join(" | ", r)));
+    }
+
+    private static async Task<(int Exit, RecordingUi Ui)> RunAsync(string commandLine)
+    {
+        var ui = new RecordingUi();
+        var root = new RootCommand { new BenchCommand(ui) };
+        return (await root.Parse(commandLine).InvokeAsync(), ui);
+    }
+
+    private string Url => api.CreateClient().BaseAddress!.ToString().TrimEnd('/');
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BenchServe_Json_ReportsThroughputLatencyAndNoErrors(bool stream)
+    {
+        var (exit, ui) = await RunAsync($"bench serve --url {Url} --clients 2 --seconds 0.5 --tokens 12 --json{(stream ? " --stream" : "")}");
+        Assert.Equal(ExitCodes.Success, exit);
+        var report = JsonDocument.Parse(Assert.Single(ui.Lines)).RootElement;
+        Assert.Equal(2, report.GetProperty("clients").GetInt32());
+        Assert.Equal(0, report.GetProperty("errors").GetInt32());
+        int completed = report.GetProperty("completed").GetInt32();
+        Assert.True(completed >= 2, $"{completed} images");
+        Assert.Equal(completed, report.GetProperty("requests").GetInt32());
+        Assert.True(report.GetProperty("images_per_second").GetDouble() > 0);
+        double p50 = report.GetProperty("latency_p50_ms").GetDouble(), p95 = report.GetProperty("latency_p95_ms").GetDouble();
+        Assert.InRange(p50, double.Epsilon, p95);
+        var first = report.GetProperty("first_preview_p50_ms");
+        if (stream) Assert.InRange(first.GetDouble(), double.Epsilon, p95);
+        else Assert.Equal(JsonValueKind.Null, first.ValueKind);
+    }
+
+    [Fact]
+    public async Task BenchServe_Table_ListsTheMetrics()
+    {
+        var (exit, ui) = await RunAsync($"bench serve --url {Url} --seconds 0.2 --tokens 4 --stream");
+        Assert.Equal(ExitCodes.Success, exit);
+        foreach (var metric in new[] { "throughput", "latency p50", "latency p95", "first preview p50" })
+            Assert.Contains(ui.Lines, l => l.StartsWith(metric, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("http://192.0.2.1:5000")]
+    [InlineData("http://example.com")]
+    [InlineData("ftp://127.0.0.1/")]
+    public async Task BenchServe_NonLoopbackUrl_IsRefusedBeforeAnyRequest(string url)
+    {
+        var (exit, ui) = await RunAsync($"bench serve --url {url} --seconds 1");
+        Assert.Equal(ExitCodes.InvalidInput, exit);
+        Assert.Contains("--url", Assert.Single(ui.Errors));
+    }
+}

@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace DetailFlow.Api.Tests;
+
+/// <summary>A throwaway <c>redis-server</c> (Debian package) on a free 127.0.0.1 port, stoppable and restartable on that port.</summary>
+public sealed class RedisServer : IDisposable
+{
+    private Process? _process;
+
+    public RedisServer()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        Start();
+    }
+
+    public int Port { get; }
+    public string ConnectionString => $"127.0.0.1:{Port}";
+
+    public void Start()
+    {
+        _process = Process.Start(new ProcessStartInfo("redis-server", $"--port {Port} --bind 127.0.0.1 --save \"\" --appendonly no")
+        {
+            RedirectStandardOutput = true, UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install -y redis-server)");
+        _process.BeginOutputReadLine();
+        for (int i = 0; i < 100; i++)
+        {
+            try { using var c = new TcpClient(); c.Connect(IPAddress.Loopback, Port); return; }
+            catch (SocketException) { Thread.Sleep(50); }
+        }
+        throw new TimeoutException($"redis-server did not listen on {Port}");
+    }
+
+    public void Stop()
+    {
+        if (_process is null) return;
+        _process.Kill();
+        _process.WaitForExit();
+        _process.Dispose();
+        _process = null;
+    }
+
+    public void Dispose() => Stop();
+}
