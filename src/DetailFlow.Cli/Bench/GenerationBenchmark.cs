@@ -33,7 +33,7 @@ public static class GenerationBenchmark
         {
             output.WriteLine(Invariant($"model: random GPT {config.NLayer}×{config.Dim}, {config.NHead} heads, vocab {config.VocabSize}, {config.NumClasses} classes, N = {config.BlockSize}, G = {config.GroupSize}, C = {config.EffectiveCausalNum}; {model.ParameterCount:N0} parameters (built in {clock.Elapsed.TotalSeconds:F1} s)"));
             output.WriteLine(Invariant($"sampling: CFG {options.CfgScale}, multinomial, temperature 1, no top-k/top-p; {options.Runs} timed runs per row after a warm-up, median reported"));
-            output.WriteLine(Invariant($"machine: {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, load average before: {loadBefore}"));
+            output.WriteLine(Invariant($"machine: {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY {Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(libgomp default: spin)"}, load average before: {loadBefore}"));
             output.WriteLine();
             output.WriteLine(Invariant($"{"engine",-10} {"dtype",-6} {"concurrent",10} {"s/image",9} {"GFLOP/s",9}   runs (s, whole batch)"));
         }
