@@ -9,5 +9,6 @@ public sealed class BenchCommand : Command
     public BenchCommand(IConsoleUi ui) : base("bench", "Measure generation (and decoding) speed")
     {
         Subcommands.Add(new BenchServeCommand(ui));
+        Subcommands.Add(new BenchGenerateCommand(ui));
     }
 }

@@ -36,7 +36,7 @@ public sealed class NextDetailEngine : IDisposable
         if (maxRows < 2) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "need at least 2 rows (one guided request)");
         _layout = model.Layout;
         _cache = new KvCache(model.Config, maxRows, model.DType, model.Device);
-        _sampler = new RowSampler(model.Device);
+        _sampler = new RowSampler();
     }
 
     public int MaxRows => _cache.MaxRows;
@@ -110,8 +110,15 @@ public sealed class NextDetailEngine : IDisposable
                 if (row.IsDone) done.Add(row);
             }
             foreach (var row in done) Retire(row);
-            foreach (var row in done) row.Complete();
-            foreach (var (row, payload) in progress) row.Request.Progress?.Invoke(payload);
+            try
+            {
+                // The last progress report comes before the completion.
+                foreach (var (row, payload) in progress) row.Request.Progress?.Invoke(payload);
+            }
+            finally
+            {
+                foreach (var row in done) row.Complete();
+            }
             return _active.Count > 0 || PendingRequests > 0;
         }
     }

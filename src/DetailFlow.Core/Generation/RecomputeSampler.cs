@@ -39,7 +39,7 @@ public sealed class RecomputeSampler(GptTransformer model)
         var guided = Enumerable.Range(0, batch).Where(i => options[i].UsesGuidance).ToArray();
         var rowClasses = classes.Concat(guided.Select(_ => (long)config.NullClass)).ToArray(); // [cond; null]
         var codes = Enumerable.Range(0, batch).Select(_ => new long[total]).ToArray();
-        using var sampler = new RowSampler(_model.Device);
+        using var sampler = new RowSampler();
 
         for (int t = 0; t < total; t += layout.CodesPerStep(t))
         {

@@ -4,18 +4,21 @@ using static TorchSharp.torch;
 namespace DetailFlow.Core.Generation;
 
 /// <summary>
-/// Draws one code per logits row (spec §7.3): temperature, top-k/top-p (<see cref="TopKTopPFilter"/>), softmax and
-/// <c>multinomial</c>, or arg-max when greedy. Every draw comes from a generator seeded by (request seed, code index)
-/// (<see cref="StreamSeed"/>), so a row's codes never depend on the other rows of the batch, on the step it shared, or
-/// on where generation stops: the codes for seed s at detail t are the first t codes of seed s at full detail.
+/// Draws one code per logits row (spec §7.3): temperature, top-k/top-p (<see cref="TopKTopPFilter"/>), softmax and a
+/// categorical (multinomial) draw, or arg-max when greedy. The draw is by inverse CDF: one uniform u per code from a
+/// generator seeded by (request seed, code index) (<see cref="StreamSeed"/>), then the first candidate whose cumulative
+/// probability exceeds u (one uniform instead of torch.multinomial's V exponentials: ~20× cheaper, same distribution,
+/// different streams from the official sampler, which cannot be matched draw for draw anyway). So a row's codes never
+/// depend on the other rows of the batch, on the step it shared, or on where generation stops: the codes for seed s at
+/// detail t are the first t codes of seed s at full detail.
 /// </summary>
 public sealed class RowSampler : IDisposable
 {
     private readonly Generator _generator;
 
-    public RowSampler(Device? device = null)
+    public RowSampler()
     {
-        _generator = new Generator(0, device ?? CPU);
+        _generator = new Generator(0, CPU);   // uniforms are drawn on the CPU whatever the model's device
     }
 
     /// <summary>
@@ -43,15 +46,24 @@ public sealed class RowSampler : IDisposable
             var scaled = sub / Math.Max(group.Key.Temperature, SamplingOptions.MinTemperature);
             var (values, ids) = TopKTopPFilter.Apply(scaled, group.Key.TopK, group.Key.TopP);
             var probs = torch.nn.functional.softmax(values, dim: -1);                       // [r, m]
-            for (int i = 0; i < members.Length; i++)
-            {
-                int r = members[i];
-                _generator.manual_seed(StreamSeed(options[r].Seed, codeIndex[r]));
-                long pick = torch.multinomial(probs[i], 1, generator: _generator).item<long>();
-                result[r] = ids is null ? pick : ids[i, pick].item<long>();
-            }
+            long m = probs.shape[1];
+            var cdf = probs.to(float64).cumsum(-1);                                         // [r, m]
+            var uniforms = members.Select(r => Uniform(options[r].Seed, codeIndex[r])).ToArray();
+            var targets = torch.tensor(uniforms, [members.Length, 1], float64, device: logits.device) * cdf.narrow(-1, m - 1, 1);
+            var pick = torch.searchsorted(cdf, targets, right: true).clamp_max(m - 1);      // [r, 1]: first cdf > u·total
+            if (ids is not null) // candidates are sorted, removed ones (p = 0) last: u·total rounding up must not reach them
+                pick = torch.minimum(pick, probs.gt(0).sum(-1, keepdim: true) - 1);
+            var chosen = (ids is null ? pick : ids.gather(1, pick)).cpu().data<long>().ToArray();
+            for (int i = 0; i < members.Length; i++) result[members[i]] = chosen[i];
         }
         return result;
+    }
+
+    /// <summary>The uniform in [0, 1) that draws code <paramref name="codeIndex"/> of the request with <paramref name="seed"/>.</summary>
+    private double Uniform(long seed, long codeIndex)
+    {
+        _generator.manual_seed(StreamSeed(seed, codeIndex));
+        return torch.rand(1, dtype: float64, generator: _generator).item<double>();
     }
 
     /// <summary>

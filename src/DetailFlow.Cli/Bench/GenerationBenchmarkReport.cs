@@ -1,0 +1,27 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace DetailFlow.Cli.Bench;
+
+/// <summary>One timed configuration: median seconds per image over the runs, and the achieved GFLOP/s.</summary>
+public sealed record GenerationBenchmarkRow(
+    [property: JsonPropertyName("engine")] string Engine,
+    [property: JsonPropertyName("concurrent")] int Concurrent,
+    [property: JsonPropertyName("dtype")] string DType,
+    [property: JsonPropertyName("seconds_per_image")] double SecondsPerImage,
+    [property: JsonPropertyName("gflops")] double Gflops)
+{
+    /// <summary>Wall seconds of each timed run (all images of the run).</summary>
+    [JsonIgnore] public IReadOnlyList<double> RunSeconds { get; init; } = [];
+}
+
+/// <summary>The <c>--json</c> document: <c>{"rows": [...], "previews": [...], "peak_rss_mb": m}</c>.</summary>
+public sealed class GenerationBenchmarkReport
+{
+    [JsonPropertyName("rows")] public List<GenerationBenchmarkRow> Rows { get; } = [];
+
+    /// <summary>Decoder preview timings, filled by <see cref="GenerationBenchmarkOptions.AddPreviews"/> (empty otherwise).</summary>
+    [JsonPropertyName("previews")] public List<JsonNode> Previews { get; } = [];
+
+    [JsonPropertyName("peak_rss_mb")] public double PeakRssMb { get; set; }
+}

@@ -1,0 +1,127 @@
+using System.CommandLine;
+using DetailFlow.Cli.Bench;
+using DetailFlow.Cli.Console;
+
+namespace DetailFlow.Cli.Commands;
+
+/// <summary>
+/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype fp32,fp16] [--engines kv,recompute] [--json]</c>:
+/// seconds per image of the KV-cached engine and the recompute sampler on a random GPT-L-sized model
+/// (<see cref="GenerationBenchmark"/>).
+/// </summary>
+public sealed class BenchGenerateCommand : BaseCommand
+{
+    private static readonly Option<string> s_concurrency = new("--concurrency")
+    {
+        Description = "Comma-separated numbers of concurrent requests",
+        DefaultValueFactory = _ => "1,4,16",
+    };
+
+    private static readonly Option<int> s_runs = new("--runs")
+    {
+        Description = "Timed runs per configuration (the median is reported), after one warm-up",
+        DefaultValueFactory = _ => 3,
+    };
+
+    private static readonly Option<string> s_dtype = new("--dtype")
+    {
+        Description = "Comma-separated weight precisions: fp32, fp16",
+        DefaultValueFactory = _ => "fp32,fp16",
+    };
+
+    private static readonly Option<string> s_engines = new("--engines")
+    {
+        Description = "Comma-separated engines: kv (KV-cached), recompute (official algorithm)",
+        DefaultValueFactory = _ => "kv,recompute",
+    };
+
+    private static readonly Option<double> s_cfg = new("--cfg")
+    {
+        Description = "Classifier-free guidance scale (1 = none)",
+        DefaultValueFactory = _ => 1.5,
+    };
+
+    private static readonly Option<int> s_layers = new("--layers")
+    {
+        Description = "Transformer layers of the random model (24 = GPT-L; fewer for a quick check)",
+        DefaultValueFactory = _ => 24,
+    };
+
+    private static readonly Option<int?> s_threads = new("--threads")
+    {
+        Description = "torch intra-op threads for the run (default: libtorch's choice, one per core)",
+    };
+
+    private static readonly Option<bool> s_json = new("--json")
+    {
+        Description = "Print {\"rows\":[...],\"previews\":[...],\"peak_rss_mb\":m} instead of the table",
+    };
+
+    public BenchGenerateCommand(IConsoleUi ui) : base("generate", "Time KV-cached vs recompute generation on a random GPT-L-sized model", ui)
+    {
+        Options.Add(s_concurrency);
+        Options.Add(s_runs);
+        Options.Add(s_dtype);
+        Options.Add(s_engines);
+        Options.Add(s_cfg);
+        Options.Add(s_layers);
+        Options.Add(s_threads);
+        Options.Add(s_json);
+    }
+
+    protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var concurrency = List(parseResult.GetValue(s_concurrency)!, s => int.TryParse(s, out int n) && n > 0 ? n : (int?)null);
+        var precisions = List(parseResult.GetValue(s_dtype)!, s => s switch
+        {
+            "fp32" => BenchPrecision.Fp32,
+            "fp16" => BenchPrecision.Fp16,
+            _ => (BenchPrecision?)null,
+        });
+        var engines = List(parseResult.GetValue(s_engines)!, s => s switch
+        {
+            "kv" => BenchEngine.Kv,
+            "recompute" => BenchEngine.Recompute,
+            _ => (BenchEngine?)null,
+        });
+        int runs = parseResult.GetValue(s_runs), layers = parseResult.GetValue(s_layers);
+        double cfg = parseResult.GetValue(s_cfg);
+        string? error =
+            concurrency is null ? $"--concurrency: expected positive integers like 1,4,16, got '{parseResult.GetValue(s_concurrency)}'"
+            : precisions is null ? $"--dtype: expected fp32 and/or fp16, got '{parseResult.GetValue(s_dtype)}'"
+            : engines is null ? $"--engines: expected kv and/or recompute, got '{parseResult.GetValue(s_engines)}'"
+            : runs < 1 ? $"--runs: need at least 1, got {runs}"
+            : layers < 1 ? $"--layers: need at least 1, got {layers}"
+            : !double.IsFinite(cfg) || cfg < 1 ? $"--cfg: need a scale ≥ 1, got {cfg}"
+            : parseResult.GetValue(s_threads) is < 1 ? $"--threads: need at least 1, got {parseResult.GetValue(s_threads)}"
+            : null;
+        if (error is not null)
+        {
+            Ui.Error(error);
+            return ExitCodes.InvalidInput;
+        }
+        OpenMpWaitPolicy.PreferPassive();   // before the first torch call of the process
+        if (parseResult.GetValue(s_threads) is { } threads) TorchSharp.torch.set_num_threads(threads);
+        var defaults = new GenerationBenchmarkOptions();
+        var options = new GenerationBenchmarkOptions
+        {
+            Concurrency = concurrency!,
+            Runs = runs,
+            Precisions = precisions!,
+            Engines = engines!,
+            CfgScale = cfg,
+            Json = parseResult.GetValue(s_json),
+            Model = defaults.Model with { NLayer = layers },
+        };
+        using var output = new ConsoleUiWriter(Ui);
+        return await GenerationBenchmark.RunAsync(options, output, cancellationToken);
+    }
+
+    /// <summary>Parses a comma-separated list; null when any item is invalid or the list is empty.</summary>
+    private static IReadOnlyList<T>? List<T>(string text, Func<string, T?> parse) where T : struct
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(s => parse(s.ToLowerInvariant())).ToList();
+        return items.Count == 0 || items.Any(i => i is null) ? null : items.Select(i => i!.Value).ToList();
+    }
+}
