@@ -1,7 +1,9 @@
 using DetailFlow.Api.Endpoints;
 using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Runtime;
 using Microsoft.Extensions.Options;
 
+OpenMpWaitPolicy.PreferPassive();   // before libtorch loads: idle OpenMP threads sleep instead of spinning
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDetailFlow();
 

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using DetailFlow.Cli;
 using DetailFlow.Cli.Console;
+using DetailFlow.Core.Runtime;
 using Spectre.Console;
 
+OpenMpWaitPolicy.PreferPassive();   // before libtorch loads: idle OpenMP threads sleep instead of spinning
 var ui = new SpectreConsoleUi(AnsiConsole.Console, System.Console.Out);
 var root = CliRoot.Create(ui);
 

@@ -100,7 +100,6 @@ public sealed class BenchGenerateCommand : BaseCommand
             Ui.Error(error);
             return ExitCodes.InvalidInput;
         }
-        OpenMpWaitPolicy.PreferPassive();   // before the first torch call of the process
         if (parseResult.GetValue(s_threads) is { } threads) TorchSharp.torch.set_num_threads(threads);
         var defaults = new GenerationBenchmarkOptions();
         var options = new GenerationBenchmarkOptions

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace DetailFlow.Cli.Bench;
+namespace DetailFlow.Core.Runtime;
 
 /// <summary>
 /// libtorch's CPU kernels run on libgomp, whose idle threads spin at barriers by default. On a shared 2-core host that
@@ -9,7 +9,7 @@ namespace DetailFlow.Cli.Bench;
 /// is loaded, from the native environment — which <see cref="Environment.SetEnvironmentVariable(string, string)"/>
 /// does not change on Unix — so it is set with libc's <c>setenv</c> before the first torch call.
 /// </summary>
-internal static class OpenMpWaitPolicy
+public static class OpenMpWaitPolicy
 {
     private const string Name = "OMP_WAIT_POLICY";
 
