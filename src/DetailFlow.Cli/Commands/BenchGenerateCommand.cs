@@ -1,3 +1,8 @@
+using DetailFlow.Core.Tokenizer;
+using DetailFlow.Core.Imaging;
+using DetailFlow.Core.Generation;
+using System.Text.Json.Nodes;
+using System.Globalization;
 using System.CommandLine;
 using DetailFlow.Cli.Bench;
 using DetailFlow.Cli.Console;
@@ -113,7 +118,35 @@ public sealed class BenchGenerateCommand : BaseCommand
             Model = defaults.Model with { NLayer = layers },
         };
         using var output = new ConsoleUiWriter(Ui);
+        options = options with
+        {
+            AddPreviews = (report, ct) =>
+            {
+                AddDecoderTimings(report, runs, options.Json ? null : output, ct);
+                return Task.CompletedTask;
+            },
+        };
         return await GenerationBenchmark.RunAsync(options, output, cancellationToken);
+    }
+
+    /// <summary>
+    /// Decoder milliseconds per preview at each scheduled resolution of a DetailFlow-16-sized decoder (random weights,
+    /// N = 128, G = 8, 256 px, patch 16): batch 1, median of <paramref name="runs"/> after one warm-up.
+    /// </summary>
+    private static void AddDecoderTimings(GenerationBenchmarkReport report, int runs, TextWriter? text, CancellationToken ct)
+    {
+        var config = TokenizerPresets.DetailFlow16;
+        using var decoder = new VqModel(config, decoderOnly: true);
+        var schedule = ResolutionSchedule.For(config);
+        var points = DecoderBenchmark.ScheduledPoints(schedule.ValidPrefixes, schedule.DecoderResolution);
+        text?.WriteLine();
+        text?.WriteLine("decoder (DetailFlow-16 size, batch 1): tokens  resolution  ms (median)  ms (min)");
+        foreach (var timing in DecoderBenchmark.Run(decoder, points, warmup: 1, runs: runs, cancellationToken: ct))
+        {
+            report.Previews.Add(new JsonObject { ["tokens"] = timing.T, ["resolution"] = timing.Resolution, ["ms"] = Math.Round(timing.MedianMs, 2) });
+            text?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{"",38}{timing.T,6}  {timing.Resolution,10}  {timing.MedianMs,11:F1}  {timing.MinMs,8:F1}"));
+        }
     }
 
     /// <summary>Parses a comma-separated list; null when any item is invalid or the list is empty.</summary>
