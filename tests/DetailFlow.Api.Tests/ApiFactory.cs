@@ -27,6 +27,12 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         StartServer();
         using var client = CreateClient();
+        await WaitUntilReadyAsync(client);
+    }
+
+    /// <summary>Polls <c>/readyz</c> (model loaded and warmed up) for up to 30 s.</summary>
+    public static async Task WaitUntilReadyAsync(HttpClient client)
+    {
         for (int i = 0; i < 600; i++)
         {
             if ((await client.GetAsync("/readyz")).IsSuccessStatusCode) return;

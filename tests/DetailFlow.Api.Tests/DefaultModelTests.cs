@@ -19,12 +19,7 @@ public sealed class DefaultModelFactory : WebApplicationFactory<Program>, IAsync
     {
         StartServer();
         using var client = CreateClient();
-        for (int i = 0; i < 600; i++)
-        {
-            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode) return;
-            await Task.Delay(50);
-        }
-        throw new TimeoutException("the service did not become ready");
+        await ApiFactory.WaitUntilReadyAsync(client);
     }
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
