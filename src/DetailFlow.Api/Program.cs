@@ -3,6 +3,7 @@ using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Runtime;
 using Microsoft.Extensions.Options;
 
+if (HealthProbe.IsRequested(args)) return HealthProbe.Run(args);   // container HEALTHCHECK: no curl in the image
 OpenMpWaitPolicy.PreferPassive();   // before libtorch loads: idle OpenMP threads sleep instead of spinning
 var builder = WebApplication.CreateBuilder(args);
 builder.AddDetailFlow();

@@ -14,6 +14,9 @@ namespace DetailFlow.Api.Batching;
 /// finished images of that step (Core's <see cref="PreviewRenderer"/>: one decoder call per resolution), hand PNG encoding
 /// to the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images). Jobs beyond
 /// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full.
+/// Graceful shutdown (<see cref="BeginDrain"/>, on <c>ApplicationStopping</c>): queued jobs that have not started fail with
+/// <see cref="ServiceStoppingException"/> (503) at once, started ones get up to <see cref="BatcherOptions.DrainSeconds"/> to
+/// finish, then they fail the same way; <see cref="StopAsync"/> returns once nothing is left on the rows.
 /// </summary>
 public sealed class Batcher(
     IOptions<BatcherOptions> options, ModelLoader loader, ModelState state,
@@ -21,10 +24,14 @@ public sealed class Batcher(
 {
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _drainSignal = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<DecodeItem> _decodes = [];
+    private readonly List<InferenceJob> _live = [];   // jobs handed to the engine (inference thread only)
     private Thread? _thread;
     private int _outstanding;
     private int _stepRows;
+    private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
 
     private sealed record DecodeItem(InferenceJob Job, long[] Codes, int Tokens, bool Final, bool Generated);
 
@@ -33,6 +40,9 @@ public sealed class Batcher(
 
     /// <summary>Jobs allowed at once: the rows' worth of work plus the queue.</summary>
     public int Capacity => options.Value.QueueCapacity + options.Value.MaxRows / 2;
+
+    /// <summary>Shutting down: new and unstarted jobs are refused, started ones finish within the drain time.</summary>
+    public bool IsDraining => _drainSignal.IsCancellationRequested;
 
     /// <summary>Queues <paramref name="job"/>; false when the queue is full.</summary>
     public bool TrySubmit(InferenceJob job)
@@ -43,24 +53,40 @@ public sealed class Batcher(
             return false;
         }
         job.Result.Task.ContinueWith(_ => Interlocked.Decrement(ref _outstanding), TaskScheduler.Default);
-        _incoming.Writer.TryWrite(job);
+        if (!_incoming.Writer.TryWrite(job)) job.Fail(Stopping(started: false));   // the inference thread has exited
         return true;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         telemetry.ObserveQueueDepth(() => Outstanding);
+        lifetime.ApplicationStopping.Register(BeginDrain);
         _thread = new Thread(Run) { IsBackground = true, Name = "detailflow-inference" };
         _thread.Start();
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the drain (idempotent): called when the host begins to stop (SIGTERM).</summary>
+    public void BeginDrain()
     {
+        if (IsDraining) return;
+        Interlocked.Exchange(ref _drainUntil, Stopwatch.GetTimestamp() + options.Value.DrainSeconds * Stopwatch.Frequency);
+        logger.LogInformation("Shutting down: refusing new work, draining started generations for up to {Seconds} s", options.Value.DrainSeconds);
+        _drainSignal.Cancel();
+    }
+
+    /// <summary>Drains (see <see cref="BeginDrain"/>), waiting at most until <paramref name="cancellationToken"/> (the host's shutdown timeout), then stops the thread.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        BeginDrain();
+        if (_thread is not null)
+        {
+            try { await _drained.Task.WaitAsync(cancellationToken); }
+            catch (OperationCanceledException) { logger.LogWarning("Shutdown timeout reached before the batcher drained"); }
+        }
         _stop.Cancel();
         _incoming.Writer.TryComplete();
         _thread?.Join(TimeSpan.FromSeconds(10));
-        return Task.CompletedTask;
     }
 
     private void Run()
@@ -75,6 +101,7 @@ public sealed class Batcher(
             logger.LogCritical("Model loading failed: {Message}", e.Message);
             state.Failed(e.Message);
             Environment.ExitCode = 1;
+            _drained.TrySetResult();
             lifetime.StopApplication();
             return;
         }
@@ -82,18 +109,46 @@ public sealed class Batcher(
         using var engine = new NextDetailEngine(model.Gpt, options.Value.MaxRows);
         while (!_stop.IsCancellationRequested)
         {
-            while (_incoming.Reader.TryRead(out var job)) Accept(engine, job);
+            while (_incoming.Reader.TryRead(out var job))
+            {
+                if (IsDraining) job.Fail(Stopping(started: false));
+                else Accept(engine, job);
+            }
+            if (IsDraining) Drain();
             bool generating = engine.ActiveRequests > 0 || engine.PendingRequests > 0;
             if (!generating && _decodes.Count == 0)
             {
+                if (IsDraining) _drained.TrySetResult();
                 WaitForWork();
                 continue;
             }
             if (generating) Step(engine);
             FlushDecodes(model);
         }
-        foreach (var job in DrainIncoming()) job.Cancel();
+        foreach (var job in DrainIncoming().Concat(_live)) job.Fail(Stopping(job.Started));
+        _drained.TrySetResult();
     }
+
+    /// <summary>Refuses jobs that hold no rows yet, and once the drain time is over every job still generating.</summary>
+    private void Drain()
+    {
+        bool late = Stopwatch.GetTimestamp() >= Interlocked.Read(ref _drainUntil);
+        foreach (var job in _live.Where(j => !j.IsFinished && (late || !j.Started)))
+        {
+            job.Fail(Stopping(job.Started));
+            job.Abort?.Cancel();   // the engine drops the row at its next step
+        }
+        Prune();
+    }
+
+    private void Prune() => _live.RemoveAll(j =>
+    {
+        if (!j.IsFinished) return false;
+        j.Abort?.Dispose();
+        return true;
+    });
+
+    private ServiceStoppingException Stopping(bool started) => new(started, options.Value.DrainSeconds, options.Value.RetryAfterSeconds);
 
     private IEnumerable<InferenceJob> DrainIncoming()
     {
@@ -102,7 +157,9 @@ public sealed class Batcher(
 
     private void WaitForWork()
     {
-        try { _incoming.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult(); }
+        // Until the drain starts, its signal wakes the thread too (to refuse what is queued); afterwards only work or stop does.
+        using var wake = IsDraining ? null : CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _drainSignal.Token);
+        try { _incoming.Reader.WaitToReadAsync(wake?.Token ?? _stop.Token).AsTask().GetAwaiter().GetResult(); }
         catch (OperationCanceledException) { }
     }
 
@@ -119,20 +176,25 @@ public sealed class Batcher(
             return;
         }
         GenerationRow row;
+        var abort = CancellationTokenSource.CreateLinkedTokenSource(job.Token);
         try
         {
             row = engine.Submit(new GenerationRequest
             {
                 ClassLabel = job.ClassId, Options = job.Options, Detail = job.Tokens,
                 Prefix = known.Length > 0 ? known : null,
-                Progress = p => OnProgress(job, p), CancellationToken = job.Token,
+                Progress = p => OnProgress(job, p), CancellationToken = abort.Token,
             });
         }
         catch (ArgumentException e)
         {
+            abort.Dispose();
             job.Fail(e);
             return;
         }
+        Prune();
+        job.Abort = abort;
+        _live.Add(job);
         row.Completion.ContinueWith(t =>
         {
             if (t.IsCanceled) job.Cancel();
@@ -143,6 +205,7 @@ public sealed class Batcher(
     private void OnProgress(InferenceJob job, GroupProgress p)
     {
         _stepRows += job.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
+        job.Started = true;
 
         if (p.IsComplete) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: true, Generated: true));
         else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: false, Generated: true));
@@ -208,6 +271,7 @@ public sealed class Batcher(
     public void Dispose()
     {
         _stop.Dispose();
+        _drainSignal.Dispose();
         state.Model?.Dispose();
     }
 }

@@ -20,4 +20,11 @@ public sealed class BatcherOptions
     /// <summary>Seconds a 429 asks the client to wait.</summary>
     [Range(1, 3600, ErrorMessage = "BatcherOptions:RetryAfterSeconds must be in 1..3600")]
     public int RetryAfterSeconds { get; set; } = 2;
+
+    /// <summary>
+    /// On shutdown (SIGTERM), seconds that started generations get to finish; queued ones are refused at once (503).
+    /// The host's shutdown timeout is this plus a margin, so keep the orchestrator's grace period above it.
+    /// </summary>
+    [Range(0, 3600, ErrorMessage = "BatcherOptions:DrainSeconds must be in 0..3600")]
+    public int DrainSeconds { get; set; } = 20;
 }

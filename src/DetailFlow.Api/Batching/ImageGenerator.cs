@@ -11,6 +11,14 @@ public sealed class QueueFullException(int retryAfterSeconds) : Exception("the g
     public int RetryAfterSeconds { get; } = retryAfterSeconds;
 }
 
+/// <summary>The service is shutting down: the job had not started, or did not finish within the drain time.</summary>
+public sealed class ServiceStoppingException(bool started, int drainSeconds, int retryAfterSeconds) : Exception(started
+    ? $"the service is shutting down and the image did not finish within the drain time of {drainSeconds} s"
+    : "the service is shutting down and no longer starts new work")
+{
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
+}
+
 /// <summary>The request's deadline passed before its image was ready.</summary>
 public sealed class DeadlineExceededException(int seconds) : Exception($"the request did not finish within its deadline of {seconds} s");
 
@@ -91,7 +99,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
 
     private static string? Outcome(Exception e) => e switch
     {
-        QueueFullException => "rejected", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
+        QueueFullException => "rejected", ServiceStoppingException => "stopping", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
     };
 
     private bool Count(string outcome)

@@ -38,6 +38,12 @@ public sealed class InferenceJob
     public TaskCompletionSource<JobResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     internal bool FirstPreviewSeen { get; set; }
+
+    /// <summary>Cancels the job's engine row (linked to <see cref="Token"/>); the batcher's handle for shutdown.</summary>
+    internal CancellationTokenSource? Abort { get; set; }
+
+    /// <summary>A forward has run for this job (it holds rows); unstarted jobs are refused at shutdown.</summary>
+    internal bool Started { get; set; }
     internal TimeSpan Elapsed => _clock.Elapsed;
     internal bool IsFinished => Result.Task.IsCompleted;
 

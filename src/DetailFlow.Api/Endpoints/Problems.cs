@@ -17,6 +17,9 @@ public static class Problems
             case QueueFullException full:
                 http.Response.Headers.RetryAfter = full.RetryAfterSeconds.ToString();
                 return TypedResults.Problem("The generation queue is full; retry later.", statusCode: StatusCodes.Status429TooManyRequests, title: "Queue full");
+            case ServiceStoppingException stopping:
+                http.Response.Headers.RetryAfter = stopping.RetryAfterSeconds.ToString();
+                return TypedResults.Problem(stopping.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Shutting down");
             case DeadlineExceededException deadline:
                 return TypedResults.Problem(deadline.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline exceeded");
             case ArgumentException bad:

@@ -11,6 +11,9 @@ namespace DetailFlow.Api.Hosting;
 
 public static class ServiceCollectionExtensions
 {
+    /// <summary>Shutdown time beyond <see cref="BatcherOptions.DrainSeconds"/>: final PNG encoding, responses, Redis writes.</summary>
+    public const int ShutdownMarginSeconds = 5;
+
     /// <summary>Configuration, options (validated at start), model, batcher, cache, health and problem details.</summary>
     public static WebApplicationBuilder AddDetailFlow(this WebApplicationBuilder builder)
     {
@@ -23,6 +26,9 @@ public static class ServiceCollectionExtensions
         services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).PostConfigure(DefaultModel.Apply).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
         services.AddOptions<BatcherOptions>().BindConfiguration(nameof(BatcherOptions)).ValidateDataAnnotations().ValidateOnStart();
+        // SIGTERM: Kestrel stops accepting and waits for in-flight requests, the batcher drains; both within this timeout.
+        services.AddOptions<HostOptions>().Configure<IOptions<BatcherOptions>>((host, batcher) =>
+            host.ShutdownTimeout = TimeSpan.FromSeconds(batcher.Value.DrainSeconds + ShutdownMarginSeconds));
         services.AddOptions<CacheOptions>().BindConfiguration(nameof(CacheOptions)).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddSingleton<DetailFlowTelemetry>();
