@@ -15,10 +15,10 @@ public static class Problems
         switch (e)
         {
             case QueueFullException full:
-                http.Response.Headers.RetryAfter = full.RetryAfterSeconds.ToString();
+                RetryAfter(http, full.RetryAfterSeconds);
                 return TypedResults.Problem("The generation queue is full; retry later.", statusCode: StatusCodes.Status429TooManyRequests, title: "Queue full");
             case ServiceStoppingException stopping:
-                http.Response.Headers.RetryAfter = stopping.RetryAfterSeconds.ToString();
+                RetryAfter(http, stopping.RetryAfterSeconds);
                 return TypedResults.Problem(stopping.Message, statusCode: StatusCodes.Status503ServiceUnavailable, title: "Shutting down");
             case DeadlineExceededException deadline:
                 return TypedResults.Problem(deadline.Message, statusCode: StatusCodes.Status504GatewayTimeout, title: "Deadline exceeded");
@@ -29,5 +29,11 @@ public static class Problems
             default:
                 return null;
         }
+    }
+
+    /// <summary>Sets Retry-After unless the response has started (an SSE stream reports the problem as an event instead).</summary>
+    private static void RetryAfter(HttpContext http, int seconds)
+    {
+        if (!http.Response.HasStarted) http.Response.Headers.RetryAfter = seconds.ToString();
     }
 }
