@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -11,7 +12,7 @@ namespace DetailFlow.Api.Tests;
 /// BatcherOptions:DrainSeconds), queued ones get 503 problem details, SSE streams end with a final event, and the process
 /// exits 0 within the drain time plus the shutdown margin.
 /// </summary>
-public sealed class GracefulShutdownTests
+public sealed class GracefulShutdownTests(ITestOutputHelper log)
 {
     private sealed record Outcome(HttpStatusCode? Status, string? Title, byte[]? Png, TimeSpan At, string? Error);
 
@@ -80,10 +81,14 @@ public sealed class GracefulShutdownTests
 
         int limit = drainSeconds + 5 + 10;   // drain + the host's shutdown margin + process exit slack on a loaded machine
         var exit = await service.WaitForExitAsync(TimeSpan.FromSeconds(limit));
+        var exitedAfter = clock.Elapsed - signalled;
         Assert.True(exit is not null, $"still running {limit} s after SIGTERM:\n{service.Output}");
         Assert.True(exit == 0, $"exit code {exit}:\n{service.Output}");
 
         var outcomes = await Task.WhenAll(posts);
+        log.WriteLine($"drain {drainSeconds} s: SIGTERM at {signalled.TotalSeconds:F2} s, exit {exit} {exitedAfter.TotalSeconds:F2} s later; " +
+            $"{outcomes.Count(o => o.Status == HttpStatusCode.OK)} ok ({outcomes.Count(o => o.Status == HttpStatusCode.OK && o.At > signalled)} after SIGTERM), " +
+            $"{outcomes.Count(o => o.Status == HttpStatusCode.ServiceUnavailable)} × 503");
         Assert.All(outcomes, o => Assert.True(o.Status is HttpStatusCode.OK or HttpStatusCode.ServiceUnavailable,
             $"{o.Status} {o.Title} {o.Error}"));   // accepted requests all got an answer: no resets, no 500s
         var ok = outcomes.Where(o => o.Status == HttpStatusCode.OK).ToList();
