@@ -30,7 +30,7 @@ public sealed class FeatureAccumulator : IDisposable
             _outer = zeros(d, d, dtype: float64).DetachFromDisposeScope();
         }
         var c = f - _shift;
-        _sum!.add_(c.sum(0));
+        _sum!.add_(c.sum([0]));
         _outer!.add_(c.t().matmul(c));
         Count += f.shape[0];
     }

@@ -15,8 +15,9 @@ public sealed class FeatureStatistics : IDisposable
     {
         if (mean.dim() != 1 || covariance.dim() != 2 || covariance.shape[0] != mean.shape[0] || covariance.shape[1] != mean.shape[0])
             throw new ArgumentException($"mean [D] and covariance [D, D] expected, got [{string.Join(", ", mean.shape)}] and [{string.Join(", ", covariance.shape)}]");
-        Mean = mean.to(float64).cpu();
-        Covariance = covariance.to(float64).cpu();
+        // Own copies, outside any dispose scope of the caller: the statistics live until disposed.
+        Mean = mean.to(float64).cpu().clone().DetachFromDisposeScope();
+        Covariance = covariance.to(float64).cpu().clone().DetachFromDisposeScope();
         Count = count;
     }
 
