@@ -86,7 +86,7 @@ public sealed class EvalC2iCommand : BaseCommand
             File.WriteAllText(json.FullName, JsonSerializer.Serialize(new
             {
                 gfid = meanFid, gfid_sd = sdFid, inception_score = meanIs,
-                seeds = scores.Select(s => new { seed = s.Seed, images = s.Images, gfid = s.Fid, inception_score = s.InceptionScore, inception_score_sd = s.InceptionScoreStd }),
+                seeds = scores.Select(s => new { seed = s.Seed, images = s.Images, generated = s.Generated, gfid = s.Fid, inception_score = s.InceptionScore, inception_score_sd = s.InceptionScoreStd }),
                 cfg = options.CfgScale, top_k = options.TopK, top_p = options.TopP, temperature = options.Temperature, per_class = perClass, features = extractor.Name,
             }, new JsonSerializerOptions { WriteIndented = true }));
         return Task.FromResult(ExitCodes.Success);

@@ -56,7 +56,7 @@ public sealed class EvalTokenizerCommand : BaseCommand
         if (parse.GetValue(EvalOptions.Json) is { } json)
             File.WriteAllText(json.FullName, JsonSerializer.Serialize(new
             {
-                images = result.Images, skipped = result.Skipped, rfid = result.Rfid, psnr_db = result.Psnr, ssim = result.Ssim,
+                images = result.Images, reconstructed = result.Reconstructed, skipped = result.Skipped, rfid = result.Rfid, psnr_db = result.Psnr, ssim = result.Ssim,
                 tokens = vq.NumLatentTokens, features = extractor.Name,
             }, new JsonSerializerOptions { WriteIndented = true }));
         return Task.FromResult(ExitCodes.Success);
