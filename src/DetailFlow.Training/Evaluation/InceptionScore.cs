@@ -14,7 +14,9 @@ public static class InceptionScore
     /// <param name="splits">Number of parts (10 in torch-fidelity, OpenAI's and the ADM evaluator).</param>
     /// <param name="shuffleSeed">
     /// Shuffle the samples (seeded) before splitting, as torch-fidelity does — needed when the samples are ordered by
-    /// class (each part would otherwise hold few classes); null keeps the given order.
+    /// class (each part would otherwise hold few classes); null keeps the given order. The permutation comes from
+    /// .NET's <see cref="Random"/>, not numpy's <c>RandomState(2020)</c>, so the parts differ from torch-fidelity's
+    /// (the mean agrees to sampling noise, not bit for bit).
     /// </param>
     public static (double Mean, double Std) Compute(Tensor logits, int splits = 10, int? shuffleSeed = 2020)
     {
