@@ -100,10 +100,10 @@ public class EvalCommandTests
         return dir;
     }
 
-    private static async Task<int> Invoke(Command command, RecordingUi ui, params string[] args)
+    private static async Task<int> Invoke(Command command, string[] args, CancellationToken token = default)
     {
         var root = new RootCommand { command };
-        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, token);
     }
 
     private static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
@@ -123,7 +123,7 @@ public class EvalCommandTests
                 "--batch-size", "4", "--threads", "1", "--resize", "pytorch-fid", "--json", Path.Combine(dir, "rfid.json")];
 
             var ui = new RecordingUi();
-            Assert.Equal(ExitCodes.Success, await Invoke(new EvalTokenizerCommand(ui, factory), ui, tokArgs));
+            Assert.Equal(ExitCodes.Success, await Invoke(new EvalTokenizerCommand(ui, factory), tokArgs));
             Assert.Equal(InceptionResize.PytorchFid, used.Single().Resize);
             var first = Json(Path.Combine(dir, "rfid.json"));
             Assert.Equal(6, first.GetProperty("images").GetInt32());
@@ -139,7 +139,7 @@ public class EvalCommandTests
 
             // Resume: nothing to redo; one deleted reconstruction is redone and gives the same numbers.
             File.Delete(Path.Combine(outDir, "reconstructions", "000002.png"));
-            Assert.Equal(ExitCodes.Success, await Invoke(new EvalTokenizerCommand(new RecordingUi(), factory), new RecordingUi(), tokArgs));
+            Assert.Equal(ExitCodes.Success, await Invoke(new EvalTokenizerCommand(new RecordingUi(), factory), tokArgs));
             var second = Json(Path.Combine(dir, "rfid.json"));
             Assert.Equal(1, second.GetProperty("reconstructed").GetInt32());
             Assert.Equal(rfid, second.GetProperty("rfid").GetDouble(), 1e-9);
@@ -150,7 +150,7 @@ public class EvalCommandTests
                 "--reference", Path.Combine(outDir, "real_stats.npz"), "--out", samples, "--per-class", "1", "--seeds", "0,1", "--batch-size", "4",
                 "--threads", "1", "--json", Path.Combine(dir, "gfid.json")];
             var c2iUi = new RecordingUi();
-            Assert.Equal(ExitCodes.Success, await Invoke(new EvalC2iCommand(c2iUi, factory), c2iUi, c2iArgs));
+            Assert.Equal(ExitCodes.Success, await Invoke(new EvalC2iCommand(c2iUi, factory), c2iArgs));
             var g = Json(Path.Combine(dir, "gfid.json"));
             Assert.Equal(1.5, g.GetProperty("cfg").GetDouble());     // N = 32 is no release: the script's default
             Assert.Equal(64, g.GetProperty("top_k").GetInt32());     // the whole vocabulary
@@ -169,11 +169,46 @@ public class EvalCommandTests
 
             // Resume: a deleted sample is regenerated identically (per-image seeds); the rest is reused.
             File.Delete(Path.Combine(samples, "seed-0", "000003.png"));
-            Assert.Equal(ExitCodes.Success, await Invoke(new EvalC2iCommand(new RecordingUi(), factory), new RecordingUi(), c2iArgs));
+            Assert.Equal(ExitCodes.Success, await Invoke(new EvalC2iCommand(new RecordingUi(), factory), c2iArgs));
             var again = Json(Path.Combine(dir, "gfid.json"));
             Assert.Equal([1, 0], again.GetProperty("seeds").EnumerateArray().Select(s => s.GetProperty("generated").GetInt32()));
             Assert.Equal(seed0, File.ReadAllBytes(Path.Combine(samples, "seed-0", "000003.png")));
             Assert.Equal(g.GetProperty("gfid").GetDouble(), again.GetProperty("gfid").GetDouble(), 1e-9);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task EvalC2i_CtrlC_KeepsTheWrittenImages_AndTheRerunGeneratesOnlyTheRest()
+    {
+        string dir = Directory.CreateTempSubdirectory("dfeval").FullName;
+        try
+        {
+            string models = TinyModels(Directory.CreateDirectory(Path.Combine(dir, "models")).FullName);
+            using (var features = new StandInFeatures())
+            {
+                var f = torch.rand(new long[] { 8, features.FeatureDim }, dtype: float64);
+                using var reference = FeatureStatistics.Of(f);
+                reference.Save(Path.Combine(dir, "ref.npz"));
+            }
+            FeatureExtractorFactory factory = (_, _) => new StandInFeatures();
+            string samples = Path.Combine(dir, "gfid");
+            string[] args = ["eval-c2i", "--gpt", Path.Combine(models, "gpt.safetensors"), "--tokenizer", Path.Combine(models, "tokenizer.safetensors"),
+                "--reference", Path.Combine(dir, "ref.npz"), "--out", samples, "--per-class", "1", "--seeds", "0", "--batch-size", "2",
+                "--threads", "1", "--json", Path.Combine(dir, "gfid.json")];
+            using var cts = new CancellationTokenSource();
+            var ui = new RecordingUi { CancelAfter = cts, CancelAt = 4 };
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Invoke(new EvalC2iCommand(ui, factory), args, cts.Token));
+            Assert.Equal(4, Directory.GetFiles(Path.Combine(samples, "seed-0"), "*.png").Length);
+            Assert.Empty(Directory.GetFiles(Path.Combine(samples, "seed-0"), "*.tmp"));
+
+            Assert.Equal(ExitCodes.Success, await Invoke(new EvalC2iCommand(new RecordingUi(), factory), args));
+            var seed = Json(Path.Combine(dir, "gfid.json")).GetProperty("seeds")[0];
+            Assert.Equal(6, seed.GetProperty("generated").GetInt32());
+            Assert.Equal(10, Directory.GetFiles(Path.Combine(samples, "seed-0"), "*.png").Length);
         }
         finally
         {
