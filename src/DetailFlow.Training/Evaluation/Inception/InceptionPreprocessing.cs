@@ -36,12 +36,16 @@ public static class InceptionPreprocessing
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>TF1 <c>resize_bilinear(align_corners=False)</c>: source coordinate = destination · (in / out).</summary>
+    /// <summary>
+    /// TF1 <c>resize_bilinear(align_corners=False)</c> as torch-fidelity's <c>interpolate_bilinear_2d_like_tensorflow1x</c>
+    /// ("slow", bit-exact on CPU): source coordinate = destination · (in / out) in float32, the upper neighbour clamped
+    /// to the edge; interpolated along the width first, then along the height.
+    /// </summary>
     public static Tensor ResizeLikeTensorflow1(Tensor x, int size)
     {
         using var scope = NewDisposeScope();
-        x = Along(x, 2, size);
         x = Along(x, 3, size);
+        x = Along(x, 2, size);
         return x.MoveToOuterDisposeScope();
     }
 
@@ -49,11 +53,10 @@ public static class InceptionPreprocessing
     {
         long inSize = x.shape[dim];
         if (inSize == outSize) return x.alias();
-        var src = arange(outSize, dtype: float64) * ((double)inSize / outSize);
-        var lo = src.floor().clamp_max(inSize - 1);
-        var frac = (src - lo).to(x.dtype);
-        var loIdx = lo.to(int64);
+        var src = arange(outSize, dtype: float32) * tensor((float)inSize / outSize);
+        var loIdx = src.to(int64);                                   // truncation = floor for coordinates ≥ 0
         var hiIdx = (loIdx + 1).clamp_max(inSize - 1);
+        var frac = (src - loIdx.to(float32)).to(x.dtype);
         var a = x.index_select(dim, loIdx);
         var b = x.index_select(dim, hiIdx);
         var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
