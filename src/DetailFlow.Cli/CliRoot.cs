@@ -18,6 +18,9 @@ public static class CliRoot
         new TrainArCommand(ui),
         new SampleCommand(ui),
         new EvalDefaultCommand(ui),
+        new EvalTokenizerCommand(ui),
+        new EvalC2iCommand(ui),
+        new ConvertInceptionCommand(ui),
         new ContactSheetCommand(ui),
     };
 }

@@ -94,7 +94,7 @@ public sealed class EvalDefaultCommand : BaseCommand
         foreach (var r in reconstructions) r.Dispose();
         var (reconPred, reconFeatures) = classifier.Predict(reconX);
         double reconAccuracy = reconPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
-        double reconFid = ImageMetrics.Fid(reconFeatures, realFeatures);
+        double reconFid = FeatureStatistics.Fid(reconFeatures, realFeatures);
         reconFeatures.Dispose();
         Ui.Info($"tokenizer: reconstruction PSNR on the {psnr.Count} test images (N = {n} tokens) {psnr.Average():F2} dB");
 
@@ -128,10 +128,10 @@ public sealed class EvalDefaultCommand : BaseCommand
         var (genPred, genFeatures) = classifier.Predict(genX);
         double genAccuracy = genPred.Zip(rows).Count(p => p.First == p.Second) / (double)rows.Length;
         var perClassAccuracy = Enumerable.Range(0, classes).Select(c => Enumerable.Range(c * perClass, perClass).Count(i => genPred[i] == c) / (double)perClass).ToArray();
-        double fid = ImageMetrics.Fid(genFeatures, realFeatures);
+        double fid = FeatureStatistics.Fid(genFeatures, realFeatures);
         // Reference point: FID of the real training images' first len(rows) against the test set (sample-size floor).
         var (_, trainFeatures) = classifier.Predict(trainX.narrow(0, 0, rows.Length));
-        double fidFloor = ImageMetrics.Fid(trainFeatures, realFeatures);
+        double fidFloor = FeatureStatistics.Fid(trainFeatures, realFeatures);
 
         var names = IdxImageSource.FashionMnistClasses;
         Ui.Table(["class", "class-consistency"], perClassAccuracy.Select((a, c) => new[] { c < names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture), a.ToString("F2", CultureInfo.InvariantCulture) }));

@@ -3,12 +3,19 @@ using static TorchSharp.torch;
 
 namespace DetailFlow.Training.Evaluation;
 
-/// <summary>Reconstruction PSNR and the Fréchet distance (FID formula) between two feature sets, in float64.</summary>
+/// <summary>
+/// Reconstruction PSNR and SSIM, in float64, of images [B, C, H, W] in [−1, 1] (mapped to [0, 1]; the reconstruction
+/// clamped as when saved). FID statistics and the Fréchet distance are in <see cref="FeatureStatistics"/>.
+/// </summary>
 public static class ImageMetrics
 {
+    /// <summary>SSIM window: 11×11 Gaussian, σ = 1.5 (Wang et al. 2004).</summary>
+    public const int SsimWindow = 11;
+    public const double SsimSigma = 1.5;
+
     /// <summary>
-    /// Per-image PSNR in dB of <paramref name="reconstructed"/> against <paramref name="reference"/>, both [B, ...] in
-    /// [−1, 1] (mapped to [0, 1], reconstruction clamped as when saved): 10·log10(1 / MSE). Identical images give +∞.
+    /// Per-image PSNR in dB of <paramref name="reconstructed"/> against <paramref name="reference"/>: 10·log10(1 / MSE)
+    /// over all pixels and channels (skimage's <c>peak_signal_noise_ratio</c> with data range 1). Identical images give +∞.
     /// </summary>
     public static double[] Psnr(Tensor reference, Tensor reconstructed)
     {
@@ -19,41 +26,47 @@ public static class ImageMetrics
         return (-10 * mse.log10()).data<double>().ToArray();
     }
 
-    /// <summary>Mean [D] and covariance [D, D] (unbiased, as numpy.cov) of features [M, D], in float64.</summary>
-    public static (Tensor Mean, Tensor Cov) Statistics(Tensor features)
-    {
-        if (features.dim() != 2 || features.shape[0] < 2) throw new ArgumentException("features must be [M ≥ 2, D]", nameof(features));
-        using var scope = NewDisposeScope();
-        var f = features.to(float64);
-        var mu = f.mean([0]);
-        var c = f - mu;
-        var cov = c.t().matmul(c) / (f.shape[0] - 1);
-        return (mu.MoveToOuterDisposeScope(), cov.MoveToOuterDisposeScope());
-    }
-
     /// <summary>
-    /// Fréchet distance ‖μ1 − μ2‖² + Tr(Σ1 + Σ2 − 2 (Σ1 Σ2)^½). Tr (Σ1 Σ2)^½ = Tr (Σ1^½ Σ2 Σ1^½)^½, the square root of a
-    /// symmetric PSD matrix: Σ1^½ and that root from symmetric eigen-decompositions (eigenvalues clamped at 0), float64.
+    /// Per-image SSIM with pytorch_msssim's conventions (the Wang et al. 2004 reference implementation): data range 1,
+    /// separable 11×11 Gaussian window σ 1.5, "valid" filtering (no padding), K1 = 0.01, K2 = 0.03, population
+    /// (co)variances; the SSIM map is averaged over positions and then over channels. H and W must be ≥ 11.
+    /// (The official <c>reconstruct_vq.py</c> calls skimage with its default 7×7 uniform window and data_range=2.0,
+    /// which gives different, higher numbers.)
     /// </summary>
-    public static double Frechet(Tensor mu1, Tensor cov1, Tensor mu2, Tensor cov2)
+    public static double[] Ssim(Tensor reference, Tensor reconstructed)
     {
+        if (reference.dim() != 4 || !reference.shape.SequenceEqual(reconstructed.shape))
+            throw new ArgumentException($"reference and reconstruction must both be [B, C, H, W], got [{string.Join(", ", reference.shape)}] and [{string.Join(", ", reconstructed.shape)}]");
+        if (reference.shape[2] < SsimWindow || reference.shape[3] < SsimWindow)
+            throw new ArgumentException($"SSIM needs images of at least {SsimWindow}×{SsimWindow}, got {reference.shape[3]}×{reference.shape[2]}", nameof(reference));
         using var scope = NewDisposeScope();
-        mu1 = mu1.to(float64); mu2 = mu2.to(float64); cov1 = cov1.to(float64); cov2 = cov2.to(float64);
-        var (l1, v1) = linalg.eigh(Symmetrize(cov1));
-        var sqrt1 = v1.matmul(diag(l1.clamp_min(0).sqrt())).matmul(v1.t());
-        var m = Symmetrize(sqrt1.matmul(cov2).matmul(sqrt1));
-        double traceSqrt = linalg.eigvalsh(m).clamp_min(0).sqrt().sum().item<double>();
-        double meanTerm = (mu1 - mu2).square().sum().item<double>();
-        return meanTerm + cov1.trace().item<double>() + cov2.trace().item<double>() - 2 * traceSqrt;
+        var x = (reference.to(float64) + 1) / 2;
+        var y = ((reconstructed.to(float64) + 1) / 2).clamp(0, 1);
+        const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
+        var g = Gaussian1d(x.shape[1]);
+        Tensor Filter(Tensor t) => Blur(t, g);
+        var mu1 = Filter(x);
+        var mu2 = Filter(y);
+        var s11 = Filter(x * x) - mu1 * mu1;
+        var s22 = Filter(y * y) - mu2 * mu2;
+        var s12 = Filter(x * y) - mu1 * mu2;
+        var cs = (2 * s12 + c2) / (s11 + s22 + c2);
+        var map = (2 * mu1 * mu2 + c1) / (mu1 * mu1 + mu2 * mu2 + c1) * cs;
+        return map.flatten(2).mean([2]).mean([1]).data<double>().ToArray();
     }
 
-    /// <summary>FID between two feature sets [M1, D] and [M2, D].</summary>
-    public static double Fid(Tensor features1, Tensor features2)
+    /// <summary>The normalised 1-D Gaussian [C, 1, 1, 11] for a depthwise convolution over C channels.</summary>
+    private static Tensor Gaussian1d(long channels)
     {
-        var (m1, c1) = Statistics(features1);
-        var (m2, c2) = Statistics(features2);
-        using (m1) using (c1) using (m2) using (c2) return Frechet(m1, c1, m2, c2);
+        var coords = arange(SsimWindow, dtype: float64) - SsimWindow / 2;
+        var g = (-(coords * coords) / (2 * SsimSigma * SsimSigma)).exp();
+        return (g / g.sum()).view(1, 1, 1, SsimWindow).expand(channels, 1, 1, SsimWindow).contiguous();
     }
 
-    private static Tensor Symmetrize(Tensor m) => (m + m.t()) / 2;
+    private static Tensor Blur(Tensor t, Tensor g)
+    {
+        long c = t.shape[1];
+        var rows = nn.functional.conv2d(t, g, groups: c);                       // along W
+        return nn.functional.conv2d(rows, g.transpose(2, 3), groups: c);         // along H
+    }
 }

@@ -20,7 +20,7 @@ public class ImageMetricsTests
         var mu2 = tensor(new[] { 1.0, 1.0, 0.0 });
         double[] a = [1.0, 4.0, 0.25], b = [9.0, 1.0, 0.25];
         double expected = 1 + 0 + 4 + a.Zip(b).Sum(p => p.First + p.Second - 2 * Math.Sqrt(p.First * p.Second));
-        Assert.Equal(expected, ImageMetrics.Frechet(mu1, diag(tensor(a)), mu2, diag(tensor(b))), 1e-9);
+        Assert.Equal(expected, FeatureStatistics.Frechet(mu1, diag(tensor(a)), mu2, diag(tensor(b))), 1e-9);
     }
 
     [Fact]
@@ -30,7 +30,7 @@ public class ImageMetricsTests
         var cov = RandomSpd(8, 1);
         var mu1 = zeros(8, dtype: float64);
         var mu2 = full(8, 0.5, dtype: float64);
-        Assert.Equal(8 * 0.25 + cov.trace().item<double>(), ImageMetrics.Frechet(mu1, cov, mu2, cov * 4), 1e-8);
+        Assert.Equal(8 * 0.25 + cov.trace().item<double>(), FeatureStatistics.Frechet(mu1, cov, mu2, cov * 4), 1e-8);
     }
 
     [Fact]
@@ -40,10 +40,10 @@ public class ImageMetricsTests
         var c2 = RandomSpd(6, 3);
         var m1 = randn(6, dtype: float64, generator: new Generator(4));
         var m2 = randn(6, dtype: float64, generator: new Generator(5));
-        Assert.Equal(ImageMetrics.Frechet(m1, c1, m2, c2), ImageMetrics.Frechet(m2, c2, m1, c1), 1e-8);
-        Assert.True(ImageMetrics.Frechet(m1, c1, m2, c2) > 0);
+        Assert.Equal(FeatureStatistics.Frechet(m1, c1, m2, c2), FeatureStatistics.Frechet(m2, c2, m1, c1), 1e-8);
+        Assert.True(FeatureStatistics.Frechet(m1, c1, m2, c2) > 0);
         var x = randn([200, 6], dtype: float32, generator: new Generator(6));
-        Assert.Equal(0, ImageMetrics.Fid(x, x), 1e-6);
+        Assert.Equal(0, FeatureStatistics.Fid(x, x), 1e-6);
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public class ImageMetricsTests
         var g = new Generator(7);
         var x = randn([20000, 4], dtype: float64, generator: g);
         var y = randn([20000, 4], dtype: float64, generator: g) * 2 + 0.5;
-        Assert.Equal(5.0, ImageMetrics.Fid(x, y), 0.2);
+        Assert.Equal(5.0, FeatureStatistics.Fid(x, y), 0.2);
     }
 
     [Fact]
