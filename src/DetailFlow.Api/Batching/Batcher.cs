@@ -13,7 +13,9 @@ namespace DetailFlow.Api.Batching;
 /// and loops: take new jobs (they join at the next step), run one step for every live row, decode the previews and
 /// finished images of that step (Core's <see cref="PreviewRenderer"/>: one decoder call per resolution), hand PNG encoding
 /// to the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images). Jobs beyond
-/// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full.
+/// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full. Each job names the model it was
+/// rented with; after an activation the old model keeps its own engine until its last row finishes, then the engine and
+/// the model are disposed here (the modules belong to this thread).
 /// </summary>
 public sealed class Batcher(
     IOptions<BatcherOptions> options, ModelLoader loader, ModelState state,
@@ -22,11 +24,12 @@ public sealed class Batcher(
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly List<DecodeItem> _decodes = [];
+    private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
     private Thread? _thread;
     private int _outstanding;
     private int _stepRows;
 
-    private sealed record DecodeItem(InferenceJob Job, long[] Codes, int Tokens, bool Final, bool Generated);
+    private sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -68,7 +71,7 @@ public sealed class Batcher(
         LoadedModel model;
         try
         {
-            model = loader.Load();
+            model = loader.LoadInitial();
         }
         catch (Exception e)
         {
@@ -79,20 +82,48 @@ public sealed class Batcher(
             return;
         }
         state.Loaded(model);
-        using var engine = new NextDetailEngine(model.Gpt, options.Value.MaxRows);
-        while (!_stop.IsCancellationRequested)
+        try
         {
-            while (_incoming.Reader.TryRead(out var job)) Accept(engine, job);
-            bool generating = engine.ActiveRequests > 0 || engine.PendingRequests > 0;
-            if (!generating && _decodes.Count == 0)
+            while (!_stop.IsCancellationRequested)
             {
-                WaitForWork();
-                continue;
+                while (_incoming.Reader.TryRead(out var job)) Accept(job);
+                var busy = _engines.Values.Where(e => e.ActiveRequests > 0 || e.PendingRequests > 0).ToList();
+                if (busy.Count == 0 && _decodes.Count == 0)
+                {
+                    DisposeRetired();
+                    WaitForWork(state.RetiredCount > 0 ? TimeSpan.FromMilliseconds(100) : Timeout.InfiniteTimeSpan);
+                    continue;
+                }
+                foreach (var engine in busy) Step(engine);
+                FlushDecodes();
+                DisposeRetired();
             }
-            if (generating) Step(engine);
-            FlushDecodes(model);
+            foreach (var job in DrainIncoming()) job.Cancel();
         }
-        foreach (var job in DrainIncoming()) job.Cancel();
+        finally
+        {
+            foreach (var engine in _engines.Values) engine.Dispose();
+            _engines.Clear();
+        }
+    }
+
+    /// <summary>Disposes the engine and weights of every replaced model that no request and no row uses any more.</summary>
+    private void DisposeRetired()
+    {
+        foreach (var old in state.Unrented())
+        {
+            if (_engines.TryGetValue(old, out var engine) && (engine.ActiveRequests > 0 || engine.PendingRequests > 0)) continue;
+            if (_decodes.Any(d => ReferenceEquals(d.Model, old)) || !state.TryForget(old)) continue;
+            if (engine is not null) { engine.Dispose(); _engines.Remove(old); }
+            old.Dispose();
+            logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
+        }
+    }
+
+    private NextDetailEngine EngineFor(LoadedModel model)
+    {
+        if (!_engines.TryGetValue(model, out var engine)) _engines[model] = engine = new NextDetailEngine(model.Gpt, options.Value.MaxRows);
+        return engine;
     }
 
     private IEnumerable<InferenceJob> DrainIncoming()
@@ -100,32 +131,36 @@ public sealed class Batcher(
         while (_incoming.Reader.TryRead(out var job)) yield return job;
     }
 
-    private void WaitForWork()
+    private void WaitForWork(TimeSpan timeout)
     {
-        try { _incoming.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult(); }
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        wait.CancelAfter(timeout);
+        try { _incoming.Reader.WaitToReadAsync(wait.Token).AsTask().GetAwaiter().GetResult(); }
         catch (OperationCanceledException) { }
     }
 
-    private void Accept(NextDetailEngine engine, InferenceJob job)
+    private void Accept(InferenceJob job)
     {
         if (job.Token.IsCancellationRequested) { job.Cancel(); return; }
+        var model = job.Model ?? state.Model;
+        if (model is null || model.IsDisposed) { job.Fail(new InvalidOperationException("the job's model is no longer loaded")); return; }
         var known = job.Known;
         int reach = Math.Min(known.Length, job.Tokens);
         foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
-            _decodes.Add(new DecodeItem(job, known, t, Final: false, Generated: false));
+            _decodes.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
         if (known.Length >= job.Tokens)
         {
-            _decodes.Add(new DecodeItem(job, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
+            _decodes.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
             return;
         }
         GenerationRow row;
         try
         {
-            row = engine.Submit(new GenerationRequest
+            row = EngineFor(model).Submit(new GenerationRequest
             {
                 ClassLabel = job.ClassId, Options = job.Options, Detail = job.Tokens,
                 Prefix = known.Length > 0 ? known : null,
-                Progress = p => OnProgress(job, p), CancellationToken = job.Token,
+                Progress = p => OnProgress(job, model, p), CancellationToken = job.Token,
             });
         }
         catch (ArgumentException e)
@@ -140,12 +175,12 @@ public sealed class Batcher(
         }, TaskScheduler.Default);
     }
 
-    private void OnProgress(InferenceJob job, GroupProgress p)
+    private void OnProgress(InferenceJob job, LoadedModel model, GroupProgress p)
     {
         _stepRows += job.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
 
-        if (p.IsComplete) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: true, Generated: true));
-        else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: false, Generated: true));
+        if (p.IsComplete) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: true, Generated: true));
+        else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: false, Generated: true));
     }
 
     private void Step(NextDetailEngine engine)
@@ -167,12 +202,16 @@ public sealed class Batcher(
         telemetry.RowsPerStep.Record(_stepRows);
     }
 
-    /// <summary>Decodes this step's prefixes (one decoder call per resolution) and queues their PNG encoding.</summary>
-    private void FlushDecodes(LoadedModel model)
+    /// <summary>Decodes this step's prefixes (one decoder call per resolution and model) and queues their PNG encoding.</summary>
+    private void FlushDecodes()
     {
-        var items = _decodes.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
+        var live = _decodes.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
         _decodes.Clear();
-        if (items.Count == 0) return;
+        foreach (var group in live.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance)) FlushDecodes((LoadedModel)group.Key!, group.ToList());
+    }
+
+    private void FlushDecodes(LoadedModel model, List<DecodeItem> items)
+    {
         IReadOnlyList<PreviewImage> images;
         try
         {
@@ -209,5 +248,6 @@ public sealed class Batcher(
     {
         _stop.Dispose();
         state.Model?.Dispose();
+        foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
     }
 }
