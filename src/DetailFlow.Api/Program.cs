@@ -1,3 +1,4 @@
+using DetailFlow.Api.Admin;
 using DetailFlow.Api.Endpoints;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Runtime;
@@ -13,6 +14,7 @@ app.MapGenerateEndpoints();
 app.MapStreamEndpoints();
 app.MapRefineEndpoints();
 app.MapModelEndpoints();
+app.MapAdminEndpoints();
 
 try
 {
