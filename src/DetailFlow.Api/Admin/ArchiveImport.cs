@@ -32,6 +32,8 @@ public static class ArchiveImport
             using (archive.CanSeek ? null : buffered)
             {
                 if (IsZip(buffered)) ExtractZip(buffered, destination, limits, ct);
+                else if (!IsGzip(buffered) && !IsTar(buffered))
+                    throw new ArchiveRejectedException(400, "archive: not a readable zip or tar archive (.zip, .tar, .tar.gz)");
                 else ExtractTar(IsGzip(buffered) ? new GZipStream(buffered, CompressionMode.Decompress, leaveOpen: true) : buffered, destination, limits, ct);
             }
             return Check(destination, limits, ct);
@@ -63,6 +65,7 @@ public static class ArchiveImport
 
     private static bool IsZip(Stream s) => Peek(s, 4) is [0x50, 0x4B, 0x03 or 0x05, 0x04 or 0x06];
     private static bool IsGzip(Stream s) => Peek(s, 2) is [0x1F, 0x8B];
+    private static bool IsTar(Stream s) => Peek(s, 262) is { Length: 262 } head && head.AsSpan(257, 5).SequenceEqual("ustar"u8);   // POSIX/GNU magic
 
     private static byte[] Peek(Stream s, int n)
     {

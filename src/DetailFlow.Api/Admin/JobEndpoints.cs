@@ -81,7 +81,10 @@ public static class JobEndpoints
                 DeleteFolder(jobFolder);
                 return e.Status == StatusCodes.Status413PayloadTooLarge
                     ? TypedResults.Problem(e.Message, statusCode: e.Status, title: "Archive too large", extensions: Field("archive"))
-                    : TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["archive"] = [e.Message] }, title: "Archive rejected");
+                    : TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["archive"] = [e.Message] })
+                    {
+                        Title = "Archive rejected", Detail = e.Message, Status = e.Status,
+                    });
             }
             catch
             {
