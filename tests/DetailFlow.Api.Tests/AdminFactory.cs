@@ -18,7 +18,12 @@ public class AdminFactory : ApiFactory
     public const string Key = "test-admin-key-0123456789";
     public const long UploadLimit = 512 * 1024;
 
-    public string DataFolder { get; } = Path.Combine(Path.GetTempPath(), "detailflow-admin-" + Guid.NewGuid().ToString("N")[..8]);
+    public AdminFactory() : this(null) { }
+
+    protected AdminFactory(string? dataFolder) =>
+        DataFolder = dataFolder ?? Path.Combine(Path.GetTempPath(), "detailflow-admin-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public string DataFolder { get; }
 
     public GatedHybridCache Cache => (GatedHybridCache)Services.GetRequiredService<HybridCache>();
 
@@ -51,8 +56,10 @@ public class AdminFactory : ApiFactory
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        if (Directory.Exists(DataFolder)) Directory.Delete(DataFolder, recursive: true);
+        if (OwnsDataFolder && Directory.Exists(DataFolder)) Directory.Delete(DataFolder, recursive: true);
     }
+
+    protected virtual bool OwnsDataFolder => true;
 }
 
 /// <summary>Calls of the admin API shared by the admin tests (in-process host or child process).</summary>
@@ -79,7 +86,7 @@ public static class AdminCalls
         {
             job = await Job(admin, id);
             if (until(job)) return job;
-            await Task.Delay(100);
+            await Task.Delay(50);
         } while (DateTime.UtcNow < deadline);
         throw new TimeoutException($"job {id} never reached the expected state; last: {job}");
     }

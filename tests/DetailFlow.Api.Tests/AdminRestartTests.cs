@@ -15,7 +15,7 @@ public sealed class AdminRestartTests : IDisposable
     [Fact]
     public async Task KilledDuringAJob_RestartMarksItInterrupted_ResumeCompletesWithTheStepCountContinuing()
     {
-        const int total = 400, every = 5;
+        const int total = 80, every = 5;
         string id;
         using (var first = await ServiceProcess.StartAsync(_data))
         {

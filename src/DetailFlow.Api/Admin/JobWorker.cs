@@ -165,7 +165,7 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
                 LastCheckpoint = outcome.Result.LastCheckpoint ?? current.LastCheckpoint, ClassNames = outcome.ClassNames,
                 Error = state == JobState.Interrupted ? "the service stopped while the job ran" : null, Updated = DateTimeOffset.UtcNow,
             };
-            logger.LogInformation("Job {Id} {State} at step {Step}; checkpoint {Checkpoint}", job.Id, state, final.Step, final.LastCheckpoint);
+            if (!lostLease) logger.LogInformation("Job {Id} {State} at step {Step}; checkpoint {Checkpoint}", job.Id, state, final.Step, final.LastCheckpoint);
         }
         catch (Exception e)
         {
