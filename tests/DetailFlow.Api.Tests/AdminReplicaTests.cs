@@ -104,11 +104,11 @@ public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replica
         Assert.Equal(total, done.Step());
         Assert.True(done.GetProperty("runs").GetInt32() >= 2, $"taken over: {done}");
         var steps = done.GetProperty("losses").EnumerateArray().Select(p => p.GetProperty("step").GetInt64()).ToList();
-        // Continued, not restarted: steps only rise (none repeated) to the total; the points the lost holder had not yet
-        // stored (at most a checkpoint interval) are the only gap.
+        // Continued, not restarted: steps only rise (none repeated) to the total; the points the lost holder trained
+        // after its last stored progress (up to its final checkpoint, where the new holder resumed) are the only gap.
         Assert.Equal(steps.Order().Distinct(), steps);
         Assert.Equal(total, steps[^1]);
-        Assert.All(steps.Zip(steps.Skip(1)), p => Assert.InRange(p.Second - p.First, 1, 4));
+        Assert.True(steps.Zip(steps.Skip(1)).Count(p => p.Second - p.First > 1) <= 1, string.Join(",", steps));
         Assert.NotNull(owner);
     }
 

@@ -32,20 +32,27 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
         await Task.Yield();
-        await RecoverAsync(stop);
+        while (!stop.IsCancellationRequested)   // the store may be unreachable at start (Redis): retry, never stop the host
+        {
+            try { await RecoverAsync(stop); break; }
+            catch (OperationCanceledException) { return; }
+            catch (Exception e) { logger.LogError("Recovering jobs failed (retrying): {Message}", e.Message); await Delay(stop); }
+        }
         var nextScan = DateTime.UtcNow + Lease;
         while (!stop.IsCancellationRequested)
         {
-            string? id;
-            try { id = await store.DequeueAsync(TimeSpan.FromSeconds(1), stop); }
-            catch (OperationCanceledException) { break; }
-            catch (Exception e) { logger.LogError("Reading the job queue failed: {Message}", e.Message); await Delay(stop); continue; }
-            if (id is not null) { await TryRunAsync(id, takeOver: false, stop); continue; }
-            if (store.Shared && DateTime.UtcNow >= nextScan)
+            try
             {
-                nextScan = DateTime.UtcNow + Lease;
-                await TakeOverExpiredAsync(stop);
+                string? id = await store.DequeueAsync(TimeSpan.FromSeconds(1), stop);
+                if (id is not null) { await TryRunAsync(id, takeOver: false, stop); continue; }
+                if (store.Shared && DateTime.UtcNow >= nextScan)
+                {
+                    nextScan = DateTime.UtcNow + Lease;
+                    await TakeOverExpiredAsync(stop);
+                }
             }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+            catch (Exception e) { logger.LogError("The job queue failed: {Message}", e.Message); await Delay(stop); }
         }
     }
 

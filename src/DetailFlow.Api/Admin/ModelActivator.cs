@@ -32,8 +32,28 @@ public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) =>
-        shared?.SubscribeAsync(source => ActivateAsync(source, announce: false, _stop.Token), _stop.Token) ?? Task.CompletedTask;
+    /// <summary>Subscribes to other replicas' activations in the background (retrying while Redis is unreachable).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (shared is null) return Task.CompletedTask;
+        _ = Task.Run(async () =>
+        {
+            for (int attempt = 0; !_stop.IsCancellationRequested; attempt++)
+            {
+                try
+                {
+                    await shared.SubscribeAsync(source => ActivateAsync(source, announce: false, _stop.Token), _stop.Token);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    if (attempt == 0) logger.LogWarning("Cannot subscribe to model activations yet (retrying): {Message}", e.Message);
+                    try { await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token); } catch (OperationCanceledException) { return; }
+                }
+            }
+        }, CancellationToken.None);
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken)
     {

@@ -27,6 +27,7 @@ public sealed class Batcher(
     private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
     private Thread? _thread;
     private int _outstanding;
+    private int _disposed;
     private int _stepRows;
 
     private sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
@@ -133,10 +134,13 @@ public sealed class Batcher(
 
     private void WaitForWork(TimeSpan timeout)
     {
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-        wait.CancelAfter(timeout);
-        try { _incoming.Reader.WaitToReadAsync(wait.Token).AsTask().GetAwaiter().GetResult(); }
-        catch (OperationCanceledException) { }
+        try
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            wait.CancelAfter(timeout);
+            _incoming.Reader.WaitToReadAsync(wait.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException) { }
     }
 
     private void Accept(InferenceJob job)
@@ -246,7 +250,11 @@ public sealed class Batcher(
 
     public void Dispose()
     {
-        _stop.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;   // registered twice (singleton + hosted service): disposed twice
+        // A host disposed without StopAsync (its start failed after this service started) still ends the thread here.
+        _stop.Cancel();
+        _incoming.Writer.TryComplete();
+        if (_thread is null || _thread.Join(TimeSpan.FromSeconds(10))) _stop.Dispose();
         state.Model?.Dispose();
         foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
     }
