@@ -30,7 +30,9 @@ public sealed class AdminOptions
 
     /// <summary>
     /// Torch intra-op threads of the training thread: training shares the machine with serving (whose threads are
-    /// <c>ModelOptions:Threads</c>), so keep the sum at or below the cores.
+    /// <c>ModelOptions:Threads</c>), so keep the sum at or below the cores. libtorch's intra-op count is per OS thread
+    /// (OpenMP) once the thread has run an op, so setting it on the training thread leaves the (warmed-up) inference
+    /// thread's count alone (TrainingThreadBudgetTests). MKL's own count is process-wide, so GEMMs may follow the last set.
     /// </summary>
     [Range(1, 1024, ErrorMessage = "Admin:TrainingThreads must be in 1..1024")]
     public int TrainingThreads { get; set; } = 1;
