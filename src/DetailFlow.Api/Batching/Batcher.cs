@@ -254,7 +254,8 @@ public sealed class Batcher(
         // A host disposed without StopAsync (its start failed after this service started) still ends the thread here.
         _stop.Cancel();
         _incoming.Writer.TryComplete();
-        if (_thread is null || _thread.Join(TimeSpan.FromSeconds(10))) _stop.Dispose();
+        _thread?.Join(TimeSpan.FromSeconds(10));
+        // _stop is never disposed (it has no timer or wait handle): the host may call StopAsync after Dispose.
         state.Model?.Dispose();
         foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
     }
