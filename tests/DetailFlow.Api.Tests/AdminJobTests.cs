@@ -195,4 +195,21 @@ public sealed class AdminOffTests(ApiFactory api) : IClassFixture<ApiFactory>
         using var plain = api.Client();
         Assert.Equal(HttpStatusCode.Unauthorized, (await plain.GetAsync("/admin/models")).StatusCode);
     }
+
+    [Fact]
+    public async Task NoKeyConfigured_StartUpLogsThatAdminIsOff()
+    {
+        string data = Path.Combine(Path.GetTempPath(), "detailflow-admin-off-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            using var service = await ServiceProcess.StartAsync(data, new Dictionary<string, string> { ["Admin__ApiKey"] = "" });
+            Assert.Contains("Admin API is off", service.Log);
+            using var client = service.Admin();
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/admin/jobs")).StatusCode);
+        }
+        finally
+        {
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+        }
+    }
 }

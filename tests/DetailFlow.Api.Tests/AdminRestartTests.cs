@@ -30,6 +30,8 @@ public sealed class AdminRestartTests : IDisposable
             var running = await AdminCalls.WaitFor(admin, id, j => j.Step() >= 2 * every + 1 && j.GetProperty("last_checkpoint").ValueKind == JsonValueKind.String);
             Assert.Equal("running", running.State());
             first.Kill();
+            Assert.Contains("Admin API is on", first.Log);
+            Assert.DoesNotContain(AdminFactory.Key, first.Log);   // the key is never logged
         }
 
         using var second = await ServiceProcess.StartAsync(_data);
