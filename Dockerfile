@@ -15,11 +15,13 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props ./
 COPY build/PatchGlibcxx.targets build/
 COPY src/DetailFlow.Core/DetailFlow.Core.csproj src/DetailFlow.Core/
+COPY src/DetailFlow.Training/DetailFlow.Training.csproj src/DetailFlow.Training/
 COPY src/DetailFlow.Api/DetailFlow.Api.csproj src/DetailFlow.Api/
 RUN dotnet restore src/DetailFlow.Api/DetailFlow.Api.csproj -r linux-x64 -p:TorchBackend=${BACKEND}
 COPY appsettings.json ./
 COPY models/default/ models/default/
 COPY src/DetailFlow.Core/ src/DetailFlow.Core/
+COPY src/DetailFlow.Training/ src/DetailFlow.Training/
 COPY src/DetailFlow.Api/ src/DetailFlow.Api/
 # Publish runs build/PatchGlibcxx.targets on the published libLibTorchSharp.so (harmless here: Ubuntu 24.04's
 # libstdc++ has GLIBCXX_3.4.33). The csproj places the default model at /app/models/default. The .so files removed
@@ -53,9 +55,14 @@ ENV APP_UID=1654 DOTNET_RUNNING_IN_CONTAINER=true ModelOptions__Device=cuda \
 FROM runtime-${BACKEND} AS final
 WORKDIR /app
 COPY --from=build /app ./
+# Admin jobs (datasets, runs, checkpoints, jobs.json without Redis) live in /data, writable by the non-root user; mount a
+# volume there (shared by every replica when they share Redis).
+RUN mkdir -p /data && chown $APP_UID /data
 ENV ASPNETCORE_HTTP_PORTS=8080 \
-    OMP_WAIT_POLICY=PASSIVE
+    OMP_WAIT_POLICY=PASSIVE \
+    Admin__DataFolder=/data
 EXPOSE 8080
+VOLUME /data
 USER $APP_UID
 # /healthz through the binary itself (the image has no curl); start-period covers loading the model.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["dotnet", "/app/DetailFlow.Api.dll", "--healthcheck"]

@@ -1,3 +1,4 @@
+using DetailFlow.Api.Admin;
 using DetailFlow.Api.Endpoints;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Runtime;
@@ -14,6 +15,7 @@ app.MapGenerateEndpoints();
 app.MapStreamEndpoints();
 app.MapRefineEndpoints();
 app.MapModelEndpoints();
+app.MapAdminEndpoints();
 
 try
 {

@@ -11,7 +11,7 @@ namespace DetailFlow.Api.Tests;
 /// service's own build output, configured only by environment variables (<c>Section__Key</c>), on a free 127.0.0.1 port,
 /// serving the tiny model. It can be sent SIGTERM (graceful shutdown) or SIGKILL (a crash).
 /// </summary>
-public sealed class ServiceProcess : IAsyncDisposable
+public sealed class ServiceProcess : IAsyncDisposable, IDisposable
 {
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
@@ -87,6 +87,29 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts the service with the admin API on (the test key, <paramref name="dataFolder"/> for jobs, one training thread,
+    /// no Redis unless <paramref name="extra"/> says otherwise).
+    /// </summary>
+    public static Task<ServiceProcess> StartAdminAsync(string dataFolder, IDictionary<string, string>? extra = null)
+    {
+        var settings = new Dictionary<string, string>
+        {
+            ["Admin__ApiKey"] = AdminFactory.Key, ["Admin__DataFolder"] = dataFolder, ["Admin__TrainingThreads"] = "1",
+            ["ConnectionStrings__Redis"] = "",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) settings[k] = v;
+        return StartAsync(settings);
+    }
+
+    /// <summary>A client that sends the admin key.</summary>
+    public HttpClient Admin()
+    {
+        var client = Client();
+        client.DefaultRequestHeaders.Add("X-Api-Key", AdminFactory.Key);
+        return client;
+    }
+
     /// <summary>A client for this process that does not drain endless responses on dispose (SSE).</summary>
     public HttpClient Client(TimeSpan? timeout = null) => new(new SocketsHttpHandler { MaxResponseDrainSize = 0 })
     {
@@ -114,8 +137,13 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>SIGTERM: what <c>docker stop</c> sends.</summary>
     public void Terminate() => Signal(15);
 
-    /// <summary>SIGKILL: the replica dies at once (a crash, an OOM kill).</summary>
-    public void Kill() => Signal(9);
+    /// <summary>SIGKILL: the replica dies at once (a crash, an OOM kill): no graceful shutdown, no final checkpoint, no state
+    /// written. Returns once the process is gone.</summary>
+    public void Kill()
+    {
+        Signal(9);
+        _process.WaitForExit(10_000);
+    }
 
     /// <summary>Waits for the exit; null when it did not exit within <paramref name="limit"/>.</summary>
     public async Task<int?> WaitForExitAsync(TimeSpan limit)
@@ -142,6 +170,12 @@ public sealed class ServiceProcess : IAsyncDisposable
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
     }
 
     public async ValueTask DisposeAsync()

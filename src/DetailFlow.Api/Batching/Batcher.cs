@@ -13,7 +13,9 @@ namespace DetailFlow.Api.Batching;
 /// and loops: take new jobs (they join at the next step), run one step for every live row, decode the previews and
 /// finished images of that step (Core's <see cref="PreviewRenderer"/>: one decoder call per resolution), hand PNG encoding
 /// to the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images). Jobs beyond
-/// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full.
+/// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full. Each job names the model it was
+/// rented with; after an activation the old model keeps its own engine until its last row finishes, then the engine and
+/// the model are disposed here (the modules belong to this thread).
 /// Graceful shutdown (<see cref="BeginDrain"/>, on <c>ApplicationStopping</c>): queued jobs that have not started fail with
 /// <see cref="ServiceStoppingException"/> (503) at once, started ones get up to <see cref="BatcherOptions.DrainSeconds"/> to
 /// finish, then they fail the same way; <see cref="StopAsync"/> returns once nothing is left on the rows.
@@ -27,13 +29,15 @@ public sealed class Batcher(
     private readonly CancellationTokenSource _drainSignal = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<DecodeItem> _decodes = [];
-    private readonly List<InferenceJob> _live = [];   // jobs handed to the engine (inference thread only)
+    private readonly List<InferenceJob> _live = [];   // jobs handed to an engine (inference thread only)
+    private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
     private Thread? _thread;
     private int _outstanding;
+    private int _disposed;
     private int _stepRows;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
 
-    private sealed record DecodeItem(InferenceJob Job, long[] Codes, int Tokens, bool Final, bool Generated);
+    private sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -94,7 +98,7 @@ public sealed class Batcher(
         LoadedModel model;
         try
         {
-            model = loader.Load();
+            model = loader.LoadInitial();
         }
         catch (Exception e)
         {
@@ -106,27 +110,55 @@ public sealed class Batcher(
             return;
         }
         state.Loaded(model);
-        using var engine = new NextDetailEngine(model.Gpt, options.Value.MaxRows);
-        while (!_stop.IsCancellationRequested)
+        try
         {
-            while (_incoming.Reader.TryRead(out var job))
+            while (!_stop.IsCancellationRequested)
             {
-                if (IsDraining) job.Fail(Stopping(started: false));
-                else Accept(engine, job);
+                while (_incoming.Reader.TryRead(out var job))
+                {
+                    if (IsDraining) job.Fail(Stopping(started: false));
+                    else Accept(job);
+                }
+                if (IsDraining) Drain();
+                var busy = _engines.Values.Where(e => e.ActiveRequests > 0 || e.PendingRequests > 0).ToList();
+                if (busy.Count == 0 && _decodes.Count == 0)
+                {
+                    DisposeRetired();
+                    if (IsDraining) _drained.TrySetResult();
+                    WaitForWork(state.RetiredCount > 0 ? TimeSpan.FromMilliseconds(100) : Timeout.InfiniteTimeSpan);
+                    continue;
+                }
+                foreach (var engine in busy) Step(engine);
+                FlushDecodes();
+                DisposeRetired();
             }
-            if (IsDraining) Drain();
-            bool generating = engine.ActiveRequests > 0 || engine.PendingRequests > 0;
-            if (!generating && _decodes.Count == 0)
-            {
-                if (IsDraining) _drained.TrySetResult();
-                WaitForWork();
-                continue;
-            }
-            if (generating) Step(engine);
-            FlushDecodes(model);
+            foreach (var job in DrainIncoming().Concat(_live)) job.Fail(Stopping(job.Started));
+            _drained.TrySetResult();
         }
-        foreach (var job in DrainIncoming().Concat(_live)) job.Fail(Stopping(job.Started));
-        _drained.TrySetResult();
+        finally
+        {
+            foreach (var engine in _engines.Values) engine.Dispose();
+            _engines.Clear();
+        }
+    }
+
+    /// <summary>Disposes the engine and weights of every replaced model that no request and no row uses any more.</summary>
+    private void DisposeRetired()
+    {
+        foreach (var old in state.Unrented())
+        {
+            if (_engines.TryGetValue(old, out var engine) && (engine.ActiveRequests > 0 || engine.PendingRequests > 0)) continue;
+            if (_decodes.Any(d => ReferenceEquals(d.Model, old)) || !state.TryForget(old)) continue;
+            if (engine is not null) { engine.Dispose(); _engines.Remove(old); }
+            old.Dispose();
+            logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
+        }
+    }
+
+    private NextDetailEngine EngineFor(LoadedModel model)
+    {
+        if (!_engines.TryGetValue(model, out var engine)) _engines[model] = engine = new NextDetailEngine(model.Gpt, options.Value.MaxRows);
+        return engine;
     }
 
     /// <summary>Refuses jobs that hold no rows yet, and once the drain time is over every job still generating.</summary>
@@ -155,35 +187,42 @@ public sealed class Batcher(
         while (_incoming.Reader.TryRead(out var job)) yield return job;
     }
 
-    private void WaitForWork()
+    private void WaitForWork(TimeSpan timeout)
     {
-        // Until the drain starts, its signal wakes the thread too (to refuse what is queued); afterwards only work or stop does.
-        using var wake = IsDraining ? null : CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _drainSignal.Token);
-        try { _incoming.Reader.WaitToReadAsync(wake?.Token ?? _stop.Token).AsTask().GetAwaiter().GetResult(); }
-        catch (OperationCanceledException) { }
+        // Until the drain starts, its signal wakes the thread too (to refuse what is queued); afterwards only work, stop or the timeout does.
+        try
+        {
+            using var wait = IsDraining ? CancellationTokenSource.CreateLinkedTokenSource(_stop.Token)
+                : CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, _drainSignal.Token);
+            wait.CancelAfter(timeout);
+            _incoming.Reader.WaitToReadAsync(wait.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException) { }
     }
 
-    private void Accept(NextDetailEngine engine, InferenceJob job)
+    private void Accept(InferenceJob job)
     {
         if (job.Token.IsCancellationRequested) { job.Cancel(); return; }
+        var model = job.Model ?? state.Model;
+        if (model is null || model.IsDisposed) { job.Fail(new InvalidOperationException("the job's model is no longer loaded")); return; }
         var known = job.Known;
         int reach = Math.Min(known.Length, job.Tokens);
         foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
-            _decodes.Add(new DecodeItem(job, known, t, Final: false, Generated: false));
+            _decodes.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
         if (known.Length >= job.Tokens)
         {
-            _decodes.Add(new DecodeItem(job, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
+            _decodes.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
             return;
         }
         GenerationRow row;
         var abort = CancellationTokenSource.CreateLinkedTokenSource(job.Token);
         try
         {
-            row = engine.Submit(new GenerationRequest
+            row = EngineFor(model).Submit(new GenerationRequest
             {
                 ClassLabel = job.ClassId, Options = job.Options, Detail = job.Tokens,
                 Prefix = known.Length > 0 ? known : null,
-                Progress = p => OnProgress(job, p), CancellationToken = abort.Token,
+                Progress = p => OnProgress(job, model, p), CancellationToken = abort.Token,
             });
         }
         catch (ArgumentException e)
@@ -202,13 +241,13 @@ public sealed class Batcher(
         }, TaskScheduler.Default);
     }
 
-    private void OnProgress(InferenceJob job, GroupProgress p)
+    private void OnProgress(InferenceJob job, LoadedModel model, GroupProgress p)
     {
         _stepRows += job.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
         job.Started = true;
 
-        if (p.IsComplete) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: true, Generated: true));
-        else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, p.Codes, p.PrefixLength, Final: false, Generated: true));
+        if (p.IsComplete) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: true, Generated: true));
+        else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: false, Generated: true));
     }
 
     private void Step(NextDetailEngine engine)
@@ -230,12 +269,16 @@ public sealed class Batcher(
         telemetry.RowsPerStep.Record(_stepRows);
     }
 
-    /// <summary>Decodes this step's prefixes (one decoder call per resolution) and queues their PNG encoding.</summary>
-    private void FlushDecodes(LoadedModel model)
+    /// <summary>Decodes this step's prefixes (one decoder call per resolution and model) and queues their PNG encoding.</summary>
+    private void FlushDecodes()
     {
-        var items = _decodes.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
+        var live = _decodes.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
         _decodes.Clear();
-        if (items.Count == 0) return;
+        foreach (var group in live.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance)) FlushDecodes((LoadedModel)group.Key!, group.ToList());
+    }
+
+    private void FlushDecodes(LoadedModel model, List<DecodeItem> items)
+    {
         IReadOnlyList<PreviewImage> images;
         try
         {
@@ -270,8 +313,13 @@ public sealed class Batcher(
 
     public void Dispose()
     {
-        _stop.Dispose();
-        _drainSignal.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;   // registered twice (singleton + hosted service): disposed twice
+        // A host disposed without StopAsync (its start failed after this service started) still ends the thread here.
+        _stop.Cancel();
+        _incoming.Writer.TryComplete();
+        _thread?.Join(TimeSpan.FromSeconds(10));
+        // _stop and _drainSignal are never disposed (no timer or wait handle): the host may call StopAsync or BeginDrain after Dispose.
         state.Model?.Dispose();
+        foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
     }
 }

@@ -64,7 +64,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
     {
         InferenceJob Job(long[]? known, CancellationToken token, Func<EncodedImage, ValueTask>? previewTo) => new()
         {
-            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = known ?? [],
+            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = known ?? [], Model = model,
             PreviewTokens = previews, OnPreview = previewTo, Token = token,
         };
         if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), ct), false);

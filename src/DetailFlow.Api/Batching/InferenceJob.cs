@@ -24,6 +24,9 @@ public sealed class InferenceJob
     public required SamplingOptions Options { get; init; }
     public required int Tokens { get; init; }
 
+    /// <summary>The model the request rented (null: the active model when the batcher accepts the job).</summary>
+    public Hosting.LoadedModel? Model { get; init; }
+
     /// <summary>Codes already known (cache or refine); generation continues after them.</summary>
     public long[] Known { get; init; } = [];
 

@@ -18,7 +18,7 @@ public static class GenerateEndpoints
     public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Generate(
         GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)
     {
-        if (state.Model is not { } model) return Problems.NotReady();
+        if (state.Rent(http) is not { } model) return Problems.NotReady();
         var (valid, errors) = RequestValidator.Validate(request, model, stream: false);
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
         try
@@ -40,6 +40,7 @@ public static class GenerateEndpoints
     {
         var headers = http.Response.Headers;
         headers["X-Model"] = model.Name;
+        headers["X-Model-Fingerprint"] = model.Fingerprint;
         headers["X-Tokens"] = tokens.ToString();
         headers["X-Cache"] = string.Join(",", outcomes.Select(o => o.CacheHit ? "hit" : "miss"));
         if (png)

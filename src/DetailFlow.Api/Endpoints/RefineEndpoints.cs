@@ -39,7 +39,7 @@ public static class RefineEndpoints
     public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Refine(
         RefineRequest? r, ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
     {
-        if (state.Model is not { } model) return Problems.NotReady();
+        if (state.Rent(http) is not { } model) return Problems.NotReady();
         var errors = new Dictionary<string, string[]>();
         ImageSpec? spec = null;
         int tokens = r?.Tokens ?? model.MaxTokens;
@@ -88,7 +88,7 @@ public static class RefineEndpoints
         [FromQuery(Name = "codes_id")] string? codesId, int? tokens, string? previews,
         ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
     {
-        if (state.Model is not { } model) return Problems.NotReady();
+        if (state.Rent(http) is not { } model) return Problems.NotReady();
         var errors = new Dictionary<string, string[]>();
         int t = tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(t))

@@ -41,11 +41,12 @@ public static class StreamEndpoints
     public static Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult> Stream(
         GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)
     {
-        if (state.Model is not { } model) return Problems.NotReady();
+        if (state.Rent(http) is not { } model) return Problems.NotReady();
         var (valid, errors) = RequestValidator.Validate(request, model, stream: true);
         if (valid is not null && valid.N != 1) { errors["n"] = ["the stream generates one image; n must be 1"]; valid = null; }
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
         var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, valid.SeedGiven);
+        http.Response.Headers["X-Model-Fingerprint"] = model.Fingerprint;
         return TypedResults.ServerSentEvents(Events(model, spec, valid.Previews, generator, http, http.RequestAborted));
     }
 

@@ -11,6 +11,8 @@ namespace DetailFlow.Api.Hosting;
 /// </summary>
 public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnlyList<string> labels, string name, string fingerprint) : IDisposable
 {
+    private int _leases;
+
     public GptTransformer Gpt { get; } = gpt;
     public VqModel Tokenizer { get; } = tokenizer;
     public GptConfig GptConfig => Gpt.Config;
@@ -30,8 +32,22 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
 
     public int MaxTokens => GptConfig.BlockSize;
 
+    /// <summary>Where the weights came from (activation, listing and announcement to other replicas).</summary>
+    public ModelSource? Source { get; init; }
+
+    /// <summary>Requests holding this model (see <see cref="ModelState.Rent()"/>).</summary>
+    public int Leases => Volatile.Read(ref _leases);
+
+    internal void Acquire() => Interlocked.Increment(ref _leases);
+
+    public void Return() => Interlocked.Decrement(ref _leases);
+
+    public bool IsDisposed { get; private set; }
+
     public void Dispose()
     {
+        if (IsDisposed) return;
+        IsDisposed = true;
         Gpt.Dispose();
         Tokenizer.Dispose();
     }

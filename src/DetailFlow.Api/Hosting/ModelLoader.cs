@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using DetailFlow.Core.Checkpoints;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
@@ -12,44 +13,76 @@ namespace DetailFlow.Api.Hosting;
 /// Loads the GPT and the decoder half of the tokenizer (converted safetensors or official checkpoints), checks that
 /// they belong together and runs one warm-up forward + decode. Called on the inference thread.
 /// </summary>
-public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoader> logger)
+public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoader> logger, IActiveModelStore? activeStore = null)
 {
-    public LoadedModel Load()
+    /// <summary>The configured model (<see cref="ModelOptions"/>).</summary>
+    public ModelSource Configured
+    {
+        get
+        {
+            var o = options.Value;
+            return new ModelSource(o.GptPath, o.TokenizerPath, ReadLabels(o), Name: Path.GetFileNameWithoutExtension(o.GptPath));
+        }
+    }
+
+    /// <summary>
+    /// The model to serve at start: the one last activated across replicas (when a shared store has one and it
+    /// loads), else the configured one.
+    /// </summary>
+    public LoadedModel LoadInitial()
+    {
+        if (activeStore?.Current() is { } active)
+        {
+            try { return Load(active); }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            { logger.LogWarning("The shared active model ({Gpt}) did not load, serving the configured one: {Message}", active.GptPath, e.Message); }
+        }
+        return Load();
+    }
+
+    public LoadedModel Load() => Load(Configured, "ModelOptions:GptPath", "ModelOptions:TokenizerPath",
+        string.IsNullOrWhiteSpace(options.Value.LabelsFile) ? "ModelOptions:Labels" : "ModelOptions:LabelsFile");
+
+    /// <summary>Loads, checks and warms up <paramref name="source"/>; error messages name <paramref name="gptField"/> / <paramref name="tokenizerField"/>.</summary>
+    public LoadedModel Load(ModelSource source, string gptField = "gpt_path", string tokenizerField = "tokenizer_path",
+        string labelsField = "labels")
     {
         var o = options.Value;
         if (o.Threads > 0) torch.set_num_threads(o.Threads);
         var device = torch.device(o.Device);
         GptTransformer gpt;
-        try { gpt = GptTransformer.Load(o.GptPath, dtype: o.DType, device: device); }
+        try { gpt = GptTransformer.Load(source.GptPath, entry: source.GptEntry, dtype: o.DType, device: device); }
         catch (Exception e) when (e is not OutOfMemoryException)
-        { throw new InvalidOperationException($"ModelOptions:GptPath = '{o.GptPath}': cannot load the GPT: {e.Message}", e); }
+        { throw new InvalidOperationException($"{gptField} = '{source.GptPath}': cannot load the GPT: {e.Message}", e); }
         VqModel vq;
-        try { vq = VqModel.Load(o.TokenizerPath, dtype: o.DType, device: device, decoderOnly: true); }
+        try { vq = VqModel.Load(source.TokenizerPath, dtype: o.DType, device: device, decoderOnly: true); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             gpt.Dispose();
-            throw new InvalidOperationException($"ModelOptions:TokenizerPath = '{o.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
+            throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
         }
-        var labels = ReadLabels(o);
-        var model = new LoadedModel(gpt, vq, labels, Path.GetFileNameWithoutExtension(o.GptPath), Fingerprint(o));
-        try { Check(model, o); Warmup(model); }
+        var labels = source.Labels.Count == 0 || source.Labels.Count == gpt.Config.NumClasses ? source.Labels : [];
+        var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, o))
+        {
+            Source = source,
+        };
+        try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }
         logger.LogInformation("Model {Name} loaded ({Gpt}; {Classes} classes, {Labels} labels, N = {N}) on {Device}, fingerprint {Fingerprint}",
             model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Fingerprint);
         return model;
     }
 
-    private static void Check(LoadedModel m, ModelOptions o)
+    private static void Check(LoadedModel m, string gptField, string tokenizerField, string labelsField, ModelSource o)
     {
         var g = m.GptConfig;
         var t = m.Tokenizer.Config;
         if (g.BlockSize != t.NumLatentTokens || g.GroupSize != t.GroupSize || g.EffectiveCausalNum != t.EffectiveCausalNum || g.VocabSize != t.CodebookSize)
             throw new InvalidOperationException(
-                $"ModelOptions:GptPath '{o.GptPath}' and ModelOptions:TokenizerPath '{o.TokenizerPath}' do not match: GPT N {g.BlockSize}, G {g.GroupSize}, " +
+                $"{gptField} '{o.GptPath}' and {tokenizerField} '{o.TokenizerPath}' do not match: GPT N {g.BlockSize}, G {g.GroupSize}, " +
                 $"C {g.EffectiveCausalNum}, vocab {g.VocabSize} vs tokenizer N {t.NumLatentTokens}, G {t.GroupSize}, C {t.EffectiveCausalNum}, codebook {t.CodebookSize}");
-        if (m.Labels.Count > 0 && m.Labels.Count != g.NumClasses)
-            throw new InvalidOperationException(
-                $"ModelOptions:{(string.IsNullOrWhiteSpace(o.LabelsFile) ? "Labels" : "LabelsFile")}: {m.Labels.Count} labels, but the model has {g.NumClasses} classes");
+        if (o.Labels.Count > 0 && o.Labels.Count != g.NumClasses && o.JobId is null)
+            throw new InvalidOperationException($"{labelsField}: {o.Labels.Count} labels, but the model has {g.NumClasses} classes");
     }
 
     /// <summary>One forward and one decode, so the first request does not pay for libtorch's lazy initialisation.</summary>
@@ -69,10 +102,10 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             ? File.ReadAllLines(o.LabelsFile).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray()
             : o.Labels;
 
-    private static string Fingerprint(ModelOptions o)
+    private static string Fingerprint(ModelSource source, ModelOptions o)
     {
         var text = new StringBuilder();
-        foreach (var path in new[] { o.GptPath, o.TokenizerPath })
+        foreach (var path in new[] { source.GptPath, source.TokenizerPath })
         {
             var info = new FileInfo(path);
             text.Append(info.Name).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('|');
@@ -80,6 +113,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             if (File.Exists(json)) text.Append(File.ReadAllText(json));
         }
         text.Append(o.DType);
+        if (source.GptEntry != CheckpointEntry.Ema) text.Append('|').Append(source.GptEntry);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16];
     }
 }

@@ -1,3 +1,4 @@
+using DetailFlow.Api.Admin;
 using DetailFlow.Api.Batching;
 using DetailFlow.Api.Caching;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -41,6 +42,7 @@ public static class ServiceCollectionExtensions
         services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20);
 
         var health = services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
+        services.AddAdmin(redis: builder.Configuration.GetConnectionString("Redis") is { Length: > 0 });
         if (builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } redis)
         {
             services.AddSingleton(new RedisConnection(redis));

@@ -1,0 +1,211 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using DetailFlow.Training.Data;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace DetailFlow.Api.Admin;
+
+/// <summary>
+/// <c>/admin/jobs</c>: start (JSON spec, or multipart with a <c>spec</c> field and an <c>archive</c> file), list, inspect,
+/// follow (SSE), cancel (a checkpoint is kept) and resume training jobs.
+/// </summary>
+public static class JobEndpoints
+{
+    public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder admin)
+    {
+        admin.MapPost("jobs", Create).WithName("CreateJob").WithSummary("Queue a training job (tokenizer | ar); 202 + Location").DisableAntiforgery();
+        admin.MapGet("jobs", List).WithName("ListJobs").WithSummary("All jobs, newest first");
+        admin.MapGet("jobs/{id}", Get).WithName("GetJob").WithSummary("State, step, loss curve, throughput, ETA, last checkpoint, error");
+        admin.MapGet("jobs/{id}/events", Events).WithName("JobEvents").WithSummary("Progress as server-sent events until the job stops");
+        admin.MapDelete("jobs/{id}", Cancel).WithName("CancelJob").WithSummary("Cancel; a running job writes a checkpoint first");
+        admin.MapPost("jobs/{id}/resume", Resume).WithName("ResumeJob").WithSummary("Continue an interrupted, cancelled or failed job from its last checkpoint");
+        return admin;
+    }
+
+    public static async Task<IResult> Create(HttpContext http, IJobStore store, IOptions<AdminOptions> options, ILogger<JobWorker> logger)
+    {
+        var o = options.Value;
+        var ct = http.RequestAborted;
+        JobSpec? spec;
+        IFormFile? archive = null;
+        if (http.Request.HasFormContentType)
+        {
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = o.MaxUploadBytes + (64 << 10);
+            if (http.Request.ContentLength > o.MaxUploadBytes + (64 << 10)) return TooLarge(o);
+            IFormCollection form;
+            try
+            {
+                http.Features.Set<IFormFeature>(new FormFeature(http.Request, new FormOptions { MultipartBodyLengthLimit = o.MaxUploadBytes + (64 << 10) }));
+                form = await http.Request.ReadFormAsync(ct);
+            }
+            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return TooLarge(o); }
+            catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)) { return TooLarge(o); }
+            archive = form.Files.GetFile("archive");
+            if (form.Files.Count > (archive is null ? 0 : 1)) return Invalid("archive", "upload one file, in the form field 'archive'");
+            if (archive is not null && archive.Length > o.MaxUploadBytes) return TooLarge(o);
+            try { spec = JsonSerializer.Deserialize<JobSpec>(form["spec"].ToString() is { Length: > 0 } s ? s : "null", AdminJson.Options); }
+            catch (JsonException e) { return Invalid("spec", $"the spec field is not valid JSON: {e.Message}"); }
+        }
+        else
+        {
+            try { spec = await http.Request.ReadFromJsonAsync<JobSpec>(AdminJson.Options, ct); }
+            catch (JsonException e) { return Invalid("body", $"the body is not valid JSON: {e.Message}"); }
+            catch (InvalidOperationException) { return Invalid("body", "send the spec as application/json, or multipart/form-data with 'spec' and 'archive'"); }
+        }
+        if (spec is null) return Invalid("spec", "a job spec (JSON object) is required");
+        var (valid, errors) = spec.Validate(archive is not null, o);
+        if (valid?.DatasetPath is { } folder)
+        {
+            try { _ = new ImageFolderSource(folder); }
+            catch (Exception e) when (e is InvalidDataException or DirectoryNotFoundException) { errors["dataset_path"] = [e.Message]; valid = null; }
+        }
+        if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid job spec");
+
+        string id = Guid.NewGuid().ToString("N")[..16];
+        string jobFolder = Path.GetFullPath(Path.Combine(o.DataFolder, "jobs", id));
+        var classes = Array.Empty<string>() as IReadOnlyList<string>;
+        if (archive is not null)
+        {
+            try
+            {
+                await using var upload = archive.OpenReadStream();
+                var imported = await Task.Run(() => ArchiveImport.Extract(upload, Path.Combine(jobFolder, "dataset"), o, ct), ct);
+                classes = imported.Classes;
+                logger.LogInformation("Job {Id}: archive '{File}' unpacked: {Images} images in {Classes} classes", id, archive.FileName, imported.Images, imported.Classes.Count);
+            }
+            catch (ArchiveRejectedException e)
+            {
+                DeleteFolder(jobFolder);
+                return e.Status == StatusCodes.Status413PayloadTooLarge
+                    ? TypedResults.Problem(e.Message, statusCode: e.Status, title: "Archive too large", extensions: Field("archive"))
+                    : TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["archive"] = [e.Message] })
+                    {
+                        Title = "Archive rejected", Detail = e.Message, Status = e.Status,
+                    });
+            }
+            catch
+            {
+                DeleteFolder(jobFolder);
+                throw;
+            }
+        }
+        Directory.CreateDirectory(jobFolder);
+        var now = DateTimeOffset.UtcNow;
+        var job = new JobRecord
+        {
+            Id = id, Name = valid.Name!, Kind = valid.Kind!, State = JobState.Queued, TotalSteps = valid.Steps!.Value, ClassNames = classes,
+            Created = now, Updated = now, Folder = jobFolder, Spec = valid,
+        };
+        await store.SaveAsync(job, CancellationToken.None);
+        await store.EnqueueAsync(id, CancellationToken.None);
+        return new Accepted($"/admin/jobs/{id}", TypedResults.Json(job, AdminJson.Options, statusCode: StatusCodes.Status202Accepted));
+    }
+
+    public static async Task<IResult> List(IJobStore store, CancellationToken ct) =>
+        TypedResults.Json(new { jobs = await store.ListAsync(ct) }, AdminJson.Options);
+
+    public static async Task<IResult> Get(string id, IJobStore store, CancellationToken ct) =>
+        await store.GetAsync(id, ct) is { } job ? TypedResults.Json(job, AdminJson.Options) : NotFound(id);
+
+    public static async Task<IResult> Cancel(string id, IJobStore store, JobWorker worker, JobEvents events, CancellationToken ct)
+    {
+        if (await store.GetAsync(id, ct) is not { } job) return NotFound(id);
+        switch (job.State)
+        {
+            case JobState.Queued:
+                job = job with { State = JobState.Cancelled, Updated = DateTimeOffset.UtcNow };
+                await store.SaveAsync(job, CancellationToken.None);
+                events.Notify(id);
+                return TypedResults.Json(job, AdminJson.Options, statusCode: StatusCodes.Status202Accepted);
+            case JobState.Running:
+                await store.SetCancelRequestedAsync(id, true);
+                worker.CancelLocal(id);   // elsewhere: its worker sees the request at its next lease renewal
+                return TypedResults.Json(job, AdminJson.Options, statusCode: StatusCodes.Status202Accepted);
+            default:
+                return Conflict($"job {id} is {Name(job.State)}; only queued or running jobs can be cancelled");
+        }
+    }
+
+    public static async Task<IResult> Resume(string id, IJobStore store, JobEvents events, CancellationToken ct)
+    {
+        if (await store.GetAsync(id, ct) is not { } job) return NotFound(id);
+        if (job.State is not (JobState.Interrupted or JobState.Cancelled or JobState.Failed))
+            return Conflict($"job {id} is {Name(job.State)}; only interrupted, cancelled or failed jobs can be resumed");
+        if (await store.IsLeasedAsync(id)) return Conflict($"job {id} is still held by a worker; retry shortly");
+        await store.SetCancelRequestedAsync(id, false);
+        job = job with { State = JobState.Queued, Error = null, Updated = DateTimeOffset.UtcNow };
+        await store.SaveAsync(job, CancellationToken.None);
+        await store.EnqueueAsync(id, CancellationToken.None);
+        events.Notify(id);
+        return new Accepted($"/admin/jobs/{id}", TypedResults.Json(job, AdminJson.Options, statusCode: StatusCodes.Status202Accepted));
+    }
+
+    public static async Task<IResult> Events(string id, IJobStore store, JobEvents events, HttpContext http)
+    {
+        if (await store.GetAsync(id, http.RequestAborted) is null) return NotFound(id);
+        return TypedResults.ServerSentEvents(Stream(id, store, events, http.RequestAborted));
+    }
+
+    /// <summary><c>progress</c> on every change (state, step), then one event named after the final state; heartbeats while idle.</summary>
+    private static async IAsyncEnumerable<SseItem<JsonElement>> Stream(string id, IJobStore store, JobEvents events,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return new SseItem<JsonElement>(JsonSerializer.SerializeToElement(new { time = DateTimeOffset.UtcNow }), "heartbeat");
+        (JobState, long, string?)? seen = null;
+        var quiet = DateTime.UtcNow;
+        while (!ct.IsCancellationRequested)
+        {
+            var job = await store.GetAsync(id, ct);
+            if (job is null) yield break;
+            var now = (job.State, job.Step, job.Phase);
+            if (now != seen)
+            {
+                seen = now;
+                quiet = DateTime.UtcNow;
+                var data = JsonSerializer.SerializeToElement(job, AdminJson.Options);
+                if (job.IsTerminal) { yield return new SseItem<JsonElement>(data, Name(job.State)) { EventId = job.Step.ToString() }; yield break; }
+                yield return new SseItem<JsonElement>(data, "progress") { EventId = job.Step.ToString() };
+            }
+            else if (DateTime.UtcNow - quiet > TimeSpan.FromSeconds(10))
+            {
+                quiet = DateTime.UtcNow;
+                yield return new SseItem<JsonElement>(JsonSerializer.SerializeToElement(new { time = DateTimeOffset.UtcNow }), "heartbeat");
+            }
+            await events.WaitAsync(id, TimeSpan.FromMilliseconds(500), ct);
+        }
+    }
+
+    internal static string Name(JobState state) => JsonNamingPolicy.SnakeCaseLower.ConvertName(state.ToString());
+
+    private static void DeleteFolder(string folder)
+    {
+        if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+    }
+
+    private static Dictionary<string, object?> Field(string name) => new() { ["field"] = name };
+
+    internal static IResult Invalid(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "Invalid job spec");
+
+    private static IResult TooLarge(AdminOptions o) => TypedResults.Problem(
+        $"The upload is larger than Admin:MaxUploadBytes = {o.MaxUploadBytes} bytes.", statusCode: StatusCodes.Status413PayloadTooLarge,
+        title: "Archive too large", extensions: Field("archive"));
+
+    internal static IResult NotFound(string id) =>
+        TypedResults.Problem($"No job with id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Job not found");
+
+    internal static IResult Conflict(string detail) => TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "Conflict");
+
+    /// <summary>202 with a Location header and the job as the body.</summary>
+    private sealed class Accepted(string location, IResult body) : IResult
+    {
+        public Task ExecuteAsync(HttpContext http)
+        {
+            http.Response.Headers.Location = location;
+            return body.ExecuteAsync(http);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+using System.Collections.Concurrent;
+using DetailFlow.Training;
+using DetailFlow.Training.Checkpointing;
+using Microsoft.Extensions.Options;
+
+namespace DetailFlow.Api.Admin;
+
+/// <summary>
+/// The hosted training worker: takes queued jobs one at a time, holds each job's lease while it runs (renewed every
+/// third of <see cref="AdminOptions.LeaseSeconds"/>), runs it on a dedicated thread with
+/// <see cref="AdminOptions.TrainingThreads"/> torch threads, and stores progress (step, loss curve, throughput, ETA,
+/// last checkpoint). At start, jobs stored as running by this instance, or whose lease has expired, become
+/// <c>interrupted</c> (resume continues from their last checkpoint). With a shared store it also takes over running
+/// jobs whose lease expired later (their worker died), continuing them from their last checkpoint.
+/// </summary>
+public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminOptions> options, ILogger<JobWorker> logger) : BackgroundService
+{
+    private static readonly TimeSpan SaveEvery = TimeSpan.FromMilliseconds(250);
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+
+    private string Owner => options.Value.InstanceId;
+    private TimeSpan Lease => TimeSpan.FromSeconds(options.Value.LeaseSeconds);
+
+    /// <summary>Stops the job if this process runs it (it finishes its step and writes a checkpoint first).</summary>
+    public bool CancelLocal(string id)
+    {
+        if (!_running.TryGetValue(id, out var cts)) return false;
+        cts.Cancel();
+        return true;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        await Task.Yield();
+        while (!stop.IsCancellationRequested)   // the store may be unreachable at start (Redis): retry, never stop the host
+        {
+            try { await RecoverAsync(stop); break; }
+            catch (OperationCanceledException) { return; }
+            catch (Exception e) { logger.LogError("Recovering jobs failed (retrying): {Message}", e.Message); await Delay(stop); }
+        }
+        var nextScan = DateTime.UtcNow + Lease;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                string? id = await store.DequeueAsync(TimeSpan.FromSeconds(1), stop);
+                if (id is not null) { await TryRunAsync(id, takeOver: false, stop); continue; }
+                if (store.Shared && DateTime.UtcNow >= nextScan)
+                {
+                    nextScan = DateTime.UtcNow + Lease;
+                    await TakeOverExpiredAsync(stop);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { break; }
+            catch (Exception e) { logger.LogError("The job queue failed: {Message}", e.Message); await Delay(stop); }
+        }
+    }
+
+    private static async Task Delay(CancellationToken stop)
+    {
+        try { await Task.Delay(TimeSpan.FromSeconds(1), stop); } catch (OperationCanceledException) { }
+    }
+
+    private async Task RecoverAsync(CancellationToken ct)
+    {
+        foreach (var job in await store.ListAsync(ct))
+        {
+            if (job.State != JobState.Running) continue;
+            bool mine = !store.Shared || job.Owner == Owner;
+            if (!mine && await store.IsLeasedAsync(job.Id)) continue;   // another live replica runs it
+            if (mine) await store.ReleaseLeaseAsync(job.Id, Owner);
+            var latest = Latest(job);
+            await store.SaveAsync(latest with
+            {
+                Step = CheckpointStep(latest.LastCheckpoint), State = JobState.Interrupted, EtaSeconds = null, Phase = null, Updated = DateTimeOffset.UtcNow,
+                Error = mine ? "the service stopped while the job ran" : "the worker's lease expired",
+            }, ct);
+            logger.LogWarning("Job {Id} ({Name}) was running when the service stopped: interrupted at step {Step}", job.Id, job.Name, job.Step);
+        }
+    }
+
+    private async Task TakeOverExpiredAsync(CancellationToken ct)
+    {
+        try
+        {
+            foreach (var job in await store.ListAsync(ct))
+                if (job.State == JobState.Running && !_running.ContainsKey(job.Id) && !await store.IsLeasedAsync(job.Id))
+                {
+                    logger.LogWarning("Job {Id}: the lease of {Owner} expired; taking it over from its last checkpoint", job.Id, job.Owner);
+                    await TryRunAsync(job.Id, takeOver: true, ct);
+                }
+        }
+        catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("Scanning for expired leases failed: {Message}", e.Message); }
+    }
+
+    private async Task TryRunAsync(string id, bool takeOver, CancellationToken stop)
+    {
+        var job = await store.GetAsync(id, stop);
+        if (job is null || job.State != (takeOver ? JobState.Running : JobState.Queued)) return;   // e.g. cancelled while queued
+        if (!await store.TryAcquireLeaseAsync(id, Owner, Lease)) return;
+        try { await RunLeasedAsync(job, stop); }
+        catch (Exception e) when (e is not OperationCanceledException) { logger.LogError(e, "Job {Id} could not be run", id); }
+        finally { await store.ReleaseLeaseAsync(id, Owner); }
+    }
+
+    private async Task RunLeasedAsync(JobRecord job, CancellationToken stop)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        _running[job.Id] = cts;
+        var gate = new Lock();
+        var current = job with { State = JobState.Running, Owner = Owner, Runs = job.Runs + 1, Error = null, Phase = "starting", Updated = DateTimeOffset.UtcNow };
+        await SaveAsync(current);
+        bool lostLease = false;
+        var heartbeat = Task.Run(async () =>
+        {
+            while (!cts.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(Lease / 3, cts.Token);
+                    if (!await store.RenewLeaseAsync(job.Id, Owner, Lease)) { lostLease = true; cts.Cancel(); }
+                    else if (await store.IsCancelRequestedAsync(job.Id)) cts.Cancel();
+                }
+                catch (OperationCanceledException) { }
+                catch (Exception e) { logger.LogWarning("Job {Id}: lease renewal failed: {Message}", job.Id, e.Message); }
+            }
+        }, CancellationToken.None);
+
+        var lastSave = DateTime.MinValue;
+        void Phase(string phase, IReadOnlyList<string> classes)
+        {
+            lock (gate) current = current with { Phase = phase, ClassNames = classes, Updated = DateTimeOffset.UtcNow };
+            Save();
+        }
+        void Progress(TrainingProgress p)
+        {
+            lock (gate)
+                current = current.WithLoss(p.Step, p.Loss) with
+                {
+                    TotalSteps = p.TotalSteps, StepsPerSecond = p.StepsPerSecond, EtaSeconds = p.Eta?.TotalSeconds, Updated = DateTimeOffset.UtcNow,
+                };
+            if (DateTime.UtcNow - lastSave >= SaveEvery || p.Step % job.Spec.CheckpointEvery!.Value == 1 || p.Step == p.TotalSteps) Save();
+        }
+        void Save()
+        {
+            if (lostLease) return;
+            lastSave = DateTime.UtcNow;
+            JobRecord snapshot;
+            lock (gate) snapshot = current = Latest(current);
+            SaveAsync(snapshot).GetAwaiter().GetResult();
+        }
+
+        var done = new TaskCompletionSource<JobRunner.Outcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try { done.SetResult(JobRunner.Run(current, options.Value.TrainingThreads, Phase, Progress, cts.Token)); }
+            catch (Exception e) { done.SetException(e); }
+        }) { IsBackground = true, Name = "detailflow-training" };
+        logger.LogInformation("Job {Id} ({Name}, {Kind}) started at step {Step} of {Total}", job.Id, job.Name, job.Spec.Kind, job.Step, job.Spec.Steps);
+        thread.Start();
+
+        JobRecord final;
+        try
+        {
+            var outcome = await done.Task;
+            bool cancelRequested = await store.IsCancelRequestedAsync(job.Id);
+            var state = !outcome.Result.Cancelled ? JobState.Completed
+                : stop.IsCancellationRequested && !cancelRequested ? JobState.Interrupted : JobState.Cancelled;
+            lock (gate) final = Latest(current) with
+            {
+                State = state, Step = outcome.Result.FinalStep, EtaSeconds = state == JobState.Completed ? 0 : null, Phase = null,
+                LastCheckpoint = outcome.Result.LastCheckpoint ?? current.LastCheckpoint, ClassNames = outcome.ClassNames,
+                Error = state == JobState.Interrupted ? "the service stopped while the job ran" : null, Updated = DateTimeOffset.UtcNow,
+            };
+            if (!lostLease) logger.LogInformation("Job {Id} {State} at step {Step}; checkpoint {Checkpoint}", job.Id, state, final.Step, final.LastCheckpoint);
+        }
+        catch (Exception e)
+        {
+            var state = e is OperationCanceledException ? (stop.IsCancellationRequested ? JobState.Interrupted : JobState.Cancelled) : JobState.Failed;
+            lock (gate) final = Latest(current) with { State = state, Phase = null, Error = e.Message, Updated = DateTimeOffset.UtcNow };
+            if (state == JobState.Failed) logger.LogError("Job {Id} failed: {Message}", job.Id, e.Message);
+        }
+        finally
+        {
+            _running.TryRemove(job.Id, out _);
+            await cts.CancelAsync();
+            await heartbeat;
+        }
+        if (lostLease) { logger.LogWarning("Job {Id}: lease lost to another worker; not recording the outcome here", job.Id); return; }
+        await store.SetCancelRequestedAsync(job.Id, false);
+        await SaveAsync(final);
+    }
+
+    /// <summary>The step a checkpoint file holds (its name), 0 for none: where a resumed run continues.</summary>
+    private static long CheckpointStep(string? path) =>
+        path is not null && long.TryParse(Path.GetFileNameWithoutExtension(path), out long step) ? step : 0;
+
+    /// <summary>The job with its newest checkpoint on disk.</summary>
+    private static JobRecord Latest(JobRecord job) => TrainingCheckpoint.Latest(job.RunDir) is { } path ? job with { LastCheckpoint = path } : job;
+
+    private async Task SaveAsync(JobRecord job)
+    {
+        await store.SaveAsync(job, CancellationToken.None);
+        events.Notify(job.Id);
+    }
+}

@@ -1,0 +1,63 @@
+using DetailFlow.Api.Hosting;
+
+namespace DetailFlow.Api.Admin;
+
+/// <summary>
+/// Swaps a model into serving: loads and warms it up off the inference thread, then makes it the active model (new
+/// requests rent it; requests holding the old one finish on it, and the batcher disposes it after its last row). With
+/// Redis, an activation is stored and announced so every replica applies it, and this replica applies theirs.
+/// </summary>
+public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger<ModelActivator> logger, IActiveModelStore? shared = null)
+    : IHostedService
+{
+    private readonly SemaphoreSlim _one = new(1, 1);
+    private readonly CancellationTokenSource _stop = new();
+
+    public async Task<LoadedModel> ActivateAsync(ModelSource source, bool announce, CancellationToken ct)
+    {
+        await _one.WaitAsync(ct);
+        try
+        {
+            if (state.Model is { } current && current.Source == source) return current;
+            var model = await Task.Factory.StartNew(() => loader.Load(source), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var old = state.Model;
+            state.Activate(model);
+            logger.LogInformation("Activated model {Name} ({Fingerprint}) in place of {Old}", model.Name, model.Fingerprint, old?.Fingerprint ?? "none");
+            if (announce && shared is not null) await shared.PublishAsync(source, CancellationToken.None);
+            return model;
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+
+    /// <summary>Subscribes to other replicas' activations in the background (retrying while Redis is unreachable).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (shared is null) return Task.CompletedTask;
+        _ = Task.Run(async () =>
+        {
+            for (int attempt = 0; !_stop.IsCancellationRequested; attempt++)
+            {
+                try
+                {
+                    await shared.SubscribeAsync(source => ActivateAsync(source, announce: false, _stop.Token), _stop.Token);
+                    return;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    if (attempt == 0) logger.LogWarning("Cannot subscribe to model activations yet (retrying): {Message}", e.Message);
+                    try { await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token); } catch (OperationCanceledException) { return; }
+                }
+            }
+        }, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stop.Cancel();
+        return Task.CompletedTask;
+    }
+}
