@@ -89,6 +89,50 @@ public class NextDetailEngineTests
         Assert.Equal(new RecomputeSampler(model).Generate([3], [late.Options])[0], rowLate.Completion.Result);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void MixedSteps_RunPacked_AndEveryRowsLogitsEqualRunningAlone(bool greedy)
+    {
+        // G = 4, C = 8, N = 64: the early request is in its group phase (4-position blocks) during all 8 one-position
+        // steps of the newcomer (class token + 7 causal codes), so exactly those 8 steps are mixed and run packed.
+        using var model = RandomGpt.Build(4, 8, 64, seed: 23);
+        long vocab = model.Config.VocabSize;
+        var early = Request(1, new SamplingOptions { Seed = 1, Greedy = greedy, CfgScale = 2.0 });
+        var late = Request(4, new SamplingOptions { Seed = 9, Greedy = greedy, CfgScale = 1.5, TopK = 12 });
+        var plain = Request(5, new SamplingOptions { Seed = 4, Greedy = greedy, CfgScale = 1.0 });   // one cache row
+        GenerationRequest[] requests = [early, late, plain];
+        var batched = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
+        var alone = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
+        try
+        {
+            using var engine = new NextDetailEngine(model, maxRows: 8);
+            var rowEarly = engine.Submit(early with { StepLogits = batched[0] });
+            for (int i = 0; i < 10; i++) engine.Step();
+            Assert.Equal(0, engine.PackedSteps);
+            var rowLate = engine.Submit(late with { StepLogits = batched[1] });
+            var rowPlain = engine.Submit(plain with { StepLogits = batched[2] });
+            engine.RunUntilIdle();
+            Assert.Equal(8, engine.PackedSteps);
+
+            GenerationRow[] rows = [rowEarly, rowLate, rowPlain];
+            for (int i = 0; i < requests.Length; i++)
+            {
+                using var solo = new NextDetailEngine(model, maxRows: 2);
+                Assert.Equal(solo.Generate([requests[i] with { StepLogits = alone[i] }])[0], rows[i].Completion.Result);
+                Assert.Equal(0, solo.PackedSteps);
+                AssertClose(alone[i].Guided, batched[i].Guided, 1e-4);
+                AssertClose(alone[i].Cond, batched[i].Cond, 1e-4);
+                AssertClose(alone[i].Uncond, batched[i].Uncond, 1e-4);
+            }
+            Assert.Equal(new RecomputeSampler(model).Generate([4], [late.Options])[0], rowLate.Completion.Result);
+        }
+        finally
+        {
+            foreach (var r in batched.Concat(alone)) r.Dispose();
+        }
+    }
+
     [Fact]
     public void PrefixProperty_CodesAtDetailTAreTheFirstTCodesOfTheFullResult()
     {
