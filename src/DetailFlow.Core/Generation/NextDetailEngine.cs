@@ -50,6 +50,12 @@ public sealed class NextDetailEngine : IDisposable
         get { lock (_pendingLock) return _pending.Count; }
     }
 
+    /// <summary>
+    /// Whether steps whose rows feed blocks of different lengths run packed (default; the same results as the padded
+    /// grid up to float summation order, with less work). False runs every step on the padded grid (for comparisons).
+    /// </summary>
+    public bool PackMixedSteps { get; set; } = true;
+
     /// <summary>Forwards run packed so far (steps whose rows fed blocks of different lengths).</summary>
     public long PackedSteps { get; private set; }
 
@@ -191,7 +197,7 @@ public sealed class NextDetailEngine : IDisposable
     private long[][] Forward()
     {
         var config = _model.Config;
-        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot);
+        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, PackMixedSteps);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = _model.Device;

@@ -61,7 +61,9 @@ internal sealed class StepBatch
     /// <summary>Index into <see cref="OutputIndex"/> where row r's logits start.</summary>
     public int[] OutputStart { get; }
 
-    public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot)
+    /// <param name="pack">Whether a step with blocks of different lengths runs packed (false: on the padded grid).</param>
+    public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot,
+        bool pack = true)
     {
         int rows = slots.Count;
         int length = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd);
@@ -70,7 +72,7 @@ internal sealed class StepBatch
         var batch = new StepBatch(rows, length)
         {
             Width = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count)),
-            Packed = slots.Any(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd < length),
+            Packed = pack && slots.Any(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd < length),
         };
         for (int r = 0; r < rows; r++)
         {

@@ -134,6 +134,46 @@ public class NextDetailEngineTests
     }
 
     [Fact]
+    public void PackedAndPaddedMixedSteps_GiveTheSameCodesAndLogits()
+    {
+        using var model = RandomGpt.Build(8, 8, 64, seed: 29);
+        long vocab = model.Config.VocabSize;
+        GenerationRequest[] requests =
+        [
+            Request(1, new SamplingOptions { Seed = 1, CfgScale = 2.0 }),
+            Request(2, new SamplingOptions { Seed = 2, CfgScale = 1.0, TopP = 0.9 }),
+            Request(3, new SamplingOptions { Seed = 3, CfgScale = 3.0, GradualCfg = true }) with { Prefix = [5, 6, 7] },
+        ];
+        (long[][] Codes, StepLogits[] Logits, long Packed) Run(bool pack)
+        {
+            var logits = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
+            using var engine = new NextDetailEngine(model, maxRows: 8) { PackMixedSteps = pack };
+            var first = engine.Submit(requests[0] with { StepLogits = logits[0] });
+            for (int i = 0; i < 9; i++) engine.Step();
+            var rest = requests.Skip(1).Select((r, i) => engine.Submit(r with { StepLogits = logits[i + 1] })).ToArray();
+            engine.RunUntilIdle();
+            return ([first.Completion.Result, .. rest.Select(r => r.Completion.Result)], logits, engine.PackedSteps);
+        }
+        var packed = Run(pack: true);
+        var padded = Run(pack: false);
+        try
+        {
+            Assert.True(packed.Packed >= 7, $"{packed.Packed} packed steps");
+            Assert.Equal(0, padded.Packed);
+            Assert.Equal(padded.Codes, packed.Codes);
+            for (int i = 0; i < requests.Length; i++)
+            {
+                AssertClose(padded.Logits[i].Guided, packed.Logits[i].Guided, 1e-4);
+                AssertClose(padded.Logits[i].Uncond, packed.Logits[i].Uncond, 1e-4);
+            }
+        }
+        finally
+        {
+            foreach (var r in packed.Logits.Concat(padded.Logits)) r.Dispose();
+        }
+    }
+
+    [Fact]
     public void PrefixProperty_CodesAtDetailTAreTheFirstTCodesOfTheFullResult()
     {
         using var model = RandomGpt.Build(4, 8, 32, seed: 31);
