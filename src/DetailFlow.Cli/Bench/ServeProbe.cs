@@ -9,8 +9,10 @@ namespace DetailFlow.Cli.Bench;
 /// clients keep a batch mid-flight. Phase 1 sends K probes one after another on the idle service; phase 2 starts the
 /// background clients, waits until one background request has completed (the batch is then full and its rows at
 /// staggered steps), sends K probes one after another, each after a random pause so it lands at a random point of the
-/// batch's steps, and stops the background. Every request has a fresh seed (never a cache hit). Reports medians and
-/// their ratio, and the background throughput while probing.
+/// batch's steps, and stops the background (waiting for its requests to end); phase 3 sends K more probes to the idle
+/// service, so a change of the machine's load during the run shows up as a gap between the two idle phases (the idle
+/// median is over all 2K idle probes). Every request has a fresh seed (never a cache hit). Reports medians and their
+/// ratio, and the background throughput while probing.
 /// </summary>
 public static class ServeProbe
 {
@@ -68,6 +70,9 @@ public static class ServeProbe
             stopBackground.Cancel();
         }
         await Task.WhenAll(background);
+        for (int i = 0; i < probes; i++)
+            idle.Add(Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken)).LatencySeconds);
+        idleMedian = Median(idle);
         double busyMedian = Median(busy);
         return new ServeProbeReport(options.Url.ToString(), options.Clients, options.Tokens, probes,
             idle.Select(Ms).ToArray(), busy.Select(Ms).ToArray(), Ms(idleMedian), Ms(busyMedian), busyMedian / idleMedian,
@@ -96,7 +101,8 @@ public static class ServeProbe
 }
 
 /// <summary>
-/// What <see cref="ServeProbe"/> measured: every probe's latency on the idle service and while the background clients
+/// What <see cref="ServeProbe"/> measured: every probe's latency on the idle service (K before, K after the
+/// mid-flight phase) and while the background clients
 /// keep a batch mid-flight, their medians, the ratio (mid-flight / idle; the target is ≤ 1.3), the background
 /// images/s while probing, and the machine's 1-minute load average at the end.
 /// </summary>

@@ -76,7 +76,8 @@ public sealed class BenchMidFlightCommand : BaseCommand
             static string F(double v) => v.ToString("0.0", CultureInfo.InvariantCulture);
             Ui.Line(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Model} ({r.Parameters:N0} parameters), {r.Background} background, {r.Probes} probes, {r.TorchThreads} thread(s): " +
-                $"idle {F(r.IdleP50Ms)} ms; mid-flight packed {F(r.PackedP50Ms)} ms ({r.PackedRatio:0.00}×), padded {F(r.PaddedP50Ms)} ms ({r.PaddedRatio:0.00}×); load {r.LoadAverage:0.0}"));
+                $"idle {F(r.IdleP50Ms)} ms; mid-flight packed {F(r.PackedP50Ms)} ms ({r.PackedRatio:0.00}×), padded {F(r.PaddedP50Ms)} ms ({r.PaddedRatio:0.00}×); " +
+                $"probes whose codes differ from the idle run: {r.ProbesWithOtherCodes} of {2 * r.Probes}; load {r.LoadAverage:0.0}"));
         }
         return Task.FromResult(ExitCodes.Success);
     }

@@ -9,8 +9,8 @@ namespace DetailFlow.Core.Generation;
 /// over every live row: a new request feeds its class token (or its whole continuation prefix), a request in the
 /// causal phase one code, later requests one group of G positions; blocks of different lengths are laid out on a padded
 /// grid whose padding goes to the cache's trash slot, and such a mixed step runs packed (the projections and the
-/// feed-forward see only real positions, <see cref="StepBatch"/>), so a newcomer's causal steps cost the batch one
-/// position per row instead of a G-wide block. Rotary rows and mask rows come from absolute positions; K/V buffers are
+/// feed-forward see only real positions, <see cref="StepBatch"/>; <see cref="Packing"/>), so a newcomer's causal steps
+/// cost the batch one position per row instead of a G-wide block. Rotary rows and mask rows come from absolute positions; K/V buffers are
 /// preallocated. With CFG a request holds two cache rows (conditional and null class). Requests submitted while others
 /// run join at the next step; finished or cancelled requests free their rows before the next forward, and the live
 /// rows stay packed at the front of the cache. Codes are drawn per (seed, code index) (<see cref="RowSampler"/>), so a
@@ -51,10 +51,25 @@ public sealed class NextDetailEngine : IDisposable
     }
 
     /// <summary>
-    /// Whether steps whose rows feed blocks of different lengths run packed (default; the same results as the padded
-    /// grid up to float summation order, with less work). False runs every step on the padded grid (for comparisons).
+    /// When steps whose rows feed blocks of different lengths run packed (the same results as the padded grid up to
+    /// float summation order): <see cref="MixedStepPacking.Auto"/> (default) when the skipped padding saves more
+    /// arithmetic than the packing's gathers cost (<see cref="MinPackedSavingFlops"/> per layer: from the first padding
+    /// position on a model of dim ≥ 256, practically never on a tiny test model).
     /// </summary>
-    public bool PackMixedSteps { get; set; } = true;
+    public MixedStepPacking Packing { get; set; } = MixedStepPacking.Auto;
+
+    /// <summary>Linear-layer FLOPs per layer that padding must cost before <see cref="MixedStepPacking.Auto"/> packs a step.</summary>
+    public const double MinPackedSavingFlops = 4e6;
+
+    private int PackFrom => Packing switch
+    {
+        MixedStepPacking.Always => 1,
+        MixedStepPacking.Never => int.MaxValue,
+        _ => (int)Math.Clamp(Math.Ceiling(MinPackedSavingFlops / LinearFlopsPerPosition(_model.Config)), 1, int.MaxValue),
+    };
+
+    /// <summary>2 · (wqkv + wo + w1 + w3 + w2) weights: the FLOPs of one position through one block's projections.</summary>
+    private static double LinearFlopsPerPosition(GptConfig c) => 2.0 * (4.0 * c.Dim * c.Dim + 3.0 * c.Dim * c.FfnHidden);
 
     /// <summary>Forwards run packed so far (steps whose rows fed blocks of different lengths).</summary>
     public long PackedSteps { get; private set; }
@@ -197,7 +212,7 @@ public sealed class NextDetailEngine : IDisposable
     private long[][] Forward()
     {
         var config = _model.Config;
-        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, PackMixedSteps);
+        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, PackFrom);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = _model.Device;
@@ -261,4 +276,15 @@ public sealed class NextDetailEngine : IDisposable
         _cache.Dispose();
         _sampler.Dispose();
     }
+}
+
+/// <summary>When a <see cref="NextDetailEngine"/> step with blocks of different lengths runs packed.</summary>
+public enum MixedStepPacking
+{
+    /// <summary>When the padding's arithmetic outweighs the packing's gathers (<see cref="NextDetailEngine.MinPackedSavingFlops"/>).</summary>
+    Auto,
+    /// <summary>Every mixed step.</summary>
+    Always,
+    /// <summary>Never: every step on the padded grid.</summary>
+    Never,
 }

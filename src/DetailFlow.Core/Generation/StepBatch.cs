@@ -8,7 +8,7 @@ namespace DetailFlow.Core.Generation;
 /// one code, the first group (z_{C−1} + the special tokens), the previous group, or a whole continuation prefix. Rows
 /// are padded to the longest block; padding is written to the trash slot and masked. The logits needed are those at
 /// positions [t, ExtendedLength(t)) of each row. When the blocks differ in length (a newcomer's class token or causal
-/// code beside G-wide group blocks) the step is <see cref="Packed"/>: the forward runs on the real positions only
+/// code beside G-wide group blocks) the step can run <see cref="Packed"/>: the forward runs on the real positions only
 /// (<see cref="PackIndex"/>), so a newcomer's 1-position steps add one position per row to the step's work, not G.
 /// </summary>
 internal sealed class StepBatch
@@ -61,9 +61,10 @@ internal sealed class StepBatch
     /// <summary>Index into <see cref="OutputIndex"/> where row r's logits start.</summary>
     public int[] OutputStart { get; }
 
-    /// <param name="pack">Whether a step with blocks of different lengths runs packed (false: on the padded grid).</param>
+    /// <param name="packFrom">A step runs packed when its grid has at least this many padding positions (1: whenever the
+    /// blocks differ in length; <see cref="int.MaxValue"/>: never).</param>
     public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot,
-        bool pack = true)
+        int packFrom = 1)
     {
         int rows = slots.Count;
         int length = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd);
@@ -72,7 +73,7 @@ internal sealed class StepBatch
         var batch = new StepBatch(rows, length)
         {
             Width = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count)),
-            Packed = pack && slots.Any(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd < length),
+            Packed = rows * length - slots.Sum(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd) >= Math.Max(packFrom, 1),
         };
         for (int r = 0; r < rows; r++)
         {

@@ -106,7 +106,7 @@ public class NextDetailEngineTests
         var alone = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
         try
         {
-            using var engine = new NextDetailEngine(model, maxRows: 8);
+            using var engine = new NextDetailEngine(model, maxRows: 8) { Packing = MixedStepPacking.Always };
             var rowEarly = engine.Submit(early with { StepLogits = batched[0] });
             for (int i = 0; i < 10; i++) engine.Step();
             Assert.Equal(0, engine.PackedSteps);
@@ -144,23 +144,26 @@ public class NextDetailEngineTests
             Request(2, new SamplingOptions { Seed = 2, CfgScale = 1.0, TopP = 0.9 }),
             Request(3, new SamplingOptions { Seed = 3, CfgScale = 3.0, GradualCfg = true }) with { Prefix = [5, 6, 7] },
         ];
-        (long[][] Codes, StepLogits[] Logits, long Packed) Run(bool pack)
+        (long[][] Codes, StepLogits[] Logits, long Packed) Run(MixedStepPacking packing)
         {
             var logits = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
-            using var engine = new NextDetailEngine(model, maxRows: 8) { PackMixedSteps = pack };
+            using var engine = new NextDetailEngine(model, maxRows: 8) { Packing = packing };
             var first = engine.Submit(requests[0] with { StepLogits = logits[0] });
             for (int i = 0; i < 9; i++) engine.Step();
             var rest = requests.Skip(1).Select((r, i) => engine.Submit(r with { StepLogits = logits[i + 1] })).ToArray();
             engine.RunUntilIdle();
             return ([first.Completion.Result, .. rest.Select(r => r.Completion.Result)], logits, engine.PackedSteps);
         }
-        var packed = Run(pack: true);
-        var padded = Run(pack: false);
+        var packed = Run(MixedStepPacking.Always);
+        var padded = Run(MixedStepPacking.Never);
+        var auto = Run(MixedStepPacking.Auto);
         try
         {
             Assert.True(packed.Packed >= 7, $"{packed.Packed} packed steps");
             Assert.Equal(0, padded.Packed);
+            Assert.Equal(0, auto.Packed);   // dim 32: the padding costs less than the gathers
             Assert.Equal(padded.Codes, packed.Codes);
+            Assert.Equal(padded.Codes, auto.Codes);
             for (int i = 0; i < requests.Length; i++)
             {
                 AssertClose(padded.Logits[i].Guided, packed.Logits[i].Guided, 1e-4);
@@ -169,7 +172,7 @@ public class NextDetailEngineTests
         }
         finally
         {
-            foreach (var r in packed.Logits.Concat(padded.Logits)) r.Dispose();
+            foreach (var r in packed.Logits.Concat(padded.Logits).Concat(auto.Logits)) r.Dispose();
         }
     }
 

@@ -33,6 +33,19 @@ public class StepBatchTests
         Assert.Equal([true, false, false, false], batch.Valid[8..]);
     }
 
+    [Theory]
+    [InlineData(1, true)]
+    [InlineData(3, true)]    // exactly the 3 padding positions of the newcomer's row
+    [InlineData(4, false)]
+    [InlineData(int.MaxValue, false)]
+    public void PackFrom_IsTheLeastPaddingThatPacks(int packFrom, bool packed)
+    {
+        var batch = StepBatch.Plan([(Row(8), false), (Row(0), false)], Layout, nullClass: 10, Trash, packFrom);
+        Assert.Equal(packed, batch.Packed);
+        Assert.Equal([0L, 1, 2, 3, 4], batch.OutputIndex);   // row 1's one output: packed index 4 = flat index 1·4 + 0
+        Assert.Equal([0L, 1, 2, 3, 4], batch.PackIndex);
+    }
+
     [Fact]
     public void EqualBlocks_AreNotPacked_AndOutputsIndexTheGrid()
     {
