@@ -1,3 +1,4 @@
+using System.CommandLine;
 using DetailFlow.Cli;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Tokenizer;
@@ -30,8 +31,8 @@ public sealed class BenchModelCommandTests : IDisposable
         Assert.Equal(ExitCodes.Success, await Invoke(new RecordingUi(), "bench", "model", "--preset", "tiny", "--out", other, "--seed", "4"));
         using var same = GptTransformer.Load(Path.Combine(again, "gpt.safetensors"));
         using var different = GptTransformer.Load(Path.Combine(other, "gpt.safetensors"));
-        Assert.True(torch.equal(gpt.output.weight!, same.output.weight!));
-        Assert.False(torch.equal(gpt.output.weight!, different.output.weight!));
+        Assert.True(torch.equal(gpt.output.weight!, same.output.weight!).all().item<bool>());
+        Assert.False(torch.equal(gpt.output.weight!, different.output.weight!).all().item<bool>());
     }
 
     [Fact]
