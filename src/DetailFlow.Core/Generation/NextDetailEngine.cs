@@ -54,7 +54,7 @@ public sealed class NextDetailEngine : IDisposable
     /// When steps whose rows feed blocks of different lengths run packed (the same results as the padded grid up to
     /// float summation order): <see cref="MixedStepPacking.Auto"/> (default) when the skipped padding saves more
     /// arithmetic than the packing's gathers cost (<see cref="MinPackedSavingFlops"/> per layer: from the first padding
-    /// position on a model of dim ≥ 256, practically never on a tiny test model).
+    /// position on a model of dim ≥ 512, from the third at dim 256, in practice never on a tiny test model).
     /// </summary>
     public MixedStepPacking Packing { get; set; } = MixedStepPacking.Auto;
 
@@ -276,15 +276,4 @@ public sealed class NextDetailEngine : IDisposable
         _cache.Dispose();
         _sampler.Dispose();
     }
-}
-
-/// <summary>When a <see cref="NextDetailEngine"/> step with blocks of different lengths runs packed.</summary>
-public enum MixedStepPacking
-{
-    /// <summary>When the padding's arithmetic outweighs the packing's gathers (<see cref="NextDetailEngine.MinPackedSavingFlops"/>).</summary>
-    Auto,
-    /// <summary>Every mixed step.</summary>
-    Always,
-    /// <summary>Never: every step on the padded grid.</summary>
-    Never,
 }

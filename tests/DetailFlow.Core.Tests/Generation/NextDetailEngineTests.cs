@@ -177,6 +177,25 @@ public class NextDetailEngineTests
     }
 
     [Fact]
+    public void AutoPacking_PacksMixedStepsOnAModelOfDim512()
+    {
+        torch.manual_seed(3);
+        using var model = new GptTransformer(new GptConfig
+        {
+            Dim = 512, NLayer = 1, NHead = 8, VocabSize = 48, NumClasses = 6, BlockSize = 32, GroupSize = 4, CausalNum = 4,
+        });
+        using var engine = new NextDetailEngine(model, maxRows: 4);
+        Assert.Equal(MixedStepPacking.Auto, engine.Packing);
+        var early = engine.Submit(Request(1, new SamplingOptions { Seed = 1 }));
+        for (int i = 0; i < 5; i++) engine.Step();   // C = 4 causal steps + the first group call
+        var late = engine.Submit(Request(2, new SamplingOptions { Seed = 2 }));
+        engine.RunUntilIdle();
+        Assert.Equal(4, engine.PackedSteps);         // the newcomer's class token and 3 causal codes beside early's groups
+        Assert.Equal(Alone(model, Request(2, new SamplingOptions { Seed = 2 })), late.Completion.Result);
+        Assert.True(early.Completion.IsCompletedSuccessfully);
+    }
+
+    [Fact]
     public void PrefixProperty_CodesAtDetailTAreTheFirstTCodesOfTheFullResult()
     {
         using var model = RandomGpt.Build(4, 8, 32, seed: 31);
