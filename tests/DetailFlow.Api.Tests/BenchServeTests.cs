@@ -59,6 +59,37 @@ public sealed class BenchServeTests(ApiFactory api) : IClassFixture<ApiFactory>
             Assert.Contains(ui.Lines, l => l.StartsWith(metric, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task BenchServe_Probe_ReportsIdleAndMidFlightLatenciesAndTheirRatio()
+    {
+        var (exit, ui) = await RunAsync($"bench serve --url {Url} --probe 3 --clients 2 --tokens 12 --json");
+        Assert.Equal(ExitCodes.Success, exit);
+        var report = JsonDocument.Parse(Assert.Single(ui.Lines)).RootElement;
+        Assert.Equal(2, report.GetProperty("background_clients").GetInt32());
+        Assert.Equal(3, report.GetProperty("probes").GetInt32());
+        var idle = report.GetProperty("idle_ms").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var busy = report.GetProperty("mid_flight_ms").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(6, idle.Length);   // 3 before, 3 after the mid-flight phase
+        Assert.Equal(3, busy.Length);
+        Assert.All(idle.Concat(busy), v => Assert.True(v > 0));
+        double idleP50 = report.GetProperty("idle_p50_ms").GetDouble(), busyP50 = report.GetProperty("mid_flight_p50_ms").GetDouble();
+        double idleMid = (idle.Order().ElementAt(2) + idle.Order().ElementAt(3)) / 2;   // of the rounded values
+        Assert.InRange(idleP50, idleMid - 0.11, idleMid + 0.11);
+        Assert.InRange(busyP50, busy.Order().ElementAt(1) - 0.11, busy.Order().ElementAt(1) + 0.11);
+        double ratio = report.GetProperty("ratio").GetDouble();   // of the unrounded medians
+        Assert.InRange(ratio, busyP50 / idleP50 * 0.98, busyP50 / idleP50 * 1.02);
+        Assert.True(report.GetProperty("background_images_per_second").GetDouble() > 0);
+    }
+
+    [Fact]
+    public async Task BenchServe_ProbeTable_ShowsTheRatio()
+    {
+        var (exit, ui) = await RunAsync($"bench serve --url {Url} --probe 1 --tokens 4");
+        Assert.Equal(ExitCodes.Success, exit);
+        foreach (var metric in new[] { "idle latency p50", "mid-flight latency p50 (1 background)", "ratio mid-flight / idle", "load average" })
+            Assert.Contains(ui.Lines, l => l.StartsWith(metric, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("http://192.0.2.1:5000")]
     [InlineData("http://example.com")]

@@ -40,13 +40,8 @@ public static class ServeBenchmark
     public static async Task<ServeBenchmarkReport> RunAsync(ServeBenchmarkOptions options, CancellationToken cancellationToken)
     {
         options.Validate();
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Clients + 1, MaxResponseDrainSize = 0 })
-        {
-            BaseAddress = options.Url, Timeout = TimeSpan.FromMinutes(10),
-        };
-        using (var ready = await http.GetAsync("/v1/models", cancellationToken))
-            if (!ready.IsSuccessStatusCode)
-                throw new InvalidOperationException($"{options.Url} answered GET /v1/models with {(int)ready.StatusCode}: is the model loaded?");
+        using var http = CreateClient(options);
+        await CheckReadyAsync(http, options, cancellationToken);
 
         var samples = new ConcurrentQueue<ServeSample>();
         long seed = options.FirstSeed - 1;
@@ -63,7 +58,20 @@ public static class ServeBenchmark
         return ServeBenchmarkReport.From(options, samples.ToList(), Stopwatch.GetElapsedTime(start));
     }
 
-    private static async Task<ServeSample> OneAsync(HttpClient http, ServeBenchmarkOptions o, long seed, CancellationToken ct)
+    internal static HttpClient CreateClient(ServeBenchmarkOptions options) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = options.Clients + 1, MaxResponseDrainSize = 0 })
+        {
+            BaseAddress = options.Url, Timeout = TimeSpan.FromMinutes(10),
+        };
+
+    internal static async Task CheckReadyAsync(HttpClient http, ServeBenchmarkOptions options, CancellationToken cancellationToken)
+    {
+        using var ready = await http.GetAsync("/v1/models", cancellationToken);
+        if (!ready.IsSuccessStatusCode)
+            throw new InvalidOperationException($"{options.Url} answered GET /v1/models with {(int)ready.StatusCode}: is the model loaded?");
+    }
+
+    internal static async Task<ServeSample> OneAsync(HttpClient http, ServeBenchmarkOptions o, long seed, CancellationToken ct)
     {
         var body = new Dictionary<string, object?> { ["class"] = o.ClassId, ["seed"] = seed };
         if (o.Tokens is { } tokens) body["tokens"] = tokens;

@@ -10,5 +10,7 @@ public sealed class BenchCommand : Command
     {
         Subcommands.Add(new BenchServeCommand(ui));
         Subcommands.Add(new BenchGenerateCommand(ui));
+        Subcommands.Add(new BenchModelCommand(ui));
+        Subcommands.Add(new BenchMidFlightCommand(ui));
     }
 }

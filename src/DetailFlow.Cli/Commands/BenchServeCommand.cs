@@ -9,6 +9,8 @@ namespace DetailFlow.Cli.Commands;
 /// <summary>
 /// <c>detailflow bench serve --url URL [--clients N] [--seconds S] [--stream] [--tokens T] [--json]</c>: load on a running
 /// DetailFlow.Api on this machine (<see cref="ServeBenchmark"/>): images/s, p50/p95 latency, time to first preview, errors.
+/// With <c>--probe K</c>: K requests on the idle service vs K arriving while N background clients keep a batch
+/// mid-flight (<see cref="ServeProbe"/>): medians and their ratio.
 /// </summary>
 public sealed class BenchServeCommand : BaseCommand
 {
@@ -42,6 +44,12 @@ public sealed class BenchServeCommand : BaseCommand
 
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the report as one JSON object" };
 
+    private static readonly Option<int?> s_probe = new("--probe")
+    {
+        Description = "Mid-flight probe: K requests on the idle service, then K while --clients background clients keep a batch " +
+            "mid-flight; prints both medians and their ratio (--seconds and --stream are not used)",
+    };
+
     public BenchServeCommand(IConsoleUi ui) : base("serve", "Load-test a running DetailFlow service on this machine", ui)
     {
         Options.Add(s_url);
@@ -51,6 +59,7 @@ public sealed class BenchServeCommand : BaseCommand
         Options.Add(s_tokens);
         Options.Add(s_class);
         Options.Add(s_json);
+        Options.Add(s_probe);
     }
 
     private static Uri FailUrl(System.CommandLine.Parsing.ArgumentResult r)
@@ -74,6 +83,7 @@ public sealed class BenchServeCommand : BaseCommand
             Ui.Error(e.Message);
             return ExitCodes.InvalidInput;
         }
+        if (parseResult.GetValue(s_probe) is { } probes) return await ProbeAsync(options, probes, json, cancellationToken);
         if (!json)
             Ui.Info($"{options.Clients} client(s), {options.Duration.TotalSeconds:0.#} s, {(options.Stream ? "streamed" : "plain")} requests against {options.Url}");
         ServeBenchmarkReport report;
@@ -89,6 +99,44 @@ public sealed class BenchServeCommand : BaseCommand
         if (json) Ui.Line(JsonSerializer.Serialize(report));
         else Show(report);
         return report.Completed > 0 ? ExitCodes.Success : ExitCodes.CheckFailed;
+    }
+
+    private async Task<int> ProbeAsync(ServeBenchmarkOptions options, int probes, bool json, CancellationToken cancellationToken)
+    {
+        if (probes < 1)
+        {
+            Ui.Error($"--probe {probes}: need at least 1 probe");
+            return ExitCodes.InvalidInput;
+        }
+        if (!json)
+            Ui.Info($"{probes} probe(s) on the idle service, then {probes} beside {options.Clients} background client(s), against {options.Url}");
+        ServeProbeReport report;
+        try
+        {
+            report = await ServeProbe.RunAsync(options, probes, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException)
+        {
+            Ui.Error(e.Message);
+            return ExitCodes.CheckFailed;
+        }
+        if (json)
+        {
+            Ui.Line(JsonSerializer.Serialize(report));
+            return ExitCodes.Success;
+        }
+        static string F(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+        Ui.Table(["metric", "value"],
+        [
+            ["idle latency p50", F(report.IdleP50Ms, "0.0") + " ms"],
+            [$"mid-flight latency p50 ({report.BackgroundClients} background)", F(report.MidFlightP50Ms, "0.0") + " ms"],
+            ["ratio mid-flight / idle", F(report.Ratio, "0.00") + "×"],
+            ["background throughput while probing", F(report.BackgroundImagesPerSecond, "0.00") + " images/s"],
+            ["idle probes", string.Join(", ", report.IdleMs.Select(v => F(v, "0")))],
+            ["mid-flight probes", string.Join(", ", report.MidFlightMs.Select(v => F(v, "0")))],
+            ["load average (1 min)", report.LoadAverage is { } load ? F(load, "0.00") : "—"],
+        ]);
+        return ExitCodes.Success;
     }
 
     private void Show(ServeBenchmarkReport r)

@@ -34,6 +34,20 @@ public static class ModelConverter
         return Write(model, outDir, name, dtype, () => ConfigJson.Write(Path.Combine(outDir, name + ".json"), resolved));
     }
 
+    /// <summary>Writes an in-memory GPT (e.g. randomly initialised) as <c>&lt;name&gt;.safetensors</c> + <c>&lt;name&gt;.json</c>.</summary>
+    public static Converted SaveGpt(GptTransformer model, string outDir, string name = "gpt")
+    {
+        var resolved = model.Config with { Format = GptFormat };
+        return Write(model, outDir, name, ScalarType.Float32, () => ConfigJson.Write(Path.Combine(outDir, name + ".json"), resolved));
+    }
+
+    /// <summary>Writes an in-memory tokenizer (a decoder-only one holds only the decoder side's keys).</summary>
+    public static Converted SaveTokenizer(VqModel model, string outDir, string name = "tokenizer")
+    {
+        var resolved = model.Config with { Format = TokenizerFormat };
+        return Write(model, outDir, name, ScalarType.Float32, () => ConfigJson.Write(Path.Combine(outDir, name + ".json"), resolved));
+    }
+
     private static Converted Write(nn.Module model, string outDir, string name, ScalarType dtype, Action writeConfig)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))

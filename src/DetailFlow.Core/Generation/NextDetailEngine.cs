@@ -7,8 +7,10 @@ namespace DetailFlow.Core.Generation;
 /// <summary>
 /// KV-cached next-detail generation (spec §7.4), gpt-fast style, for many requests at once. Each step runs one forward
 /// over every live row: a new request feeds its class token (or its whole continuation prefix), a request in the
-/// causal phase one code, later requests one group of G positions; blocks of different lengths are padded and the
-/// padding goes to the cache's trash slot. Rotary rows and mask rows come from absolute positions; K/V buffers are
+/// causal phase one code, later requests one group of G positions; blocks of different lengths are laid out on a padded
+/// grid whose padding goes to the cache's trash slot, and such a mixed step runs packed (the projections and the
+/// feed-forward see only real positions, <see cref="StepBatch"/>; <see cref="Packing"/>), so a newcomer's causal steps
+/// cost the batch one position per row instead of a G-wide block. Rotary rows and mask rows come from absolute positions; K/V buffers are
 /// preallocated. With CFG a request holds two cache rows (conditional and null class). Requests submitted while others
 /// run join at the next step; finished or cancelled requests free their rows before the next forward, and the live
 /// rows stay packed at the front of the cache. Codes are drawn per (seed, code index) (<see cref="RowSampler"/>), so a
@@ -47,6 +49,30 @@ public sealed class NextDetailEngine : IDisposable
     {
         get { lock (_pendingLock) return _pending.Count; }
     }
+
+    /// <summary>
+    /// When steps whose rows feed blocks of different lengths run packed (the same results as the padded grid up to
+    /// float summation order): <see cref="MixedStepPacking.Auto"/> (default) when the skipped padding saves more
+    /// arithmetic than the packing's gathers cost (<see cref="MinPackedSavingFlops"/> per layer: from the first padding
+    /// position on a model of dim ≥ 512, from the third at dim 256, in practice never on a tiny test model).
+    /// </summary>
+    public MixedStepPacking Packing { get; set; } = MixedStepPacking.Auto;
+
+    /// <summary>Linear-layer FLOPs per layer that padding must cost before <see cref="MixedStepPacking.Auto"/> packs a step.</summary>
+    public const double MinPackedSavingFlops = 4e6;
+
+    private int PackFrom => Packing switch
+    {
+        MixedStepPacking.Always => 1,
+        MixedStepPacking.Never => int.MaxValue,
+        _ => (int)Math.Clamp(Math.Ceiling(MinPackedSavingFlops / LinearFlopsPerPosition(_model.Config)), 1, int.MaxValue),
+    };
+
+    /// <summary>2 · (wqkv + wo + w1 + w3 + w2) weights: the FLOPs of one position through one block's projections.</summary>
+    private static double LinearFlopsPerPosition(GptConfig c) => 2.0 * (4.0 * c.Dim * c.Dim + 3.0 * c.Dim * c.FfnHidden);
+
+    /// <summary>Forwards run packed so far (steps whose rows fed blocks of different lengths).</summary>
+    public long PackedSteps { get; private set; }
 
     /// <summary>Cache rows in use.</summary>
     public int RowsInUse => _slots.Count;
@@ -186,7 +212,7 @@ public sealed class NextDetailEngine : IDisposable
     private long[][] Forward()
     {
         var config = _model.Config;
-        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot);
+        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, PackFrom);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = _model.Device;
@@ -200,8 +226,16 @@ public sealed class NextDetailEngine : IDisposable
         var context = new AttentionContext(_model.RotaryRows(positions), mask, _cache,
             torch.tensor(batch.WriteIndex, shape, device: device), batch.Width);
         var h = _model.Embed(torch.tensor(batch.Classes, device: device), positions, torch.tensor(batch.Codes, shape, device: device));
-        h = _model.RunLayers(h, context);                                                             // [R, L, D]
-        var logits = _model.Head(h.view(batch.Rows * batch.Length, -1)
+        if (batch.Packed)
+        {
+            // Mixed block lengths: run the layers on the real positions only ([1, T, D]), not on the padded grid.
+            var packIndex = torch.tensor(batch.PackIndex, device: device);
+            h = h.view(batch.Rows * batch.Length, -1).index_select(0, packIndex).unsqueeze(0);
+            context = context with { Packed = packIndex };
+            PackedSteps++;
+        }
+        h = _model.RunLayers(h, context);                                                             // [R, L, D] or [1, T, D]
+        var logits = _model.Head(h.view(-1, h.shape[^1])
             .index_select(0, torch.tensor(batch.OutputIndex, device: device)));                      // [M, V]
 
         var guided = new List<Tensor>();

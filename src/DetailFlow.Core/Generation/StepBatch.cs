@@ -7,7 +7,9 @@ namespace DetailFlow.Core.Generation;
 /// null-class row) and feeds the extended positions [FedEnd, ExtendedLength(t)) of that request — the class token,
 /// one code, the first group (z_{C−1} + the special tokens), the previous group, or a whole continuation prefix. Rows
 /// are padded to the longest block; padding is written to the trash slot and masked. The logits needed are those at
-/// positions [t, ExtendedLength(t)) of each row.
+/// positions [t, ExtendedLength(t)) of each row. When the blocks differ in length (a newcomer's class token or causal
+/// code beside G-wide group blocks) the step can run <see cref="Packed"/>: the forward runs on the real positions only
+/// (<see cref="PackIndex"/>), so a newcomer's 1-position steps add one position per row to the step's work, not G.
 /// </summary>
 internal sealed class StepBatch
 {
@@ -44,18 +46,35 @@ internal sealed class StepBatch
 
     public long[] Classes { get; }
 
-    /// <summary>Flat indices into [R·L] of the positions whose logits are used, row after row.</summary>
+    /// <summary>Whether some positions of the [R, L] grid are padding: the forward then runs packed.</summary>
+    public bool Packed { get; private set; }
+
+    /// <summary>Flat indices into [R·L] of the real (non-padding) positions, row after row.</summary>
+    public long[] PackIndex { get; private set; } = [];
+
+    /// <summary>
+    /// Indices of the positions whose logits are used, row after row: into the T packed positions when
+    /// <see cref="Packed"/>, else flat into [R·L].
+    /// </summary>
     public long[] OutputIndex { get; private set; } = [];
 
     /// <summary>Index into <see cref="OutputIndex"/> where row r's logits start.</summary>
     public int[] OutputStart { get; }
 
-    public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot)
+    /// <param name="packFrom">A step runs packed when its grid has at least this many padding positions (1: whenever the
+    /// blocks differ in length; <see cref="int.MaxValue"/>: never).</param>
+    public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot,
+        int packFrom = 1)
     {
         int rows = slots.Count;
         int length = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd);
         var outputs = new List<long>();
-        var batch = new StepBatch(rows, length) { Width = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count)) };
+        var packed = new List<long>();
+        var batch = new StepBatch(rows, length)
+        {
+            Width = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count)),
+            Packed = rows * length - slots.Sum(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd) >= Math.Max(packFrom, 1),
+        };
         for (int r = 0; r < rows; r++)
         {
             var (row, isNull) = slots[r];
@@ -66,15 +85,18 @@ internal sealed class StepBatch
                 int flat = r * length + i, p = start + i;
                 bool valid = p < end;
                 batch.Valid[flat] = valid;
+                if (valid) packed.Add(flat);
                 batch.Positions[flat] = valid ? p : 0;
                 batch.WriteIndex[flat] = valid ? p : trashSlot;
                 int code = valid ? layout.CodeAt(p) : -1;
                 batch.Codes[flat] = code >= 0 ? row.Codes[code] : 0;
             }
             batch.OutputStart[r] = outputs.Count;
-            for (int p = t; p < end; p++) outputs.Add(r * length + (p - start));
+            long rowStart = batch.Packed ? packed.Count - (end - start) : r * length;
+            for (int p = t; p < end; p++) outputs.Add(rowStart + (p - start));
         }
         batch.OutputIndex = [.. outputs];
+        batch.PackIndex = [.. packed];
         return batch;
     }
 }

@@ -7,7 +7,8 @@ namespace DetailFlow.Core.Gpt;
 /// <summary>
 /// Multi-head self-attention (spec §6.2): fused <c>wqkv</c> (q, k, v as contiguous D-row blocks), 2-D rotary on q and k,
 /// SDPA with scale 1/√hd and an explicit boolean mask, <c>wo</c>. No biases. With a <see cref="KvCache"/> the new keys
-/// and values are written at their absolute positions and the queries attend over the cached rows.
+/// and values are written at their absolute positions and the queries attend over the cached rows. In a packed forward
+/// (<see cref="AttentionContext.Packed"/>) the projections see only the real positions.
 /// </summary>
 public sealed class Attention : nn.Module
 {
@@ -33,12 +34,21 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>x [B, L, D] → [B, L, D].</summary>
+    /// <summary>x [B, L, D] → [B, L, D]; packed: x [1, T, D] → [1, T, D].</summary>
     public Tensor Forward(Tensor x, AttentionContext context)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], l = x.shape[1];
-        var qkv = wqkv.forward(x).split([_dim, _dim, _dim], dim: -1);                   // 3 × [B, L, D]
+        var projected = wqkv.forward(x);                                                // [B, L, 3D] or [1, T, 3D]
+        var packed = context.Packed;
+        if (packed is not null)
+        {
+            var grid = context.WriteIndex ?? throw new ArgumentException("a packed forward needs the cache's write positions", nameof(context));
+            (b, l) = (grid.shape[0], grid.shape[1]);
+            projected = torch.zeros([b * l, 3L * _dim], projected.dtype, projected.device)
+                .index_copy_(0, packed, projected.view(-1, 3L * _dim)).view(b, l, 3L * _dim); // [B, L, 3D], zeros at padding
+        }
+        var qkv = projected.split([_dim, _dim, _dim], dim: -1);                         // 3 × [B, L, D]
         var q = Rotary2D.Apply(qkv[0].view(b, l, _heads, _headDim), context.Rotary);   // [B, L, H, hd]
         var k = Rotary2D.Apply(qkv[1].view(b, l, _heads, _headDim), context.Rotary);
         var v = qkv[2].view(b, l, _heads, _headDim);
@@ -53,6 +63,7 @@ public sealed class Attention : nn.Module
         }
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask, p: training ? _attnDropout : 0); // [B, H, L, hd]
         var merged = attended.transpose(1, 2).reshape(b, l, _dim);                      // [B, L, D]
+        if (packed is not null) merged = merged.view(b * l, _dim).index_select(0, packed).unsqueeze(0); // [1, T, D]
         return resid_dropout.forward(wo.forward(merged)).MoveToOuterDisposeScope();
     }
 }

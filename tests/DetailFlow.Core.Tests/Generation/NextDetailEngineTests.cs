@@ -89,6 +89,112 @@ public class NextDetailEngineTests
         Assert.Equal(new RecomputeSampler(model).Generate([3], [late.Options])[0], rowLate.Completion.Result);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void MixedSteps_RunPacked_AndEveryRowsLogitsEqualRunningAlone(bool greedy)
+    {
+        // G = 4, C = 8, N = 64: the early request is in its group phase (4-position blocks) during all 8 one-position
+        // steps of the newcomer (class token + 7 causal codes), so exactly those 8 steps are mixed and run packed.
+        using var model = RandomGpt.Build(4, 8, 64, seed: 23);
+        long vocab = model.Config.VocabSize;
+        var early = Request(1, new SamplingOptions { Seed = 1, Greedy = greedy, CfgScale = 2.0 });
+        var late = Request(4, new SamplingOptions { Seed = 9, Greedy = greedy, CfgScale = 1.5, TopK = 12 });
+        var plain = Request(5, new SamplingOptions { Seed = 4, Greedy = greedy, CfgScale = 1.0 });   // one cache row
+        GenerationRequest[] requests = [early, late, plain];
+        var batched = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
+        var alone = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
+        try
+        {
+            using var engine = new NextDetailEngine(model, maxRows: 8) { Packing = MixedStepPacking.Always };
+            var rowEarly = engine.Submit(early with { StepLogits = batched[0] });
+            for (int i = 0; i < 10; i++) engine.Step();
+            Assert.Equal(0, engine.PackedSteps);
+            var rowLate = engine.Submit(late with { StepLogits = batched[1] });
+            var rowPlain = engine.Submit(plain with { StepLogits = batched[2] });
+            engine.RunUntilIdle();
+            Assert.Equal(8, engine.PackedSteps);
+
+            GenerationRow[] rows = [rowEarly, rowLate, rowPlain];
+            for (int i = 0; i < requests.Length; i++)
+            {
+                using var solo = new NextDetailEngine(model, maxRows: 2);
+                Assert.Equal(solo.Generate([requests[i] with { StepLogits = alone[i] }])[0], rows[i].Completion.Result);
+                Assert.Equal(0, solo.PackedSteps);
+                AssertClose(alone[i].Guided, batched[i].Guided, 1e-4);
+                AssertClose(alone[i].Cond, batched[i].Cond, 1e-4);
+                AssertClose(alone[i].Uncond, batched[i].Uncond, 1e-4);
+            }
+            Assert.Equal(new RecomputeSampler(model).Generate([4], [late.Options])[0], rowLate.Completion.Result);
+        }
+        finally
+        {
+            foreach (var r in batched.Concat(alone)) r.Dispose();
+        }
+    }
+
+    [Fact]
+    public void PackedAndPaddedMixedSteps_GiveTheSameCodesAndLogits()
+    {
+        using var model = RandomGpt.Build(8, 8, 64, seed: 29);
+        long vocab = model.Config.VocabSize;
+        GenerationRequest[] requests =
+        [
+            Request(1, new SamplingOptions { Seed = 1, CfgScale = 2.0 }),
+            Request(2, new SamplingOptions { Seed = 2, CfgScale = 1.0, TopP = 0.9 }),
+            Request(3, new SamplingOptions { Seed = 3, CfgScale = 3.0, GradualCfg = true }) with { Prefix = [5, 6, 7] },
+        ];
+        (long[][] Codes, StepLogits[] Logits, long Packed) Run(MixedStepPacking packing)
+        {
+            var logits = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
+            using var engine = new NextDetailEngine(model, maxRows: 8) { Packing = packing };
+            var first = engine.Submit(requests[0] with { StepLogits = logits[0] });
+            for (int i = 0; i < 9; i++) engine.Step();
+            var rest = requests.Skip(1).Select((r, i) => engine.Submit(r with { StepLogits = logits[i + 1] })).ToArray();
+            engine.RunUntilIdle();
+            return ([first.Completion.Result, .. rest.Select(r => r.Completion.Result)], logits, engine.PackedSteps);
+        }
+        var packed = Run(MixedStepPacking.Always);
+        var padded = Run(MixedStepPacking.Never);
+        var auto = Run(MixedStepPacking.Auto);
+        try
+        {
+            Assert.True(packed.Packed >= 7, $"{packed.Packed} packed steps");
+            Assert.Equal(0, padded.Packed);
+            Assert.Equal(0, auto.Packed);   // dim 32: the padding costs less than the gathers
+            Assert.Equal(padded.Codes, packed.Codes);
+            Assert.Equal(padded.Codes, auto.Codes);
+            for (int i = 0; i < requests.Length; i++)
+            {
+                AssertClose(padded.Logits[i].Guided, packed.Logits[i].Guided, 1e-4);
+                AssertClose(padded.Logits[i].Uncond, packed.Logits[i].Uncond, 1e-4);
+            }
+        }
+        finally
+        {
+            foreach (var r in packed.Logits.Concat(padded.Logits).Concat(auto.Logits)) r.Dispose();
+        }
+    }
+
+    [Fact]
+    public void AutoPacking_PacksMixedStepsOnAModelOfDim512()
+    {
+        torch.manual_seed(3);
+        using var model = new GptTransformer(new GptConfig
+        {
+            Dim = 512, NLayer = 1, NHead = 8, VocabSize = 48, NumClasses = 6, BlockSize = 32, GroupSize = 4, CausalNum = 4,
+        });
+        using var engine = new NextDetailEngine(model, maxRows: 4);
+        Assert.Equal(MixedStepPacking.Auto, engine.Packing);
+        var early = engine.Submit(Request(1, new SamplingOptions { Seed = 1 }));
+        for (int i = 0; i < 5; i++) engine.Step();   // C = 4 causal steps + the first group call
+        var late = engine.Submit(Request(2, new SamplingOptions { Seed = 2 }));
+        engine.RunUntilIdle();
+        Assert.Equal(4, engine.PackedSteps);         // the newcomer's class token and 3 causal codes beside early's groups
+        Assert.Equal(Alone(model, Request(2, new SamplingOptions { Seed = 2 })), late.Completion.Result);
+        Assert.True(early.Completion.IsCompletedSuccessfully);
+    }
+
     [Fact]
     public void PrefixProperty_CodesAtDetailTAreTheFirstTCodesOfTheFullResult()
     {
