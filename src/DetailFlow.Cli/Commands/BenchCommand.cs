@@ -10,5 +10,6 @@ public sealed class BenchCommand : Command
     {
         Subcommands.Add(new BenchServeCommand(ui));
         Subcommands.Add(new BenchGenerateCommand(ui));
+        Subcommands.Add(new BenchDecodeCommand(ui));
     }
 }
