@@ -16,16 +16,16 @@ namespace DetailFlow.Cli.Commands;
 /// and batch size, medians of <c>--runs</c> after <c>--warmup</c> untimed calls, all in one run. Without
 /// <c>--tokenizer</c> the decoder is DetailFlow-16-sized with random weights (12 × 768, N = 128, 256 px).
 /// Backends: <c>torch</c>, <c>onnx</c> (fused attention + FastGelu, the export default), <c>onnx-plain</c>
-/// (MatMul + Softmax attention, opset-20 Gelu).
+/// (MatMul + Softmax attention, opset-20 Gelu), <c>onnx-per-grid</c> (one graph per patch grid, position table folded in).
 /// </summary>
 public sealed class BenchDecodeCommand : BaseCommand
 {
-    private static readonly string[] Known = ["torch", "onnx", "onnx-plain"];
+    private static readonly string[] Known = ["torch", "onnx", "onnx-plain", "onnx-per-grid"];
 
-    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx, onnx-plain", DefaultValueFactory = _ => "torch,onnx" };
+    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx, onnx-plain, onnx-per-grid", DefaultValueFactory = _ => "torch,onnx" };
     private static readonly Option<string> s_batches = new("--batches") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,8" };
     private static readonly Option<int> s_runs = new("--runs") { Description = "Timed calls per point (the median is reported)", DefaultValueFactory = _ => 5 };
-    private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 1 };
+    private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 2 };
     private static readonly Option<FileInfo?> s_tokenizer = new("--tokenizer") { Description = "Tokenizer to decode with (default: a random DetailFlow-16-sized decoder)" };
     private static readonly Option<int?> s_threads = new("--threads") { Description = "Intra-op threads of both libtorch and ONNX Runtime (default: one per core)" };
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the table as JSON" };
@@ -59,17 +59,28 @@ public sealed class BenchDecodeCommand : BaseCommand
         var dec = vq.Config.Dec;
         Ui.Info($"decoder {dec.NumHiddenLayers} × {dec.HiddenSize}, N = {vq.NumLatentTokens}, {points.Count} scheduled resolutions; {threads} threads; median of {runs} after {warmup} warm-up");
 
-        var results = new Dictionary<(string Backend, int Batch), IReadOnlyList<DecoderTiming>>();
-        foreach (var name in backends)
+        // Interleaved (point by point, every backend in turn) so that a neighbour's load on a shared host hits the
+        // backends alike; every backend's session stays open for the whole run.
+        var open = backends.ToDictionary(b => b, b => Create(b, vq, threads));
+        var results = open.Keys.SelectMany(b => batches.Select(n => (b, n))).ToDictionary(k => k, _ => new List<DecoderTiming>());
+        try
         {
-            using var backend = Create(name, vq, threads);
-            foreach (int batch in batches)
-                results[(name, batch)] = Ui.Progress($"{name} batch {batch}", 1, 1, report =>
-                {
-                    var t = DecoderBenchmark.Run(backend, vq.Config.CodebookSize, points, batch, warmup, runs, cancellationToken: cancellationToken);
-                    report(1, "");
-                    return t;
-                });
+            Ui.Progress("decode", (long)batches.Length * points.Count, 1, report =>
+            {
+                int done = 0;
+                foreach (int batch in batches)
+                    foreach (var point in points)
+                    {
+                        foreach (var (name, backend) in open)
+                            results[(name, batch)].AddRange(DecoderBenchmark.Run(backend, vq.Config.CodebookSize, [point], batch, warmup, runs, cancellationToken: cancellationToken));
+                        report(++done, $"batch {batch}, d_t {point.Resolution}");
+                    }
+                return done;
+            });
+        }
+        finally
+        {
+            foreach (var backend in open.Values) backend.Dispose();
         }
 
         var rows = new List<Dictionary<string, object>>();
@@ -85,13 +96,17 @@ public sealed class BenchDecodeCommand : BaseCommand
             Ui.Line(JsonSerializer.Serialize(rows));
             return Task.FromResult(ExitCodes.Success);
         }
+        // Plain fixed-width lines (not a console table): the numbers must survive narrow or redirected output.
         string baseline = backends[0];
-        var headers = new[] { "batch", "tokens", "resolution" }.Concat(backends.Select(b => b + " ms"))
+        var headers = new[] { "batch", "t", "d_t" }.Concat(backends.Select(b => b + " ms"))
             .Concat(backends.Skip(1).Select(b => $"{baseline}/{b}")).ToArray();
-        Ui.Table(headers, rows.Select(r => new[] { r["batch"].ToString()!, r["tokens"].ToString()!, r["resolution"].ToString()! }
-            .Concat(backends.Select(b => ((double)r[b + "_ms"]).ToString("F1", CultureInfo.InvariantCulture)))
-            .Concat(backends.Skip(1).Select(b => ((double)r[baseline + "_ms"] / (double)r[b + "_ms"]).ToString("F2", CultureInfo.InvariantCulture)))
-            .ToArray()));
+        int width = Math.Max(8, headers.Max(h => h.Length) + 2);
+        Ui.Line(string.Concat(headers.Select(h => h.PadLeft(width))));
+        foreach (var r in rows)
+            Ui.Line(string.Concat(new[] { r["batch"].ToString()!, r["tokens"].ToString()!, r["resolution"].ToString()! }
+                .Concat(backends.Select(b => ((double)r[b + "_ms"]).ToString("F1", CultureInfo.InvariantCulture)))
+                .Concat(backends.Skip(1).Select(b => ((double)r[baseline + "_ms"] / (double)r[b + "_ms"]).ToString("F2", CultureInfo.InvariantCulture)))
+                .Select(c => c.PadLeft(width))));
         foreach (int batch in batches)
             foreach (var b in backends.Skip(1))
             {
@@ -107,6 +122,7 @@ public sealed class BenchDecodeCommand : BaseCommand
         "torch" => new TorchDecoderBackend(vq),
         "onnx" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads }),
         "onnx-plain" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, Export = new DecoderOnnxOptions { FusedAttention = false, FusedGelu = false } }),
+        "onnx-per-grid" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, PerGridGraphs = true }),
         _ => throw new ArgumentException($"unknown backend {name}"),
     };
 }

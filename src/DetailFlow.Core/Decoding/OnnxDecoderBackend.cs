@@ -15,10 +15,13 @@ namespace DetailFlow.Core.Decoding;
 public sealed class OnnxDecoderBackend : IDecoderBackend
 {
     private static readonly string[] InputNames = [DecoderOnnxExport.CodesInput, DecoderOnnxExport.PositionInput, DecoderOnnxExport.KeyMaskInput];
+    private static readonly string[] FixedGridInputNames = [DecoderOnnxExport.CodesInput, DecoderOnnxExport.KeyMaskInput];
     private static readonly string[] OutputNames = [DecoderOnnxExport.PixelsOutput];
 
     private readonly VqModel _model;
-    private readonly InferenceSession _session;
+    private readonly OnnxDecoderSettings _settings;
+    private InferenceSession? _session;
+    private int? _sessionGrid; // per-grid mode: the grid the current session was exported for
     private readonly RunOptions _runOptions = new();
     private readonly Dictionary<int, float[]> _positions = [];
     private readonly int _hidden;
@@ -29,21 +32,21 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         ArgumentNullException.ThrowIfNull(onnxModel);
-        settings ??= new OnnxDecoderSettings();
-        settings.Validate();
+        _settings = settings ?? new OnnxDecoderSettings();
+        _settings.Validate();
         _hidden = model.Config.Dec.HiddenSize;
         _codebookSize = model.Config.CodebookSize;
-        using var options = SessionOptionsFor(settings);
-        _session = new InferenceSession(onnxModel, options);
-        try
-        {
-            CheckMetadata(_session.ModelMetadata.CustomMetadataMap, model);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        _session = OpenSession(onnxModel, fixedGrid: null);
+    }
+
+    /// <summary>Per-grid mode: sessions are exported and opened on demand.</summary>
+    private OnnxDecoderBackend(VqModel model, OnnxDecoderSettings settings)
+    {
+        _model = model;
+        _settings = settings;
+        _settings.Validate();
+        _hidden = model.Config.Dec.HiddenSize;
+        _codebookSize = model.Config.CodebookSize;
     }
 
     /// <summary>Exports <paramref name="model"/>'s decoder in memory and opens a session on it.</summary>
@@ -51,7 +54,8 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
     {
         ArgumentNullException.ThrowIfNull(model);
         settings ??= new OnnxDecoderSettings();
-        return new OnnxDecoderBackend(model, DecoderOnnxExport.Export(model, settings.Export), settings);
+        if (settings.PerGridGraphs) return new OnnxDecoderBackend(model, settings);
+        return new OnnxDecoderBackend(model, DecoderOnnxExport.Export(model, settings.Export with { FixedGrid = null }), settings);
     }
 
     /// <summary>Opens a session on an exported file; <paramref name="model"/> must hold the weights it was exported from.</summary>
@@ -99,11 +103,43 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         for (int b = 0; b < batch; b++) mask.AsSpan(b * length, grid * grid + prefixLengths[b]).Fill(1);
 
         using var codeValue = OrtValue.CreateTensorValueFromMemory(codeData, [batch, longest]);
-        using var positionValue = OrtValue.CreateTensorValueFromMemory(PositionTable(grid), [grid, grid, _hidden]);
         using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [batch, length]);
-        using var outputs = _session.Run(_runOptions, InputNames, [codeValue, positionValue, maskValue], OutputNames);
+        if (_settings.PerGridGraphs)
+        {
+            using var fixedOutputs = SessionForGrid(grid).Run(_runOptions, FixedGridInputNames, [codeValue, maskValue], OutputNames);
+            return torch.tensor(fixedOutputs[0].GetTensorDataAsSpan<float>().ToArray(), [batch, 3, imageSize, imageSize]);
+        }
+        using var positionValue = OrtValue.CreateTensorValueFromMemory(PositionTable(grid), [grid, grid, _hidden]);
+        using var outputs = _session!.Run(_runOptions, InputNames, [codeValue, positionValue, maskValue], OutputNames);
         var pixels = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         return torch.tensor(pixels, [batch, 3, imageSize, imageSize]);
+    }
+
+    private InferenceSession OpenSession(byte[] onnxModel, int? fixedGrid)
+    {
+        using var options = SessionOptionsFor(_settings);
+        var session = new InferenceSession(onnxModel, options);
+        try
+        {
+            CheckMetadata(session.ModelMetadata.CustomMetadataMap, _model, fixedGrid);
+            return session;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Per-grid mode: the session of <paramref name="grid"/>, exported on a grid change (one session alive).</summary>
+    private InferenceSession SessionForGrid(int grid)
+    {
+        if (_session is not null && _sessionGrid == grid) return _session;
+        _session?.Dispose();
+        _session = null;
+        _session = OpenSession(DecoderOnnxExport.Export(_model, _settings.Export with { FixedGrid = grid }), grid);
+        _sessionGrid = grid;
+        return _session;
     }
 
     private long[] CodesOf(Tensor codes, int longest)
@@ -127,10 +163,10 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         return table;
     }
 
-    private static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, VqModel model)
+    private static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, VqModel model, int? fixedGrid)
     {
-        var expected = DecoderOnnxExport.Metadata(model, new DecoderOnnxOptions());
-        foreach (var key in new[] { "detailflow.hidden_size", "detailflow.patch_size", "detailflow.num_latent_tokens", "detailflow.codebook_size" })
+        var expected = DecoderOnnxExport.Metadata(model, new DecoderOnnxOptions { FixedGrid = fixedGrid });
+        foreach (var key in new[] { "detailflow.hidden_size", "detailflow.patch_size", "detailflow.num_latent_tokens", "detailflow.codebook_size", "detailflow.fixed_grid" })
         {
             if (!metadata.TryGetValue(key, out var value))
                 throw new InvalidDataException($"the ONNX model lacks metadata {key}: not a DetailFlow decoder export");

@@ -51,7 +51,10 @@ public static class DecoderOnnxExport
                 B.Int("axis", -1), B.Float("epsilon", eps));
 
         g.Graph.Input.Add(B.Value(CodesInput, DT.Int64, "batch", "tokens"));
-        g.Graph.Input.Add(B.Value(PositionInput, DT.Float, "grid", "grid", (long)d));
+        if (options.FixedGrid is int fixedGrid)
+            g.Weight(PositionInput, dec.visual_model.embeddings.PositionTable(fixedGrid, fixedGrid).reshape(fixedGrid, fixedGrid, d)); // folded in
+        else
+            g.Graph.Input.Add(B.Value(PositionInput, DT.Float, "grid", "grid", (long)d));
         g.Graph.Input.Add(B.Value(KeyMaskInput, DT.Int32, "batch", "length"));
         g.Graph.Output.Add(B.Value(PixelsOutput, DT.Float, "batch", 3L, "size", "size"));
 
@@ -168,6 +171,7 @@ public static class DecoderOnnxExport
         ["detailflow.codebook_size"] = model.Config.CodebookSize.ToString(),
         ["detailflow.fused_attention"] = options.FusedAttention.ToString(),
         ["detailflow.fused_gelu"] = options.FusedGelu.ToString(),
+        ["detailflow.fixed_grid"] = options.FixedGrid?.ToString() ?? "any",
     };
 }
 
@@ -180,4 +184,10 @@ public sealed record DecoderOnnxOptions
 {
     public bool FusedAttention { get; init; } = true;
     public bool FusedGelu { get; init; } = true;
+
+    /// <summary>
+    /// Export a graph for one patch grid only: the resized position table becomes a constant (folded with
+    /// <c>mask_token</c> by ORT) and the graph has no <c>position</c> input. Null (default): one graph for every grid.
+    /// </summary>
+    public int? FixedGrid { get; init; }
 }
