@@ -73,7 +73,9 @@ public sealed class BenchDecodeCommand : BaseCommand
                     {
                         foreach (var (name, backend) in open)
                             results[(name, batch)].AddRange(DecoderBenchmark.Run(backend, vq.Config.CodebookSize, [point], batch, warmup, runs, cancellationToken: cancellationToken));
-                        report(++done, $"batch {batch}, d_t {point.Resolution}");
+                        // Each point as soon as it is measured: a long run stopped half-way still leaves numbers.
+                        report(++done, $"batch {batch}, t {point.T}, d_t {point.Resolution}: " + string.Join(", ",
+                            open.Keys.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b} {results[(b, batch)][^1].MedianMs:F1} ms"))));
                     }
                 return done;
             });
