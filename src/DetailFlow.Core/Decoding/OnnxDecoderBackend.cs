@@ -21,7 +21,8 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
     private readonly VqModel _model;
     private readonly OnnxDecoderSettings _settings;
     private InferenceSession? _session;
-    private int? _sessionGrid; // per-grid mode: the grid the current session was exported for
+    private readonly bool _perGrid;  // one session per patch grid (OnnxDecoderSettings.PerGridGraphs, via Create)
+    private int? _sessionGrid;       // per-grid mode: the grid the current session was exported for
     private readonly RunOptions _runOptions = new();
     private readonly Dictionary<int, float[]> _positions = [];
     private readonly int _hidden;
@@ -36,7 +37,15 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         _settings.Validate();
         _hidden = model.Config.Dec.HiddenSize;
         _codebookSize = model.Config.CodebookSize;
-        _session = OpenSession(onnxModel, fixedGrid: null);
+        try
+        {
+            _session = OpenSession(onnxModel, fixedGrid: null);
+        }
+        catch
+        {
+            _runOptions.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Per-grid mode: sessions are exported and opened on demand.</summary>
@@ -45,6 +54,7 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         _model = model;
         _settings = settings;
         _settings.Validate();
+        _perGrid = true;
         _hidden = model.Config.Dec.HiddenSize;
         _codebookSize = model.Config.CodebookSize;
     }
@@ -104,7 +114,7 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
 
         using var codeValue = OrtValue.CreateTensorValueFromMemory(codeData, [batch, longest]);
         using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [batch, length]);
-        if (_settings.PerGridGraphs)
+        if (_perGrid)
         {
             using var fixedOutputs = SessionForGrid(grid).Run(_runOptions, FixedGridInputNames, [codeValue, maskValue], OutputNames);
             return torch.tensor(fixedOutputs[0].GetTensorDataAsSpan<float>().ToArray(), [batch, 3, imageSize, imageSize]);

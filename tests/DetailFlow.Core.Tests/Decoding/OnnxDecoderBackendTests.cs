@@ -39,6 +39,15 @@ public sealed class OnnxDecoderBackendTests : IDisposable
     }
 
     [Fact]
+    public void PerGridGraphsMatchTorchAtEveryScheduledPrefix()
+    {
+        using var torchBackend = new TorchDecoderBackend(_model);
+        using var onnx = OnnxDecoderBackend.Create(_model, new OnnxDecoderSettings { PerGridGraphs = true });
+        var results = DecoderBackendParity.Compare(_model, torchBackend, onnx);
+        Assert.All(results, r => Assert.True(r.MaxDiff <= PixelAtol, $"d={r.Resolution}: max |Δ| {r.MaxDiff}"));
+    }
+
+    [Fact]
     public void BatchOfEightEqualsEightSingleDecodes()
     {
         using var onnx = OnnxDecoderBackend.Create(_model);
