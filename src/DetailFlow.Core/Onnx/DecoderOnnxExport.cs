@@ -178,7 +178,8 @@ public static class DecoderOnnxExport
 /// <summary>
 /// Export choices. <see cref="FusedAttention"/>: ORT's <c>com.microsoft.Attention</c> (packed QKV projection, fused
 /// softmax) instead of MatMul + Softmax; <see cref="FusedGelu"/>: <c>com.microsoft.FastGelu</c> (bias fused) instead
-/// of opset-20 <c>Gelu(approximate = tanh)</c>. The defaults are the faster variants measured by <c>bench decode</c>.
+/// of opset-20 <c>Gelu(approximate = tanh)</c>. The defaults are the faster variants measured by <c>bench decode</c>
+/// (fused 0.73× the time of the unfused graph on a DetailFlow-16-sized decoder; one graph per grid gained nothing).
 /// </summary>
 public sealed record DecoderOnnxOptions
 {
