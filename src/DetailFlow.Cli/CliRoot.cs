@@ -12,6 +12,7 @@ public static class CliRoot
         new InspectCommand(ui),
         new ParityCommand(ui),
         new ConvertCommand(ui),
+        new ExportOnnxCommand(ui),
         new BenchCommand(ui),
         new TrainTokenizerCommand(ui),
         new ExtractCodesCommand(ui),

@@ -1,3 +1,4 @@
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Imaging;
@@ -7,9 +8,11 @@ namespace DetailFlow.Api.Hosting;
 
 /// <summary>
 /// The served model pair. The modules belong to the inference thread; endpoints read only the configs, the
-/// schedule, the labels and the fingerprint.
+/// schedule, the labels and the fingerprint. Every decode (previews and final images) goes through <see cref="Decoder"/>,
+/// which the model owns (the TorchSharp modules of <see cref="Tokenizer"/> when none is given).
 /// </summary>
-public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnlyList<string> labels, string name, string fingerprint) : IDisposable
+public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnlyList<string> labels, string name, string fingerprint,
+    IDecoderBackend? decoder = null) : IDisposable
 {
     private int _leases;
 
@@ -18,8 +21,11 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public GptConfig GptConfig => Gpt.Config;
     public ResolutionSchedule Schedule { get; } = ResolutionSchedule.For(tokenizer.Config);
 
+    /// <summary>The decoder backend (ModelOptions:DecoderBackend; inference thread only).</summary>
+    public IDecoderBackend Decoder { get; } = decoder ?? new TorchDecoderBackend(tokenizer);
+
     /// <summary>Code prefixes → RGB at their scheduled resolutions (inference thread only).</summary>
-    public PreviewRenderer Previews => _previews ??= new PreviewRenderer(new PreviewDecoder(Tokenizer, Schedule.DecoderResolution));
+    public PreviewRenderer Previews => _previews ??= new PreviewRenderer(new PreviewDecoder(Decoder, Schedule.DecoderResolution));
     private PreviewRenderer? _previews;
 
     /// <summary>Class labels by id; empty when none were configured (classes are then addressed by id only).</summary>
@@ -48,6 +54,7 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     {
         if (IsDisposed) return;
         IsDisposed = true;
+        Decoder.Dispose();
         Gpt.Dispose();
         Tokenizer.Dispose();
     }

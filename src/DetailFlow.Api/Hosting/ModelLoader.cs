@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using DetailFlow.Core.Checkpoints;
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
@@ -11,7 +12,8 @@ namespace DetailFlow.Api.Hosting;
 
 /// <summary>
 /// Loads the GPT and the decoder half of the tokenizer (converted safetensors or official checkpoints), checks that
-/// they belong together and runs one warm-up forward + decode. Called on the inference thread.
+/// they belong together, builds the decoder backend (ModelOptions:DecoderBackend) and runs one warm-up forward + decode.
+/// Called on the inference thread.
 /// </summary>
 public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoader> logger, IActiveModelStore? activeStore = null)
 {
@@ -61,16 +63,40 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             gpt.Dispose();
             throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
         }
+        IDecoderBackend decoder;
+        try { decoder = CreateDecoder(o, vq); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            gpt.Dispose();
+            vq.Dispose();
+            throw new InvalidOperationException($"ModelOptions:DecoderBackend = {o.DecoderBackend}: cannot build the decoder: {e.Message}", e);
+        }
         var labels = source.Labels.Count == 0 || source.Labels.Count == gpt.Config.NumClasses ? source.Labels : [];
-        var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, o))
+        var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, o), decoder)
         {
             Source = source,
         };
         try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }
-        logger.LogInformation("Model {Name} loaded ({Gpt}; {Classes} classes, {Labels} labels, N = {N}) on {Device}, fingerprint {Fingerprint}",
-            model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Fingerprint);
+        logger.LogInformation("Model {Name} loaded ({Gpt}; {Classes} classes, {Labels} labels, N = {N}) on {Device}, decoder {Decoder}, fingerprint {Fingerprint}",
+            model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Decoder.Name, model.Fingerprint);
         return model;
+    }
+
+    /// <summary>The configured decoder backend over the loaded tokenizer.</summary>
+    internal static IDecoderBackend CreateDecoder(ModelOptions o, VqModel vq)
+    {
+        if (o.DecoderBackend == DecoderBackendKind.Torch) return new TorchDecoderBackend(vq);
+        var device = torch.device(o.Device);
+        var settings = new OnnxDecoderSettings
+        {
+            IntraOpThreads = o.OnnxThreads > 0 ? o.OnnxThreads : o.Threads > 0 ? o.Threads : Environment.ProcessorCount,
+            Cuda = device.type == DeviceType.CUDA,
+            CudaDeviceId = Math.Max(0, (int)device.index),
+        };
+        return string.IsNullOrWhiteSpace(o.OnnxModelPath)
+            ? OnnxDecoderBackend.Create(vq, settings)
+            : OnnxDecoderBackend.Load(vq, o.OnnxModelPath, settings);
     }
 
     private static void Check(LoadedModel m, string gptField, string tokenizerField, string labelsField, ModelSource o)

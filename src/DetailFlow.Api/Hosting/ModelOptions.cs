@@ -1,3 +1,4 @@
+using DetailFlow.Core.Decoding;
 using TorchSharp;
 
 namespace DetailFlow.Api.Hosting;
@@ -28,4 +29,19 @@ public sealed class ModelOptions
 
     /// <summary>Torch intra-op threads; 0 = libtorch's default (one per core).</summary>
     public int Threads { get; set; }
+
+    /// <summary>
+    /// What decodes previews and final images: <c>Torch</c> (the TorchSharp modules) or <c>Onnx</c> (the decoder
+    /// exported from the loaded weights, run by ONNX Runtime; CUDA provider when <see cref="Device"/> is a GPU).
+    /// </summary>
+    public DecoderBackendKind DecoderBackend { get; set; } = DecoderBackendKind.Torch;
+
+    /// <summary>ONNX Runtime intra-op threads for the <c>Onnx</c> decoder; 0 = <see cref="Threads"/> if set, else one per core.</summary>
+    public int OnnxThreads { get; set; }
+
+    /// <summary>
+    /// An exported decoder (<c>detailflow export-onnx</c>) for the <c>Onnx</c> backend; empty = export the loaded
+    /// tokenizer's decoder in memory at start-up. The file must come from the same tokenizer.
+    /// </summary>
+    public string OnnxModelPath { get; set; } = "";
 }

@@ -23,6 +23,12 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             errors.Add("ModelOptions:Labels: labels must not be empty");
         if (o.Threads < 0)
             errors.Add($"ModelOptions:Threads = {o.Threads}: must be 0 (libtorch default) or positive");
+        if (o.OnnxThreads < 0)
+            errors.Add($"ModelOptions:OnnxThreads = {o.OnnxThreads}: must be 0 (Threads, else one per core) or positive");
+        if (!Enum.IsDefined(o.DecoderBackend))
+            errors.Add($"ModelOptions:DecoderBackend = {o.DecoderBackend}: expected Torch or Onnx");
+        if (!string.IsNullOrWhiteSpace(o.OnnxModelPath) && !File.Exists(o.OnnxModelPath))
+            errors.Add($"ModelOptions:OnnxModelPath = '{o.OnnxModelPath}': file not found (export one with `detailflow export-onnx`, or leave it empty)");
         if (o.DType is not (TorchSharp.torch.ScalarType.Float32 or TorchSharp.torch.ScalarType.Float16 or TorchSharp.torch.ScalarType.BFloat16))
             errors.Add($"ModelOptions:DType = {o.DType}: expected Float32, Float16 or BFloat16");
         try { _ = TorchSharp.torch.device(o.Device); }

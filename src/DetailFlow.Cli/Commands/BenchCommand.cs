@@ -12,5 +12,6 @@ public sealed class BenchCommand : Command
         Subcommands.Add(new BenchGenerateCommand(ui));
         Subcommands.Add(new BenchModelCommand(ui));
         Subcommands.Add(new BenchMidFlightCommand(ui));
+        Subcommands.Add(new BenchDecodeCommand(ui));
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using DetailFlow.Cli.Console;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
 
@@ -26,6 +27,7 @@ public sealed class ContactSheetCommand : BaseCommand
     {
         foreach (var o in new Option[] { s_gpt, s_tokenizer, s_out, s_cell, s_cfg, s_temperature, s_seed, s_threads })
             Options.Add(o);
+        foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
@@ -38,7 +40,8 @@ public sealed class ContactSheetCommand : BaseCommand
         var options = classes.Select((_, i) => new SamplingOptions { CfgScale = parse.GetValue(s_cfg), Temperature = parse.GetValue(s_temperature), Seed = seed + i }).ToArray();
         var codes = new RecomputeSampler(gpt).Generate(classes, options, cancellationToken: cancellationToken);
         var schedule = ResolutionSchedule.For(vq.Config);
-        var renderer = new PreviewRenderer(new PreviewDecoder(vq, schedule.DecoderResolution));
+        using var decoder = DecoderBackendOptions.Create(parse, vq);
+        var renderer = new PreviewRenderer(new PreviewDecoder(decoder, schedule.DecoderResolution));
         int cell = parse.GetValue(s_cell);
         var rows = codes.Select(c => (IReadOnlyList<RgbImage>)renderer
             .Render(schedule.ValidPrefixes.Select(p => new PreviewItem(c, p)).ToArray())

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using DetailFlow.Cli.Console;
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Tokenizer;
@@ -38,6 +39,7 @@ public sealed class EvalDefaultCommand : BaseCommand
     {
         foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_threads, s_classifier, s_json })
             Options.Add(o);
+        foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
@@ -117,12 +119,13 @@ public sealed class EvalDefaultCommand : BaseCommand
             }
             return all;
         });
+        using var decoder = DecoderBackendOptions.Create(parse, vq);
         var generated = new List<Tensor>();
         for (int i = 0; i < codes.Count; i += 250)
         {
             using var scope = NewDisposeScope();
             var c = tensor(codes.Skip(i).Take(250).SelectMany(r => r).ToArray(), [Math.Min(250, codes.Count - i), n]);
-            generated.Add(vq.Decode(c, n, size).clamp(-1, 1).MoveToOuterDisposeScope());
+            generated.Add(decoder.Decode(c, n, size).clamp(-1, 1).MoveToOuterDisposeScope());
         }
         using var genX = cat(generated, 0);
         var (genPred, genFeatures) = classifier.Predict(genX);

@@ -4,6 +4,7 @@ using DetailFlow.Cli.Console;
 using DetailFlow.Core.Checkpoints;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
 
@@ -33,6 +34,7 @@ public sealed class SampleCommand : BaseCommand
     {
         foreach (var o in new Option[] { TrainingCommandOptions.Config, s_gpt, s_gptNoEma, s_tokenizer, s_out, s_classes, s_perClass, s_cfg, s_temperature, s_topK, s_topP, s_seed, s_threads })
             Options.Add(o);
+        foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
@@ -62,7 +64,8 @@ public sealed class SampleCommand : BaseCommand
         });
 
         var schedule = ResolutionSchedule.For(vq.Config);
-        var renderer = new PreviewRenderer(new PreviewDecoder(vq, schedule.DecoderResolution));
+        using var decoder = DecoderBackendOptions.Create(parse, vq);
+        var renderer = new PreviewRenderer(new PreviewDecoder(decoder, schedule.DecoderResolution));
         int size = vq.Config.ImageSize;
         var previewRows = codes.Select(c => (IReadOnlyList<RgbImage>)renderer
             .Render(schedule.ValidPrefixes.Select(p => new PreviewItem(c, p)).ToArray(), displaySize: size)

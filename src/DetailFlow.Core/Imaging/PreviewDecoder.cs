@@ -1,3 +1,4 @@
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Tokenizer;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,27 +8,36 @@ namespace DetailFlow.Core.Imaging;
 /// <summary>
 /// Coarse-to-fine previews (spec §8, "next-detail" prefixes): each item's first t codes are decoded at the scheduled
 /// decoder resolution d_t. Items are grouped by resolution and each group is one batched decoder forward; items of a
-/// group with different t are padded and their extra latents masked (<see cref="VqModel.Decode(Tensor, IReadOnlyList{int}, int)"/>).
+/// group with different t are padded and their extra latents masked (<see cref="IDecoderBackend.Decode"/>).
 /// The schedule is passed as a function t → d_t (e.g. <c>ResolutionSchedule.For(config).DecoderResolution</c>).
+/// The decoder backend (TorchSharp or ONNX Runtime) stays the caller's.
 /// </summary>
 public sealed class PreviewDecoder
 {
-    private readonly VqModel _model;
+    private readonly IDecoderBackend _backend;
     private readonly Func<int, int> _resolutionOf;
 
-    public PreviewDecoder(VqModel model, Func<int, int> resolutionOf)
+    public PreviewDecoder(IDecoderBackend backend, Func<int, int> resolutionOf)
     {
-        _model = model ?? throw new ArgumentNullException(nameof(model));
+        _backend = backend ?? throw new ArgumentNullException(nameof(backend));
         _resolutionOf = resolutionOf ?? throw new ArgumentNullException(nameof(resolutionOf));
     }
+
+    /// <summary>Previews decoded by the TorchSharp modules of <paramref name="model"/>.</summary>
+    public PreviewDecoder(VqModel model, Func<int, int> resolutionOf)
+        : this(new TorchDecoderBackend(model ?? throw new ArgumentNullException(nameof(model))), resolutionOf)
+    {
+    }
+
+    public IDecoderBackend Backend => _backend;
 
     /// <summary>Resolution d_t of prefix length t under the schedule, checked against the decoder.</summary>
     public int ResolutionOf(int t)
     {
-        if (t < 1 || t > _model.NumLatentTokens)
-            throw new ArgumentOutOfRangeException(nameof(t), t, $"prefix length must be in [1, {_model.NumLatentTokens}]");
+        if (t < 1 || t > _backend.NumLatentTokens)
+            throw new ArgumentOutOfRangeException(nameof(t), t, $"prefix length must be in [1, {_backend.NumLatentTokens}]");
         int d = _resolutionOf(t);
-        int patch = _model.decoder.PatchSize;
+        int patch = _backend.PatchSize;
         if (d <= 0 || d % patch != 0)
             throw new InvalidOperationException($"the schedule maps prefix {t} to {d} px, not a positive multiple of the decoder patch {patch}");
         return d;
@@ -77,7 +87,7 @@ public sealed class PreviewDecoder
             using var noGrad = torch.no_grad();
             using var scope = NewDisposeScope();
             using var codeTensor = torch.tensor(codes, [members.Length, longest]);
-            var pixels = _model.Decode(codeTensor, prefixes, group.Key).to(float32).cpu(); // [b, 3, d, d]
+            var pixels = _backend.Decode(codeTensor, prefixes, group.Key); // float32 CPU [b, 3, d, d]
             for (int k = 0; k < members.Length; k++)
                 results[members[k]] = new PreviewPixels(prefixes[k], group.Key, pixels[k].clone().DetachFromDisposeScope());
         }

@@ -1,15 +1,21 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using DetailFlow.Core.Decoding;
+using DetailFlow.Core.Tokenizer;
 using static TorchSharp.torch;
 
 namespace DetailFlow.Core.Parity;
 
 /// <summary>
 /// <c>tokenizer_decode</c>: normalised codebook rows, <c>post_quant_conv</c>, every <c>decode_code(codes, t, img_size)</c>
-/// listed in <c>meta.calls</c>, and the decoder's position table resized to each grid of <c>meta.grids</c>.
+/// listed in <c>meta.calls</c>, and the decoder's position table resized to each grid of <c>meta.grids</c>. The
+/// <c>decode_code</c> calls run through the decoder backend that <paramref name="backend"/> builds for the fixture
+/// model (default: the TorchSharp modules).
 /// </summary>
-public sealed partial class TokenizerDecodeCase : IParityCase
+public sealed partial class TokenizerDecodeCase(Func<VqModel, IDecoderBackend>? backend = null) : IParityCase
 {
+    private readonly Func<VqModel, IDecoderBackend> _backend = backend ?? (m => new TorchDecoderBackend(m));
+
     private const double CodeAtol = 1e-5;
     private const double PostQuantAtol = 1e-4;
     private const double PixelAtol = 1e-4;
@@ -24,6 +30,7 @@ public sealed partial class TokenizerDecodeCase : IParityCase
         using var model = TokenizerFixtureModel.Load(fixtures, decoderOnly: true);
         using var data = fixtures.OpenCase(caseName);
         var codes = data["codes"];
+        using var decoder = _backend(model);
 
         var entries = model.quantize.GetCodebookEntry(codes);
         report.Close("codebook_entries", entries, data["codebook_entries"], CodeAtol);
@@ -38,7 +45,8 @@ public sealed partial class TokenizerDecodeCase : IParityCase
                 int t = call.GetProperty("t").GetInt32();
                 int size = call.GetProperty("img_size").GetInt32();
                 string name = call.TryGetProperty("tensor", out var tn) ? tn.GetString()! : $"pixels_t{t}_res{size}";
-                report.Close(name, model.Decode(codes, t, size), data[name], PixelAtol);
+                using var pixels = decoder.Decode(codes, t, size);
+                report.Close(name, pixels, data[name], PixelAtol);
             }
 
         var grids = data.Meta.TryGetProperty("grids", out var g) && g.ValueKind == JsonValueKind.Array

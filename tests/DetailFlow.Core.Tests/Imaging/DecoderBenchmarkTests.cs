@@ -29,4 +29,15 @@ public class DecoderBenchmarkTests
         Assert.Equal([(3, 4), (32, 32)], timings.Select(x => (x.T, x.Resolution)));
         Assert.All(timings, x => Assert.True(x.MinMs > 0 && x.MedianMs >= x.MinMs && x.Runs == 3));
     }
+
+    [Fact]
+    public void RunTimesAnyBackendAtTheGivenBatch()
+    {
+        using var model = TokenizerFixtureModel.Load(TestFixtures.Set, decoderOnly: true);
+        using var onnx = DetailFlow.Core.Decoding.OnnxDecoderBackend.Create(model, new() { IntraOpThreads = 1 });
+        var timings = DecoderBenchmark.Run(onnx, model.Config.CodebookSize, [(3, 4), (32, 32)], batch: 8, warmup: 1, runs: 3);
+        Assert.Equal([(3, 4, 8), (32, 32, 8)], timings.Select(x => (x.T, x.Resolution, x.Batch)));
+        Assert.All(timings, x => Assert.True(x.MinMs > 0 && x.MedianMs >= x.MinMs && x.Runs == 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => DecoderBenchmark.Run(onnx, model.Config.CodebookSize, [(3, 4)], batch: 0));
+    }
 }

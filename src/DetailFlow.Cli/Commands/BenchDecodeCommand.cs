@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DetailFlow.Cli.Console;
+using DetailFlow.Core.Decoding;
+using DetailFlow.Core.Generation;
+using DetailFlow.Core.Imaging;
+using DetailFlow.Core.Onnx;
+using DetailFlow.Core.Tokenizer;
+
+namespace DetailFlow.Cli.Commands;
+
+/// <summary>
+/// <c>detailflow bench decode [--backends torch,onnx] [--batches 1,8] [--runs 5] [--tokenizer T] [--json]</c>:
+/// milliseconds per decoder call at each scheduled resolution (the longest prefix with that resolution), per backend
+/// and batch size, medians of <c>--runs</c> after <c>--warmup</c> untimed calls, all in one run. Without
+/// <c>--tokenizer</c> the decoder is DetailFlow-16-sized with random weights (12 × 768, N = 128, 256 px).
+/// Backends: <c>torch</c>, <c>onnx</c> (fused attention + FastGelu, the export default), <c>onnx-plain</c>
+/// (MatMul + Softmax attention, opset-20 Gelu), <c>onnx-per-grid</c> (one graph per patch grid, position table folded in).
+/// </summary>
+public sealed class BenchDecodeCommand : BaseCommand
+{
+    private static readonly string[] Known = ["torch", "onnx", "onnx-plain", "onnx-per-grid"];
+
+    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx, onnx-plain, onnx-per-grid", DefaultValueFactory = _ => "torch,onnx" };
+    private static readonly Option<string> s_batches = new("--batches") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,8" };
+    private static readonly Option<int> s_runs = new("--runs") { Description = "Timed calls per point (the median is reported)", DefaultValueFactory = _ => 5 };
+    private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 2 };
+    private static readonly Option<FileInfo?> s_tokenizer = new("--tokenizer") { Description = "Tokenizer to decode with (default: a random DetailFlow-16-sized decoder)" };
+    private static readonly Option<int?> s_threads = new("--threads") { Description = "Intra-op threads of both libtorch and ONNX Runtime (default: one per core)" };
+    private static readonly Option<bool> s_json = new("--json") { Description = "Print the table as JSON" };
+
+    public BenchDecodeCommand(IConsoleUi ui) : base("decode", "Milliseconds per decode at each scheduled resolution, per decoder backend and batch size", ui)
+    {
+        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_tokenizer, s_threads, s_json })
+            Options.Add(o);
+    }
+
+    protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var backends = parse.GetValue(s_backends)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(b => b.ToLowerInvariant()).Distinct().ToArray();
+        if (backends.Length == 0 || backends.Any(b => !Known.Contains(b)))
+            throw new ArgumentException($"--backends: expected a comma-separated subset of {string.Join(", ", Known)}, got '{parse.GetValue(s_backends)}'");
+        var batches = parse.GetValue(s_batches)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(b => int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : throw new ArgumentException($"--batches: '{b}' is not a positive integer")).Distinct().ToArray();
+        int runs = parse.GetValue(s_runs), warmup = parse.GetValue(s_warmup);
+        if (runs < 1) throw new ArgumentException("--runs: at least 1");
+        if (warmup < 0) throw new ArgumentException("--warmup: at least 0");
+        int threads = parse.GetValue(s_threads) ?? Environment.ProcessorCount;
+        if (threads < 1) throw new ArgumentException("--threads: at least 1");
+        TorchSharp.torch.set_num_threads(threads);
+
+        TorchSharp.torch.manual_seed(0);
+        using var vq = parse.GetValue(s_tokenizer) is { } file
+            ? VqModel.Load(file.FullName, decoderOnly: true)
+            : new VqModel(TokenizerPresets.DetailFlow16, decoderOnly: true);
+        var schedule = ResolutionSchedule.For(vq.Config);
+        var points = DecoderBenchmark.ScheduledPoints(schedule.ValidPrefixes, schedule.DecoderResolution);
+        var dec = vq.Config.Dec;
+        Ui.Info($"decoder {dec.NumHiddenLayers} × {dec.HiddenSize}, N = {vq.NumLatentTokens}, {points.Count} scheduled resolutions; {threads} threads; median of {runs} after {warmup} warm-up");
+
+        // Interleaved (point by point, every backend in turn) so that a neighbour's load on a shared host hits the
+        // backends alike; every backend's session stays open for the whole run.
+        var open = backends.ToDictionary(b => b, b => Create(b, vq, threads));
+        var results = open.Keys.SelectMany(b => batches.Select(n => (b, n))).ToDictionary(k => k, _ => new List<DecoderTiming>());
+        try
+        {
+            Ui.Progress("decode", (long)batches.Length * points.Count, 1, report =>
+            {
+                int done = 0;
+                foreach (int batch in batches)
+                    foreach (var point in points)
+                    {
+                        foreach (var (name, backend) in open)
+                            results[(name, batch)].AddRange(DecoderBenchmark.Run(backend, vq.Config.CodebookSize, [point], batch, warmup, runs, cancellationToken: cancellationToken));
+                        // Each point as soon as it is measured: a long run stopped half-way still leaves numbers.
+                        report(++done, $"batch {batch}, t {point.T}, d_t {point.Resolution}: " + string.Join(", ",
+                            open.Keys.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b} {results[(b, batch)][^1].MedianMs:F1} ms"))));
+                    }
+                return done;
+            });
+        }
+        finally
+        {
+            foreach (var backend in open.Values) backend.Dispose();
+        }
+
+        var rows = new List<Dictionary<string, object>>();
+        foreach (int batch in batches)
+            for (int i = 0; i < points.Count; i++)
+            {
+                var row = new Dictionary<string, object> { ["batch"] = batch, ["tokens"] = points[i].T, ["resolution"] = points[i].Resolution };
+                foreach (var name in backends) row[name + "_ms"] = Math.Round(results[(name, batch)][i].MedianMs, 2);
+                rows.Add(row);
+            }
+        if (parse.GetValue(s_json))
+        {
+            Ui.Line(JsonSerializer.Serialize(rows));
+            return Task.FromResult(ExitCodes.Success);
+        }
+        // Plain fixed-width lines (not a console table): the numbers must survive narrow or redirected output.
+        string baseline = backends[0];
+        var headers = new[] { "batch", "t", "d_t" }.Concat(backends.Select(b => b + " ms"))
+            .Concat(backends.Skip(1).Select(b => $"{baseline}/{b}")).ToArray();
+        int width = Math.Max(8, headers.Max(h => h.Length) + 2);
+        Ui.Line(string.Concat(headers.Select(h => h.PadLeft(width))));
+        foreach (var r in rows)
+            Ui.Line(string.Concat(new[] { r["batch"].ToString()!, r["tokens"].ToString()!, r["resolution"].ToString()! }
+                .Concat(backends.Select(b => ((double)r[b + "_ms"]).ToString("F1", CultureInfo.InvariantCulture)))
+                .Concat(backends.Skip(1).Select(b => ((double)r[baseline + "_ms"] / (double)r[b + "_ms"]).ToString("F2", CultureInfo.InvariantCulture)))
+                .Select(c => c.PadLeft(width))));
+        foreach (int batch in batches)
+            foreach (var b in backends.Skip(1))
+            {
+                double total0 = results[(baseline, batch)].Sum(t => t.MedianMs), total1 = results[(b, batch)].Sum(t => t.MedianMs);
+                Ui.Line(string.Create(CultureInfo.InvariantCulture,
+                    $"batch {batch}: sum over resolutions {baseline} {total0:F0} ms, {b} {total1:F0} ms ({total0 / total1:F2}×)"));
+            }
+        return Task.FromResult(ExitCodes.Success);
+    }
+
+    private static IDecoderBackend Create(string name, VqModel vq, int threads) => name switch
+    {
+        "torch" => new TorchDecoderBackend(vq),
+        "onnx" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads }),
+        "onnx-plain" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, Export = new DecoderOnnxOptions { FusedAttention = false, FusedGelu = false } }),
+        "onnx-per-grid" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, PerGridGraphs = true }),
+        _ => throw new ArgumentException($"unknown backend {name}"),
+    };
+}

@@ -1,0 +1,194 @@
+using DetailFlow.Core.Onnx.Proto;
+using DetailFlow.Core.Tokenizer;
+using Google.Protobuf;
+using TorchSharp;
+using static TorchSharp.torch;
+using B = DetailFlow.Core.Onnx.OnnxGraphBuilder;
+using DT = DetailFlow.Core.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace DetailFlow.Core.Onnx;
+
+/// <summary>
+/// Writes the tokenizer's decode path (codes → l2-normalised codebook rows → <c>post_quant_conv</c> → SigLIP2 decoder
+/// ViT over [mask_token + position table; latents + latent_pos_embed] → <c>post_layernorm</c> → <c>to_pixel</c> →
+/// unpatchify) as one float32 ONNX graph from the weights of a loaded <see cref="VqModel"/>. Every
+/// resolution-dependent piece is an input, so one graph serves every scheduled resolution, batch and prefix:
+/// <list type="bullet">
+/// <item><c>codes</c> int64 [batch, tokens]: the codes, padded to the longest prefix of the batch;</item>
+/// <item><c>position</c> float [grid, grid, D]: the decoder position table resized to the patch grid
+/// (<see cref="SiglipEmbeddings.PositionTable"/>); the grid, the grid-token count and the image size come from its shape;</item>
+/// <item><c>key_mask</c> int32 [batch, grid² + tokens]: 1 = attend to that key, 0 = padding (blocked);</item>
+/// <item>output <c>pixels</c> float [batch, 3, grid·p, grid·p], nominal range [−1, 1].</item>
+/// </list>
+/// </summary>
+public static class DecoderOnnxExport
+{
+    public const string CodesInput = "codes";
+    public const string PositionInput = "position";
+    public const string KeyMaskInput = "key_mask";
+    public const string PixelsOutput = "pixels";
+
+    /// <summary>Default ONNX opset (Gelu with approximate = tanh needs 20; LayerNormalization 17).</summary>
+    public const int Opset = 20;
+
+    /// <summary>Builds the model proto; <see cref="Export(VqModel, DecoderOnnxOptions?)"/> gives its bytes.</summary>
+    public static ModelProto Build(VqModel model, DecoderOnnxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new DecoderOnnxOptions();
+        var vit = model.Config.Dec;
+        int d = vit.HiddenSize, heads = vit.NumAttentionHeads, headDim = vit.HeadDim, p = vit.PatchSize;
+        var eps = (float)vit.LayerNormEps;
+        var dec = model.decoder;
+        var g = new B("detailflow_decoder");
+
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        string Linear(string name, TorchSharp.Modules.Linear layer, string x) =>
+            g.Node("Add", name, [g.Node("MatMul", name, [x, g.Weight(name + ".weight_t", layer.weight!.t())]), g.Weight(name + ".bias", layer.bias!)]);
+        string LayerNorm(string name, TorchSharp.Modules.LayerNorm ln, string x) =>
+            g.Node("LayerNormalization", name, [x, g.Weight(name + ".weight", ln.weight!), g.Weight(name + ".bias", ln.bias!)],
+                B.Int("axis", -1), B.Float("epsilon", eps));
+
+        g.Graph.Input.Add(B.Value(CodesInput, DT.Int64, "batch", "tokens"));
+        if (options.FixedGrid is int fixedGrid)
+            g.Weight(PositionInput, dec.visual_model.embeddings.PositionTable(fixedGrid, fixedGrid).reshape(fixedGrid, fixedGrid, d)); // folded in
+        else
+            g.Graph.Input.Add(B.Value(PositionInput, DT.Float, "grid", "grid", (long)d));
+        g.Graph.Input.Add(B.Value(KeyMaskInput, DT.Int32, "batch", "length"));
+        g.Graph.Output.Add(B.Value(PixelsOutput, DT.Float, "batch", 3L, "size", "size"));
+
+        // Sizes from the input shapes: batch, tokens, grid.
+        string batch = g.Node("Shape", "batch", [CodesInput], B.Int("start", 0), B.Int("end", 1));
+        string tokens = g.Node("Shape", "tokens", [CodesInput], B.Int("start", 1), B.Int("end", 2));
+        string grid = g.Node("Shape", "grid", [PositionInput], B.Int("start", 0), B.Int("end", 1));
+        string one = g.Int64s("one", 1), zero = g.Int64s("zero", 0);
+
+        // Codes → normalised codebook rows → post_quant_conv, plus latent_pos_embed[:t].
+        string rows = g.Node("Gather", "codebook", [g.Weight("quantize.codebook_normalized", model.quantize.Codebook()), CodesInput], B.Int("axis", 0));
+        string latents = Linear("post_quant_conv", model.post_quant_conv, rows);                                      // [B, t, D]
+        string latentPos = g.Node("Slice", "latent_pos", [g.Weight("decoder.latent_pos_embed", dec.latent_pos_embed[0]), zero, tokens, zero]); // [t, D]
+        string z = g.Node("Add", "z", [latents, latentPos]);
+
+        // Grid tokens: mask_token + resized position table, broadcast over the batch.
+        string table = g.Node("Reshape", "position_flat", [PositionInput, g.Int64s("flat_shape", -1, d)]);           // [g², D]
+        string gridTokens = g.Node("Add", "grid_tokens", [table, g.Weight("decoder.mask_token", dec.mask_token.reshape(d))]);
+        string expandShape = g.Node("Concat", "expand_shape", [batch, one, one], B.Int("axis", 0));
+        string h = g.Node("Concat", "sequence", [g.Node("Expand", "grid_batch", [gridTokens, expandShape]), z], B.Int("axis", 1)); // [B, L, D]
+
+        string? bias = null; // additive [B, 1, 1, L] for the unfused attention
+        if (!options.FusedAttention)
+        {
+            string maskF = g.Node("Cast", "mask_float", [KeyMaskInput], B.Int("to", (long)DT.Float));
+            string blocked = g.Node("Mul", "mask_bias", [g.Node("Sub", "mask_sub", [maskF, g.Scalar("one_f", 1f)]), g.Scalar("block_f", 1e9f)]);
+            bias = g.Node("Unsqueeze", "mask_bias4", [blocked, g.Int64s("bias_axes", 1, 2)]);
+        }
+
+        var layers = dec.visual_model.encoder.layers;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            string pre = $"decoder.layers.{i}";
+            var attn = layer.self_attn;
+            string x1 = LayerNorm(pre + ".layer_norm1", layer.layer_norm1, h);
+            string attended;
+            if (options.FusedAttention)
+            {
+                var wqkv = torch.cat([attn.q_proj.weight!, attn.k_proj.weight!, attn.v_proj.weight!], 0).t(); // [D, 3D]
+                var bqkv = torch.cat([attn.q_proj.bias!, attn.k_proj.bias!, attn.v_proj.bias!], 0);
+                attended = g.NodeIn(B.MicrosoftDomain, "Attention", pre + ".attention",
+                    [x1, g.Weight(pre + ".qkv.weight_t", wqkv), g.Weight(pre + ".qkv.bias", bqkv), KeyMaskInput], B.Int("num_heads", heads));
+            }
+            else
+            {
+                string headShape = g.Int64s(pre + ".head_shape", 0, 0, heads, headDim);
+                string Heads(string name, TorchSharp.Modules.Linear proj, long[] perm) =>
+                    g.Node("Transpose", name, [g.Node("Reshape", name, [Linear(pre + "." + name, proj, x1), headShape])], B.Ints("perm", perm));
+                string q = g.Node("Mul", pre + ".q_scaled", [Heads("q_proj", attn.q_proj, [0, 2, 1, 3]), g.Scalar(pre + ".scale", (float)(1.0 / Math.Sqrt(headDim)))]);
+                string kT = Heads("k_proj", attn.k_proj, [0, 2, 3, 1]);
+                string v = Heads("v_proj", attn.v_proj, [0, 2, 1, 3]);
+                string scores = g.Node("Add", pre + ".scores", [g.Node("MatMul", pre + ".qk", [q, kT]), bias!]);
+                string probs = g.Node("Softmax", pre + ".softmax", [scores], B.Int("axis", -1));
+                string merged = g.Node("Transpose", pre + ".merge", [g.Node("MatMul", pre + ".pv", [probs, v])], B.Ints("perm", 0, 2, 1, 3));
+                attended = g.Node("Reshape", pre + ".merged", [merged, g.Int64s(pre + ".merged_shape", 0, 0, d)]);
+            }
+            h = g.Node("Add", pre + ".residual1", [h, Linear(pre + ".out_proj", attn.out_proj, attended)]);
+
+            string x2 = LayerNorm(pre + ".layer_norm2", layer.layer_norm2, h);
+            var mlp = layer.mlp;
+            string up = g.Node("MatMul", pre + ".fc1", [x2, g.Weight(pre + ".fc1.weight_t", mlp.fc1.weight!.t())]);
+            string fc1Bias = g.Weight(pre + ".fc1.bias", mlp.fc1.bias!);
+            string act = options.FusedGelu
+                ? g.NodeIn(B.MicrosoftDomain, "FastGelu", pre + ".gelu", [up, fc1Bias])
+                : g.Node("Gelu", pre + ".gelu", [g.Node("Add", pre + ".fc1_bias", [up, fc1Bias])], B.Text("approximate", "tanh"));
+            h = g.Node("Add", pre + ".residual2", [h, Linear(pre + ".fc2", mlp.fc2, act)]);
+        }
+        h = LayerNorm("decoder.post_layernorm", dec.visual_model.post_layernorm, h);
+
+        // The first g² outputs → to_pixel → unpatchify ('nhwpqc->nchpwq').
+        string gridCount = g.Node("Mul", "grid_count", [grid, grid]);
+        string gridOut = g.Node("Slice", "grid_out", [h, zero, gridCount, one]);
+        string patches = Linear("decoder.to_pixel", dec.to_pixel.model, gridOut);                                     // [B, g², p·p·3]
+        string sixD = g.Node("Concat", "patch_shape", [g.Int64s("minus_one", -1), grid, grid, g.Int64s("patch_dims", p, p, 3)], B.Int("axis", 0));
+        string perm = g.Node("Transpose", "unpatchify", [g.Node("Reshape", "patches6", [patches, sixD])], B.Ints("perm", 0, 5, 1, 3, 2, 4));
+        string side = g.Node("Mul", "side", [grid, g.Int64s("patch", p)]);
+        string imageShape = g.Node("Concat", "image_shape", [g.Int64s("batch_rgb", -1, 3), side, side], B.Int("axis", 0));
+        g.NameOutput(g.Node("Reshape", "image", [perm, imageShape]), PixelsOutput);
+
+        var proto = new ModelProto
+        {
+            IrVersion = 10,
+            ProducerName = "DetailFlow.Api",
+            ProducerVersion = typeof(DecoderOnnxExport).Assembly.GetName().Version?.ToString() ?? "",
+            DocString = "DetailFlow tokenizer decoder: codes [batch, tokens] + resized position table [grid, grid, D] + key mask → pixels",
+            Graph = g.Graph,
+        };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = B.MicrosoftDomain, Version = 1 });
+        foreach (var (key, value) in Metadata(model, options))
+            proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        return proto;
+    }
+
+    /// <summary>The serialized ONNX model.</summary>
+    public static byte[] Export(VqModel model, DecoderOnnxOptions? options = null) => Build(model, options).ToByteArray();
+
+    /// <summary>Writes the ONNX model to <paramref name="path"/>.</summary>
+    public static void Export(VqModel model, string path, DecoderOnnxOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var proto = Build(model, options);
+        using var file = File.Create(path);
+        proto.WriteTo(file);
+    }
+
+    /// <summary>Shape facts a runner checks against the model it pairs the graph with.</summary>
+    public static IReadOnlyDictionary<string, string> Metadata(VqModel model, DecoderOnnxOptions options) => new Dictionary<string, string>
+    {
+        ["detailflow.hidden_size"] = model.Config.Dec.HiddenSize.ToString(),
+        ["detailflow.patch_size"] = model.Config.Dec.PatchSize.ToString(),
+        ["detailflow.num_latent_tokens"] = model.NumLatentTokens.ToString(),
+        ["detailflow.codebook_size"] = model.Config.CodebookSize.ToString(),
+        ["detailflow.fused_attention"] = options.FusedAttention.ToString(),
+        ["detailflow.fused_gelu"] = options.FusedGelu.ToString(),
+        ["detailflow.fixed_grid"] = options.FixedGrid?.ToString() ?? "any",
+    };
+}
+
+/// <summary>
+/// Export choices. <see cref="FusedAttention"/>: ORT's <c>com.microsoft.Attention</c> (packed QKV projection, fused
+/// softmax) instead of MatMul + Softmax; <see cref="FusedGelu"/>: <c>com.microsoft.FastGelu</c> (bias fused) instead
+/// of opset-20 <c>Gelu(approximate = tanh)</c>. The defaults are the faster variants measured by <c>bench decode</c>
+/// (fused 0.73× the time of the unfused graph on a DetailFlow-16-sized decoder; one graph per grid gained nothing).
+/// </summary>
+public sealed record DecoderOnnxOptions
+{
+    public bool FusedAttention { get; init; } = true;
+    public bool FusedGelu { get; init; } = true;
+
+    /// <summary>
+    /// Export a graph for one patch grid only: the resized position table becomes a constant (folded with
+    /// <c>mask_token</c> by ORT) and the graph has no <c>position</c> input. Null (default): one graph for every grid.
+    /// </summary>
+    public int? FixedGrid { get; init; }
+}

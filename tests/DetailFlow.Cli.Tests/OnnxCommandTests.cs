@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Text.Json;
+using DetailFlow.Cli;
+
+namespace DetailFlow.Cli.Tests;
+
+/// <summary><c>export-onnx</c>, <c>bench decode</c> and <c>--decoder-backend onnx</c> on the default model.</summary>
+public class OnnxCommandTests
+{
+    private static string DefaultModel(string file)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "models", "default", file);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException($"models/default/{file} not found above {AppContext.BaseDirectory}");
+    }
+
+    private static async Task<int> Invoke(RecordingUi ui, params string[] args) =>
+        await CliRoot.Create(ui).Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+
+    [Fact]
+    public async Task ExportOnnx_WritesTheDecoderAndVerifiesEveryScheduledPrefix()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"decoder-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            var ui = new RecordingUi();
+            int code = await Invoke(ui, "export-onnx", "--tokenizer", DefaultModel("tokenizer.safetensors"), "--out", path);
+            Assert.Equal(ExitCodes.Success, code);
+            Assert.True(new FileInfo(path).Length > 100_000);
+            Assert.Contains(ui.Lines, l => l.StartsWith("ok: verified 7 scheduled prefixes", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task BenchDecode_TimesBothBackendsAtEveryResolutionAndBatch()
+    {
+        var ui = new RecordingUi();
+        int code = await Invoke(ui, "bench", "decode", "--tokenizer", DefaultModel("tokenizer.safetensors"),
+            "--backends", "torch,onnx", "--batches", "1,2", "--runs", "1", "--warmup", "0", "--threads", "1", "--json");
+        Assert.Equal(ExitCodes.Success, code);
+        var rows = JsonDocument.Parse(ui.Lines.Single(l => l.StartsWith('['))).RootElement.EnumerateArray().ToList();
+        Assert.Equal(2 * 4, rows.Count); // batches 1 and 2 × the default model's 4 scheduled resolutions (8, 16, 24, 32)
+        Assert.Equal([8, 16, 24, 32], rows.Where(r => r.GetProperty("batch").GetInt32() == 1).Select(r => r.GetProperty("resolution").GetInt32()));
+        Assert.All(rows, r => Assert.True(r.GetProperty("torch_ms").GetDouble() > 0 && r.GetProperty("onnx_ms").GetDouble() > 0));
+    }
+
+    [Fact]
+    public async Task BenchDecode_RejectsAnUnknownBackend()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => Invoke(new RecordingUi(), "bench", "decode", "--backends", "torch,tensorrt"));
+        Assert.Contains("--backends", e.Message);
+    }
+
+    [Fact]
+    public async Task ContactSheet_DecodesThroughOnnxRuntime()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sheet-{Guid.NewGuid():N}.png");
+        try
+        {
+            var ui = new RecordingUi();
+            int code = await Invoke(ui, "contact-sheet", "--gpt", DefaultModel("gpt.safetensors"), "--tokenizer", DefaultModel("tokenizer.safetensors"),
+                "--out", path, "--cell", "16", "--decoder-backend", "onnx", "--onnx-threads", "1");
+            Assert.Equal(ExitCodes.Success, code);
+            Assert.True(File.Exists(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
