@@ -81,7 +81,12 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
             // caller's previews stop when it leaves, without failing the others.
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shared);
             deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
-            mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token);
+            try { mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token); }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shared.IsCancellationRequested)
+            {
+                // This shared computation's own deadline (it may have started before this caller's): a 504 for every waiter, not a 500.
+                throw new DeadlineExceededException(options.Value.DeadlineSeconds);
+            }
             return mine.Codes;
         }, ct);
         await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
@@ -99,7 +104,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
 
     private static string? Outcome(Exception e) => e switch
     {
-        QueueFullException => "rejected", ServiceStoppingException => "stopping", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
+        QueueFullException => "rejected", ServiceStoppingException => "stopping", DeadlineExceededException => "deadline", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
     };
 
     private bool Count(string outcome)
