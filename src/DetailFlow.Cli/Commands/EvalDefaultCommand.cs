@@ -81,6 +81,7 @@ public sealed class EvalDefaultCommand : BaseCommand
         using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName);
         vq.eval();
         int size = vq.Config.ImageSize, n = vq.NumLatentTokens;
+        using var decoder = DecoderBackendOptions.Create(parse, vq);   // every decode below (reconstructions and samples) goes through it
         var psnr = new List<double>();
         var reconstructions = new List<Tensor>();
         using (no_grad())
@@ -88,7 +89,8 @@ public sealed class EvalDefaultCommand : BaseCommand
             {
                 using var scope = NewDisposeScope();
                 var x = testX.narrow(0, i, Math.Min(250, testX.shape[0] - i)).expand(-1, 3, -1, -1).contiguous();
-                var r = vq.Reconstruct(x, n, size);
+                var (codesOfX, _) = vq.Encode(x, n);
+                var r = decoder.Decode(codesOfX, n, size);
                 psnr.AddRange(ImageMetrics.Psnr(x, r));
                 reconstructions.Add(r.clamp(-1, 1).MoveToOuterDisposeScope());
             }
@@ -119,7 +121,6 @@ public sealed class EvalDefaultCommand : BaseCommand
             }
             return all;
         });
-        using var decoder = DecoderBackendOptions.Create(parse, vq);
         var generated = new List<Tensor>();
         for (int i = 0; i < codes.Count; i += 250)
         {

@@ -25,19 +25,21 @@ public sealed class ParityCommand : BaseCommand
     {
         Options.Add(s_fixtures);
         Options.Add(s_verbose);
+        foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var dir = parseResult.GetValue(s_fixtures)!;
         bool verbose = parseResult.GetValue(s_verbose);
-        if (!dir.Exists)
+        if (!dir.Exists || !Directory.Exists(Path.Combine(dir.FullName, "cases")))
         {
-            Ui.Error($"fixtures folder not found: {dir.FullName}");
+            Ui.Error($"not a fixtures folder (no cases/ in it): {dir.FullName}");
             return Task.FromResult(ExitCodes.InvalidInput);
         }
         int passed = 0, failed = 0;
-        foreach (var report in ParityRunner.Run(dir.FullName, cancellationToken))
+        var cases = ParityCases.With(model => DecoderBackendOptions.Create(parseResult, model));   // --decoder-backend onnx: the decode case on ORT
+        foreach (var report in ParityRunner.Run(dir.FullName, cancellationToken, cases))
         {
             Ui.Line(report.Summary());
             if (verbose) foreach (var d in report.Details) Ui.Line("    " + d);

@@ -8,15 +8,18 @@ namespace DetailFlow.Core.Parity;
 /// </summary>
 public static class ParityRunner
 {
-    public static IEnumerable<ParityReport> Run(string fixturesDir, CancellationToken cancellationToken = default)
+    /// <param name="cases">The case kinds to dispatch to (default <see cref="ParityCases.All"/>; e.g. with the decode case on another backend).</param>
+    public static IEnumerable<ParityReport> Run(string fixturesDir, CancellationToken cancellationToken = default,
+        IReadOnlyList<IParityCase>? cases = null)
     {
+        cases ??= ParityCases.All;
         var fixtures = new FixtureSet(fixturesDir);
         foreach (var (name, check) in ModelChecks(fixtures))
             yield return Guarded(name, "checkpoint", r => check(r));
         foreach (var name in fixtures.CaseNames)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var kind = ParityCases.All.FirstOrDefault(c => c.Handles(name));
+            var kind = cases.FirstOrDefault(c => c.Handles(name));
             yield return kind is null
                 ? Unknown(name)
                 : Guarded(name, kind.Kind, r => kind.Check(fixtures, name, r, cancellationToken));
