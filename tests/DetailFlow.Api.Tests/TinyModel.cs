@@ -1,8 +1,4 @@
-using DetailFlow.Core.Checkpoints;
-using DetailFlow.Core.Gpt;
-using DetailFlow.Core.Tokenizer;
-using TorchSharp;
-using TorchSharp.PyBridge;
+using DetailFlow.Cli.Bench;
 
 namespace DetailFlow.Api.Tests;
 
@@ -19,34 +15,11 @@ public static class TinyModel
     public static string GptPath => Path.Combine(Dir, "gpt.safetensors");
     public static string TokenizerPath => Path.Combine(Dir, "tokenizer.safetensors");
 
+    /// <summary>The <c>tiny</c> preset of <c>detailflow bench model</c>, with the tokenizer's encoder (tests encode too).</summary>
     private static string Build()
     {
         string dir = Path.Combine(Path.GetTempPath(), "detailflow-api-tests-" + Environment.ProcessId);
-        Directory.CreateDirectory(dir);
-        torch.manual_seed(7);
-        var gptConfig = new GptConfig
-        {
-            Dim = 32, NLayer = 2, NHead = 2, VocabSize = 64, NumClasses = 10, BlockSize = 32, GroupSize = 4, CausalNum = 4,
-            MultipleOf = 32, Format = ModelConverter.GptFormat,
-        };
-        using (var gpt = new GptTransformer(gptConfig)) Save(gpt, dir, "gpt", gptConfig);
-        var vit = new VitConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, NumPatches = 64, PatchSize = 4 };
-        var tokConfig = new TokenizerConfig
-        {
-            ImageSize = 32, MaxImageSize = 32, CodebookSize = 64, CodebookEmbedDim = 8, EncoderModel = "tiny", DecoderModel = "tiny",
-            EncPretrained = false, NumLatentTokens = 32, EncPatchSize = 4, DecPatchSize = 4, GroupSize = 4,
-            StandInSiglip2Config = vit, Format = ModelConverter.TokenizerFormat,
-        }.Resolve();
-        using (var vq = new VqModel(tokConfig)) Save(vq, dir, "tokenizer", tokConfig);
+        RandomModelPreset.Find("tiny")!.Write(dir, seed: 7, decoderOnly: false);
         return dir;
-    }
-
-    private static void Save<T>(torch.nn.Module model, string dir, string name, T config)
-    {
-        using var scope = torch.NewDisposeScope();
-        var tensors = model.state_dict().Where(kv => !StateDictLoader.IsTrainingOnly(kv.Key))
-            .ToDictionary(kv => kv.Key, kv => kv.Value.detach().contiguous());
-        Safetensors.SaveStateDict(Path.Combine(dir, name + ".safetensors"), tensors);
-        ConfigJson.Write(Path.Combine(dir, name + ".json"), config);
     }
 }

@@ -34,13 +34,16 @@ public sealed record RandomModelPreset(string Name, GptConfig Gpt, TokenizerConf
     private static GptConfig Released(int dim, int layers, int heads) =>
         new() { Dim = dim, NLayer = layers, NHead = heads, VocabSize = 8192, NumClasses = 1000, BlockSize = 128, GroupSize = 8 };
 
-    /// <summary>Builds both models with seeded random weights and writes gpt.* and tokenizer.* into <paramref name="outDir"/>.</summary>
-    public (ModelConverter.Converted Gpt, ModelConverter.Converted Tokenizer) Write(string outDir, int seed)
+    /// <summary>
+    /// Builds both models with seeded random weights and writes gpt.* and tokenizer.* into <paramref name="outDir"/>
+    /// (the tokenizer's decoder half only unless <paramref name="decoderOnly"/> is false: serving needs no encoder).
+    /// </summary>
+    public (ModelConverter.Converted Gpt, ModelConverter.Converted Tokenizer) Write(string outDir, int seed, bool decoderOnly = true)
     {
         TorchSharp.torch.manual_seed(seed);
         using var gpt = new GptTransformer(Gpt);
         var gptFiles = ModelConverter.SaveGpt(gpt, outDir);
-        using var tokenizer = new VqModel(Tokenizer, decoderOnly: true);
+        using var tokenizer = new VqModel(Tokenizer, decoderOnly);
         return (gptFiles, ModelConverter.SaveTokenizer(tokenizer, outDir));
     }
 }
