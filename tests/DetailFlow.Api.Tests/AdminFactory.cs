@@ -36,13 +36,7 @@ public class AdminFactory : ApiFactory
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.ConfigureTestServices(services =>
-        {
-            var original = services.Last(d => d.ServiceType == typeof(HybridCache));
-            services.Remove(original);
-            services.AddSingleton<HybridCache>(sp => new GatedHybridCache((HybridCache)(original.ImplementationInstance
-                ?? original.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, original.ImplementationType!))));
-        });
+        builder.ConfigureTestServices(GatedHybridCache.Replace);
     }
 
     /// <summary>A client that sends the admin key.</summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
@@ -18,6 +19,15 @@ public sealed partial class GatedHybridCache(HybridCache inner) : HybridCache
     private static partial Regex ComputationKey();
 
     public void Open() => _gate.TrySetResult();
+
+    /// <summary>Wraps the service's registered <see cref="HybridCache"/> in a gated one (in ConfigureTestServices).</summary>
+    public static void Replace(IServiceCollection services)
+    {
+        var original = services.Last(d => d.ServiceType == typeof(HybridCache));
+        services.Remove(original);
+        services.AddSingleton<HybridCache>(sp => new GatedHybridCache((HybridCache)(original.ImplementationInstance
+            ?? original.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, original.ImplementationType!))));
+    }
 
     /// <summary>The token of the <paramref name="n"/>-th caller (1-based) of a gated computation, once it has called.</summary>
     public async Task<CancellationToken> Caller(int n)
