@@ -28,25 +28,35 @@ public static class JobEndpoints
     public static async Task<IResult> Create(HttpContext http, IJobStore store, IOptions<AdminOptions> options, ILogger<JobWorker> logger)
     {
         var o = options.Value;
+        string id = Guid.NewGuid().ToString("N")[..16];
+        string jobFolder = Path.GetFullPath(Path.Combine(o.DataFolder, "jobs", id));
+        string upload = Path.Combine(jobFolder, "upload.part");
+        IResult result;
+        try { result = await CreateAsync(http, store, o, logger, id, jobFolder, upload); }
+        catch
+        {
+            DeleteFolder(jobFolder);
+            throw;
+        }
+        if (result is Accepted) File.Delete(upload);
+        else DeleteFolder(jobFolder);   // a refused request leaves nothing behind
+        return result;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, IJobStore store, AdminOptions o, ILogger logger,
+        string id, string jobFolder, string upload)
+    {
         var ct = http.RequestAborted;
         JobSpec? spec;
-        IFormFile? archive = null;
+        bool hasArchive = false;
         if (http.Request.HasFormContentType)
         {
             if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = o.MaxUploadBytes + (64 << 10);
-            if (http.Request.ContentLength > o.MaxUploadBytes + (64 << 10)) return TooLarge(o);
-            IFormCollection form;
-            try
-            {
-                http.Features.Set<IFormFeature>(new FormFeature(http.Request, new FormOptions { MultipartBodyLengthLimit = o.MaxUploadBytes + (64 << 10) }));
-                form = await http.Request.ReadFormAsync(ct);
-            }
-            catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge) { return TooLarge(o); }
-            catch (InvalidDataException e) when (e.Message.Contains("limit", StringComparison.OrdinalIgnoreCase)) { return TooLarge(o); }
-            archive = form.Files.GetFile("archive");
-            if (form.Files.Count > (archive is null ? 0 : 1)) return Invalid("archive", "upload one file, in the form field 'archive'");
-            if (archive is not null && archive.Length > o.MaxUploadBytes) return TooLarge(o);
-            try { spec = JsonSerializer.Deserialize<JobSpec>(form["spec"].ToString() is { Length: > 0 } s ? s : "null", AdminJson.Options); }
+            if (http.Request.ContentLength > o.MaxUploadBytes + (64 << 10)) return JobUpload.TooLarge(o.MaxUploadBytes);
+            var form = await JobUpload.ReadAsync(http.Request, upload, o.MaxUploadBytes, ct);
+            if (form.Problem is not null) return form.Problem;
+            hasArchive = form.HasArchive;
+            try { spec = JsonSerializer.Deserialize<JobSpec>(form.Spec is { Length: > 0 } s ? s : "null", AdminJson.Options); }
             catch (JsonException e) { return Invalid("spec", $"the spec field is not valid JSON: {e.Message}"); }
         }
         else
@@ -56,7 +66,7 @@ public static class JobEndpoints
             catch (InvalidOperationException) { return Invalid("body", "send the spec as application/json, or multipart/form-data with 'spec' and 'archive'"); }
         }
         if (spec is null) return Invalid("spec", "a job spec (JSON object) is required");
-        var (valid, errors) = spec.Validate(archive is not null, o);
+        var (valid, errors) = spec.Validate(hasArchive, o);
         if (valid?.DatasetPath is { } folder)
         {
             try { _ = new ImageFolderSource(folder); }
@@ -64,32 +74,24 @@ public static class JobEndpoints
         }
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid job spec");
 
-        string id = Guid.NewGuid().ToString("N")[..16];
-        string jobFolder = Path.GetFullPath(Path.Combine(o.DataFolder, "jobs", id));
         var classes = Array.Empty<string>() as IReadOnlyList<string>;
-        if (archive is not null)
+        if (hasArchive)
         {
             try
             {
-                await using var upload = archive.OpenReadStream();
-                var imported = await Task.Run(() => ArchiveImport.Extract(upload, Path.Combine(jobFolder, "dataset"), o, ct), ct);
+                await using var archive = new FileStream(upload, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+                var imported = await Task.Run(() => ArchiveImport.Extract(archive, Path.Combine(jobFolder, "dataset"), o, ct), ct);
                 classes = imported.Classes;
-                logger.LogInformation("Job {Id}: archive '{File}' unpacked: {Images} images in {Classes} classes", id, archive.FileName, imported.Images, imported.Classes.Count);
+                logger.LogInformation("Job {Id}: archive unpacked: {Images} images in {Classes} classes", id, imported.Images, imported.Classes.Count);
             }
             catch (ArchiveRejectedException e)
             {
-                DeleteFolder(jobFolder);
                 return e.Status == StatusCodes.Status413PayloadTooLarge
                     ? TypedResults.Problem(e.Message, statusCode: e.Status, title: "Archive too large", extensions: Field("archive"))
                     : TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["archive"] = [e.Message] })
                     {
                         Title = "Archive rejected", Detail = e.Message, Status = e.Status,
                     });
-            }
-            catch
-            {
-                DeleteFolder(jobFolder);
-                throw;
             }
         }
         Directory.CreateDirectory(jobFolder);
@@ -189,10 +191,6 @@ public static class JobEndpoints
 
     internal static IResult Invalid(string field, string message) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "Invalid job spec");
-
-    private static IResult TooLarge(AdminOptions o) => TypedResults.Problem(
-        $"The upload is larger than Admin:MaxUploadBytes = {o.MaxUploadBytes} bytes.", statusCode: StatusCodes.Status413PayloadTooLarge,
-        title: "Archive too large", extensions: Field("archive"));
 
     internal static IResult NotFound(string id) =>
         TypedResults.Problem($"No job with id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Job not found");
