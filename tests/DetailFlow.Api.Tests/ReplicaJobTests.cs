@@ -137,9 +137,14 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         using var admin = survivor.Admin();
         var follow = AdminCalls.Follow(admin, id, seconds: 300);   // the survivor's view of the job, every change
 
+        using var redis = await ConnectionMultiplexer.ConnectAsync(replicas.Set.Redis.ConnectionString);
         victim.Kill();
         var killedAt = DateTime.UtcNow;
         Assert.True(victim.HasExited);
+        // The dead replica's lease is still there: nobody may take the job before it expires.
+        var lease = await redis.GetDatabase().StringGetWithExpiryAsync($"detailflow:jobs:lease:{id}");
+        Assert.Equal(AdminReplicaSet.InstanceId(victim.Name), lease.Value.ToString());
+        Assert.NotNull(lease.Expiry);
         var atKill = await AdminCalls.Job(admin, id);
         long checkpoint = CheckpointSteps(atKill)[^1];   // where a resumed run continues (the dead process writes nothing more)
         Assert.InRange(checkpoint, 2 * every, total - 1);
@@ -149,7 +154,8 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         var taken = await AdminCalls.WaitFor(admin, id, j => j.GetProperty("owner").GetString() == survivorId, seconds: 120);
         var takenAfter = DateTime.UtcNow - killedAt;
         Assert.Equal(2, taken.GetProperty("runs").GetInt32());
-        log.WriteLine($"taken over by {survivor.Name} {takenAfter.TotalSeconds:F1} s after the kill");
+        Assert.True(takenAfter >= lease.Expiry!.Value - TimeSpan.FromMilliseconds(50), $"taken over {takenAfter} after the kill, the lease had {lease.Expiry} left");
+        log.WriteLine($"taken over by {survivor.Name} {takenAfter.TotalSeconds:F1} s after the kill (lease left then: {lease.Expiry.Value.TotalSeconds:F1} s)");
         var restart = replicas.Set.RestartAsync(victim);   // meanwhile, bring the killed replica back (same instance id)
 
         var events = await follow;
