@@ -100,7 +100,7 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         {
             var done = await AdminCalls.WaitFor(a, id, j => j.State() is "completed" or "failed" or "cancelled" or "interrupted", seconds: 240);
             string context = $"{done}\nA:\n{replicas.A.Output}\nB:\n{replicas.B.Output}";
-            Assert.True(done.State() == "completed", context);
+            Assert.True(done.State() == "completed", $"not completed: {context}");
             Assert.Equal(steps, done.Step());
             Assert.Equal(1, done.GetProperty("runs").GetInt32());   // one worker, one run
             var runner = replicas.ByOwner(done.GetProperty("owner").GetString()!);
@@ -108,9 +108,10 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
             Assert.Equal(Enumerable.Range(1, steps).Select(s => (long)s), LossSteps(done));   // step 1 to the end, no step twice
             Assert.Equal([every, 2 * every], CheckpointSteps(done));   // one run's checkpoints
             // Exactly one worker started it, from step 0, and recorded its completion; the other replica never ran it.
-            Assert.True(Lines(runner, id, "started at step 0 of 6") == 1, context);
-            Assert.True(Lines(runner, id, "Completed at step 6") == 1, context);
-            Assert.True(Lines(replicas.Other(runner), id, "started at step") == 0, context);
+            Assert.True(Lines(runner, id, "started at step 0 of 6") == 1, $"{runner.Name} started it {Lines(runner, id, "started at step")} times: {context}");
+            Assert.True(Lines(runner, id, "Completed at step 6") == 1, $"{runner.Name} completed it {Lines(runner, id, "Completed at step")} times: {context}");
+            var other = replicas.Other(runner);
+            Assert.True(Lines(other, id, "started at step") == 0, $"{other.Name} (not the owner) started it too: {context}");
         }
         using var redis = await ConnectionMultiplexer.ConnectAsync(replicas.Set.Redis.ConnectionString);
         Assert.Equal(0, await redis.GetDatabase().ListLengthAsync("detailflow:jobs:queue"));   // nothing left to run again
