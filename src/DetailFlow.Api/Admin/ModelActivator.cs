@@ -18,7 +18,7 @@ public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger
         await _one.WaitAsync(ct);
         try
         {
-            if (state.Model is { } current && current.Source == source) return current;
+            if (state.Model is { } current && Same(current.Source, source)) return current;
             var model = await Task.Factory.StartNew(() => loader.Load(source), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             var old = state.Model;
             state.Activate(model);
@@ -43,6 +43,7 @@ public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger
                 try
                 {
                     await shared.SubscribeAsync(source => ActivateAsync(source, announce: false, _stop.Token), _stop.Token);
+                    await CatchUpAsync();
                     return;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -54,6 +55,28 @@ public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger
         }, CancellationToken.None);
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// An activation announced between this replica's start-up read of the shared store and its subscription would be
+    /// missed: once subscribed (and the start-up model is loaded), apply the stored one if it is not what is served.
+    /// </summary>
+    private async Task CatchUpAsync()
+    {
+        while (!state.IsReady && state.LoadError is null) await Task.Delay(100, _stop.Token);
+        if (shared?.Current() is { } stored && state.Model is { } served && !Same(served.Source, stored))
+        {
+            logger.LogInformation("Applying the shared active model {Gpt} announced before this replica subscribed", stored.GptPath);
+            try { await ActivateAsync(stored, announce: false, _stop.Token); }
+            catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+            {
+                logger.LogError("The shared active model ({Gpt}) did not load, still serving {Served}: {Message}", stored.GptPath, state.Model?.Name, e.Message);
+            }
+        }
+    }
+
+    /// <summary>The same weights (labels are a list: records compare it by reference).</summary>
+    private static bool Same(ModelSource? a, ModelSource b) => a is not null && a.GptPath == b.GptPath &&
+        a.TokenizerPath == b.TokenizerPath && a.GptEntry == b.GptEntry && a.JobId == b.JobId;
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
