@@ -108,7 +108,14 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
         _running[job.Id] = cts;
         var gate = new Lock();
-        var current = job with { State = JobState.Running, Owner = Owner, Runs = job.Runs + 1, Error = null, Phase = "starting", Updated = DateTimeOffset.UtcNow };
+        // A resumed or taken-over job restarts from its newest checkpoint: report that step at once (not the last step
+        // the previous worker reached before it stopped), so the step never runs backwards for a client.
+        string? checkpoint = Latest(job).LastCheckpoint;
+        var current = job with
+        {
+            State = JobState.Running, Owner = Owner, Runs = job.Runs + 1, Error = null, Phase = "starting", Updated = DateTimeOffset.UtcNow,
+            Step = CheckpointStep(checkpoint), LastCheckpoint = checkpoint ?? job.LastCheckpoint,
+        };
         await SaveAsync(current);
         bool lostLease = false;
         var heartbeat = Task.Run(async () =>
