@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 
 namespace DetailFlow.Api.Endpoints;
 
-/// <summary>Body of <c>POST /v1/generate</c> (and the stream endpoints). Every field but <c>class</c> is optional.</summary>
-public sealed record GenerateRequest
+/// <summary>The sampling fields every generation request shares (generate, stream, refine).</summary>
+public abstract record SamplingRequest
 {
     /// <summary>Class id (number) or label (string, from the model's label list).</summary>
     [JsonPropertyName("class")] public JsonElement? Class { get; init; }
@@ -14,8 +14,13 @@ public sealed record GenerateRequest
     [JsonPropertyName("top_k")] public int? TopK { get; init; }
     [JsonPropertyName("top_p")] public double? TopP { get; init; }
     [JsonPropertyName("tokens")] public int? Tokens { get; init; }
-    [JsonPropertyName("n")] public int? N { get; init; }
     [JsonPropertyName("response_format")] public string? ResponseFormat { get; init; }
+}
+
+/// <summary>Body of <c>POST /v1/generate</c> (and the stream endpoints). Every field but <c>class</c> is optional.</summary>
+public sealed record GenerateRequest : SamplingRequest
+{
+    [JsonPropertyName("n")] public int? N { get; init; }
     /// <summary>Stream only: a count of previews, or "all".</summary>
     [JsonPropertyName("previews")] public JsonElement? Previews { get; init; }
 }

@@ -8,19 +8,11 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace DetailFlow.Api.Endpoints;
 
-/// <summary>Body of <c>POST /v1/refine</c>: an earlier result by <c>codes_id</c>, or its <c>codes</c> with class and sampling fields.</summary>
-public sealed record RefineRequest
+/// <summary>Body of <c>POST /v1/refine</c>: an earlier result (<c>codes_id</c>, or <c>codes</c> with the sampling fields) and a larger <c>tokens</c>.</summary>
+public sealed record RefineRequest : SamplingRequest
 {
     [JsonPropertyName("codes_id")] public string? CodesId { get; init; }
     [JsonPropertyName("codes")] public long[]? Codes { get; init; }
-    [JsonPropertyName("class")] public System.Text.Json.JsonElement? Class { get; init; }
-    [JsonPropertyName("seed")] public long? Seed { get; init; }
-    [JsonPropertyName("cfg_scale")] public double? CfgScale { get; init; }
-    [JsonPropertyName("temperature")] public double? Temperature { get; init; }
-    [JsonPropertyName("top_k")] public int? TopK { get; init; }
-    [JsonPropertyName("top_p")] public double? TopP { get; init; }
-    [JsonPropertyName("tokens")] public int? Tokens { get; init; }
-    [JsonPropertyName("response_format")] public string? ResponseFormat { get; init; }
 }
 
 public static class RefineEndpoints
