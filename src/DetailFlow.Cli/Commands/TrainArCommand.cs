@@ -41,20 +41,12 @@ public sealed class TrainArCommand : BaseCommand
         size = size with { NumClasses = parse.GetValue(s_numClasses) ?? Math.Max(size.NumClasses, codes.ClassCount) };
         var config = codes.ShapeGpt(size);
         var defaults = new GptTrainingOptions();
-        var options = new GptTrainingOptions
+        var options = TrainingCommandOptions.Shared(parse, defaults with
         {
-            BatchSize = parse.GetValue(TrainingCommandOptions.BatchSize),
-            TotalSteps = parse.GetValue(TrainingCommandOptions.Steps),
-            Seed = parse.GetValue(TrainingCommandOptions.Seed),
-            KeepLast = parse.GetValue(TrainingCommandOptions.KeepLast),
-            Ema = parse.GetValue(TrainingCommandOptions.Ema),
-            EmaDecay = parse.GetValue(TrainingCommandOptions.EmaDecay) ?? defaults.EmaDecay,
-            Lr = parse.GetValue(TrainingCommandOptions.Lr) ?? defaults.Lr,
-            MaxGradNorm = parse.GetValue(TrainingCommandOptions.MaxGradNorm) ?? defaults.MaxGradNorm,
             WeightDecay = parse.GetValue(s_weightDecay) ?? defaults.WeightDecay,
             WarmupRatio = parse.GetValue(s_warmupRatio) ?? defaults.WarmupRatio,
             CorrectionProb = parse.GetValue(s_correctionProb) ?? defaults.CorrectionProb,
-        };
+        });
         string runDir = parse.GetValue(TrainingCommandOptions.Out)!.FullName;
         string? latest = parse.GetValue(TrainingCommandOptions.Resume) ? TrainingCheckpoint.Latest(runDir) : null;
         if (parse.GetValue(TrainingCommandOptions.Resume) && latest is null) Ui.Info($"no checkpoint in {runDir}: starting a new run");

@@ -40,16 +40,8 @@ public sealed class TrainTokenizerCommand : BaseCommand
         var config = parse.GetValue(s_modelConfig) is { } file ? TokenizerConfig.Load(file.FullName) : SmallConfigs.Tokenizer;
         var (source, isIdx) = DataSourceOptions.Open(parse);
         var defaults = new TokenizerTrainingOptions();
-        var options = new TokenizerTrainingOptions
+        var options = TrainingCommandOptions.Shared(parse, defaults with
         {
-            BatchSize = parse.GetValue(TrainingCommandOptions.BatchSize),
-            TotalSteps = parse.GetValue(TrainingCommandOptions.Steps),
-            Seed = parse.GetValue(TrainingCommandOptions.Seed),
-            KeepLast = parse.GetValue(TrainingCommandOptions.KeepLast),
-            Ema = parse.GetValue(TrainingCommandOptions.Ema),
-            EmaDecay = parse.GetValue(TrainingCommandOptions.EmaDecay) ?? defaults.EmaDecay,
-            Lr = parse.GetValue(TrainingCommandOptions.Lr) ?? defaults.Lr,
-            MaxGradNorm = parse.GetValue(TrainingCommandOptions.MaxGradNorm) ?? defaults.MaxGradNorm,
             WarmupSteps = parse.GetValue(s_warmup) ?? defaults.WarmupSteps,
             DegradationProb = parse.GetValue(s_degradation) ?? defaults.DegradationProb,
             CorrectionTraining = !parse.GetValue(s_noCorrection),
@@ -60,7 +52,7 @@ public sealed class TrainTokenizerCommand : BaseCommand
             DiscWeight = parse.GetValue(s_discWeight) ?? defaults.DiscWeight,
             DiscStart = parse.GetValue(s_discStart) ?? defaults.DiscStart,
             Prefetch = parse.GetValue(s_prefetch) ?? defaults.Prefetch,
-        };
+        });
         string runDir = parse.GetValue(TrainingCommandOptions.Out)!.FullName;
         var augmentation = isIdx ? AugmentationKind.Flip : AugmentationKind.RandomCropFlip;
         string? latest = parse.GetValue(TrainingCommandOptions.Resume) ? TrainingCheckpoint.Latest(runDir) : null;

@@ -28,6 +28,19 @@ internal static class TrainingCommandOptions
 
     public static IEnumerable<Option> Common => [Config, Out, Steps, BatchSize, Seed, CheckpointEvery, KeepLast, Resume, Threads, Ema, EmaDecay, Lr, MaxGradNorm];
 
+    /// <summary><paramref name="options"/> with the shared options that were given on the command line or in the config file.</summary>
+    public static T Shared<T>(ParseResult parse, T options) where T : TrainingRunOptions => (T)((TrainingRunOptions)options with
+    {
+        BatchSize = parse.GetValue(BatchSize),
+        TotalSteps = parse.GetValue(Steps),
+        Seed = parse.GetValue(Seed),
+        KeepLast = parse.GetValue(KeepLast),
+        Ema = parse.GetValue(Ema),
+        EmaDecay = parse.GetValue(EmaDecay) ?? options.EmaDecay,
+        Lr = parse.GetValue(Lr) ?? options.Lr,
+        MaxGradNorm = parse.GetValue(MaxGradNorm) ?? options.MaxGradNorm,
+    });
+
     public static void ApplyThreads(ParseResult parse)
     {
         if (parse.GetValue(Threads) is int t and > 0) torch.set_num_threads(t);

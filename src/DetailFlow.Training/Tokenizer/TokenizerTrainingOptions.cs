@@ -4,20 +4,13 @@ namespace DetailFlow.Training.Tokenizer;
 /// Tokenizer training settings (official <c>configs/vq_8k_siglip_b_res_p02_pw15_enc.yaml</c>, <c>train_tokenizer.py</c>,
 /// <c>losses/vq_loss.py</c>; spec §9.1). Perceptual and adversarial losses are off unless configured.
 /// </summary>
-public sealed record TokenizerTrainingOptions
+public sealed record TokenizerTrainingOptions : TrainingRunOptions
 {
-    public int BatchSize { get; init; } = 256;
-    public long TotalSteps { get; init; } = 1000;
-    public double Lr { get; init; } = 1e-4;
-    public double Beta1 { get; init; } = 0.9;
-    public double Beta2 { get; init; } = 0.95;
     /// <summary>0: the official "adam" optimizer applies no weight decay.</summary>
     public double WeightDecay { get; init; }
-    public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Warm-up steps (official: one epoch).</summary>
     public long WarmupSteps { get; init; } = 100;
-    public bool Ema { get; init; }
-    public double EmaDecay { get; init; } = 0.9999;
+    public override bool Ema { get; init; }
     public double DegradationProb { get; init; } = 0.2;
     /// <summary>Self-correction training (noise index drawn with probability 1 for every t > 1).</summary>
     public bool CorrectionTraining { get; init; } = true;
@@ -45,25 +38,17 @@ public sealed record TokenizerTrainingOptions
     /// </summary>
     public bool CodebookFromData { get; init; }
 
-    public int Seed { get; init; }
-    public int KeepLast { get; init; } = 3;
     public int Prefetch { get; init; } = 4;
 
     public TokenizerTrainingOptions Validate()
     {
-        void Check(bool ok, string name, object? value, string rule) { if (!ok) throw new ArgumentOutOfRangeException(name, value, rule); }
-        Check(BatchSize > 0, nameof(BatchSize), BatchSize, "batch size must be positive");
-        Check(TotalSteps > 0, nameof(TotalSteps), TotalSteps, "total steps must be positive");
-        Check(Lr > 0, nameof(Lr), Lr, "learning rate must be positive");
+        ValidateShared();
         Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "weight decay must be non-negative");
-        Check(MaxGradNorm >= 0, nameof(MaxGradNorm), MaxGradNorm, "gradient clip must be non-negative (0 = off)");
         Check(WarmupSteps >= 0, nameof(WarmupSteps), WarmupSteps, "warm-up steps must be non-negative");
-        Check(EmaDecay is >= 0 and <= 1, nameof(EmaDecay), EmaDecay, "EMA decay must be in [0, 1]");
         Check(DegradationProb is >= 0 and <= 1, nameof(DegradationProb), DegradationProb, "degradation probability must be in [0, 1]");
         Check(PerceptualWeight >= 0 && PerceptualWarmup >= 0, nameof(PerceptualWeight), PerceptualWeight, "perceptual weight and warm-up must be non-negative");
         Check(DiscWeight >= 0 && DiscStart >= 0, nameof(DiscWeight), DiscWeight, "discriminator weight and start must be non-negative");
         Check(DiscChannels > 0 && DiscLayers > 0, nameof(DiscChannels), DiscChannels, "discriminator size must be positive");
-        Check(KeepLast >= 1, nameof(KeepLast), KeepLast, "keep at least one checkpoint");
         Check(Prefetch >= 1, nameof(Prefetch), Prefetch, "prefetch must be at least one batch");
         return this;
     }
