@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -34,6 +35,8 @@ public sealed class DefaultModelTests(DefaultModelFactory api) : IClassFixture<D
         var models = await client.GetStringAsync("/v1/models");
         Assert.Contains("Sneaker", models);
         Assert.Contains("Ankle boot", models);
+        // Served at the guidance its quality was measured at; a request that names cfg_scale keeps it.
+        Assert.Equal(DefaultModel.CfgScale, JsonDocument.Parse(models).RootElement.GetProperty("models")[0].GetProperty("defaults").GetProperty("cfg_scale").GetDouble());
         var watch = Stopwatch.StartNew();
         var response = await client.PostAsJsonAsync("/v1/generate", new { @class = "Sneaker", seed = 3 });
         watch.Stop();
@@ -57,6 +60,10 @@ public sealed class DefaultModelTests(DefaultModelFactory api) : IClassFixture<D
             Assert.Equal(Path.Combine(bin.FullName, "gpt.safetensors"), o.GptPath);
             Assert.Equal(Path.Combine(bin.FullName, "tokenizer.safetensors"), o.TokenizerPath);
             Assert.Equal(Path.Combine(bin.FullName, "labels.txt"), o.LabelsFile);
+            Assert.Equal(DefaultModel.CfgScale, o.CfgScale);
+            var explicitCfg = new ModelOptions { CfgScale = 4 };
+            DefaultModel.Apply(explicitCfg, cwd.FullName, Path.Combine(dir.FullName, "bin"));
+            Assert.Equal(4, explicitCfg.CfgScale);
 
             // A configured model is kept; a relative path found in the current directory wins.
             File.WriteAllText(Path.Combine(cwd.FullName, "g.safetensors"), "x");
@@ -65,7 +72,21 @@ public sealed class DefaultModelTests(DefaultModelFactory api) : IClassFixture<D
             Assert.Equal(Path.Combine(cwd.FullName, "g.safetensors"), configured.GptPath);
             Assert.Equal("/abs/t.safetensors", configured.TokenizerPath);
             Assert.Equal("", configured.LabelsFile);
+            Assert.Null(configured.CfgScale);   // another model keeps the official default
         }
         finally { dir.Delete(recursive: true); }
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(double.NaN)]
+    public void Validator_RefusesAGuidanceDefaultBelowOne(double cfg)
+    {
+        var result = new ModelOptionsValidator().Validate(null, new ModelOptions
+        {
+            GptPath = TinyModel.GptPath, TokenizerPath = TinyModel.TokenizerPath, CfgScale = cfg,
+        });
+        Assert.True(result.Failed);
+        Assert.Contains("ModelOptions:CfgScale", result.FailureMessage);
     }
 }

@@ -17,7 +17,7 @@ public static class ModelEndpoints
     public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state)
     {
         if (state.Model is not { } m) return Problems.NotReady();
-        var d = new SamplingOptions();
+        var d = m.Defaults;
         var info = new ModelInfo(m.Name, m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
             new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount));

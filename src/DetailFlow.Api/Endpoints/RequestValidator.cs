@@ -24,7 +24,7 @@ public static class RequestValidator
         if (r is null) { Error("body", "a JSON object is required"); return (null, errors); }
 
         long classId = ClassId(r.Class, model, Error);
-        var defaults = new SamplingOptions();
+        var defaults = model.Defaults;
         long seed = r.Seed ?? Random.Shared.NextInt64(0, long.MaxValue / 2);
         var options = defaults with
         {

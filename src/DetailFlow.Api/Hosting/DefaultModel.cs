@@ -13,6 +13,9 @@ public static class DefaultModel
     public const string Tokenizer = Folder + "/tokenizer.safetensors";
     public const string Labels = Folder + "/labels.txt";
 
+    /// <summary>The guidance its class-consistency was measured at (<c>models/default/README.md</c>; 1.5 measures below target).</summary>
+    public const double CfgScale = 2.5;
+
     /// <summary>Fills empty model paths with the default model and resolves relative paths (cwd, then the binary's folder).</summary>
     public static void Apply(ModelOptions o) => Apply(o, Directory.GetCurrentDirectory(), AppContext.BaseDirectory);
 
@@ -23,6 +26,7 @@ public static class DefaultModel
             o.GptPath = Gpt;
             o.TokenizerPath = Tokenizer;
             if (string.IsNullOrWhiteSpace(o.LabelsFile) && o.Labels.Length == 0) o.LabelsFile = Labels;
+            o.CfgScale ??= CfgScale;
         }
         o.GptPath = Resolve(o.GptPath, currentDirectory, baseDirectory);
         o.TokenizerPath = Resolve(o.TokenizerPath, currentDirectory, baseDirectory);

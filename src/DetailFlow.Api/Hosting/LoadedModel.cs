@@ -38,6 +38,9 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
 
     public int MaxTokens => GptConfig.BlockSize;
 
+    /// <summary>What a request that names no sampling field gets (ModelOptions:CfgScale over the official defaults).</summary>
+    public SamplingOptions Defaults { get; init; } = new();
+
     /// <summary>Where the weights came from (activation, listing and announcement to other replicas).</summary>
     public ModelSource? Source { get; init; }
 

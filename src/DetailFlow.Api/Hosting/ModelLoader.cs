@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using DetailFlow.Core.Checkpoints;
 using DetailFlow.Core.Decoding;
+using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
@@ -74,7 +75,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var labels = source.Labels.Count == 0 || source.Labels.Count == gpt.Config.NumClasses ? source.Labels : [];
         var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, o), decoder)
         {
-            Source = source,
+            Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
         };
         try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }

@@ -44,4 +44,10 @@ public sealed class ModelOptions
     /// tokenizer's decoder in memory at start-up. The file must come from the same tokenizer.
     /// </summary>
     public string OnnxModelPath { get; set; } = "";
+
+    /// <summary>
+    /// Guidance scale for requests that give no <c>cfg_scale</c>; empty = 1.5 (the official default). The embedded default
+    /// model is served with 2.5, the setting its evaluation was measured at (<c>models/default/README.md</c>).
+    /// </summary>
+    public double? CfgScale { get; set; }
 }

@@ -21,6 +21,8 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             errors.Add($"ModelOptions:LabelsFile = '{o.LabelsFile}': file not found");
         if (o.Labels.Any(string.IsNullOrWhiteSpace))
             errors.Add("ModelOptions:Labels: labels must not be empty");
+        if (o.CfgScale is < 1 or double.NaN)
+            errors.Add($"ModelOptions:CfgScale = {o.CfgScale}: must be at least 1 (1 = no guidance)");
         if (o.Threads < 0)
             errors.Add($"ModelOptions:Threads = {o.Threads}: must be 0 (libtorch default) or positive");
         if (o.OnnxThreads < 0)
