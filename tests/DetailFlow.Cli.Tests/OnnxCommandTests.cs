@@ -1,3 +1,5 @@
+using DetailFlow.Core.Tokenizer;
+using DetailFlow.Core.Generation;
 using System.CommandLine;
 using System.Text.Json;
 using DetailFlow.Cli;
@@ -30,7 +32,8 @@ public class OnnxCommandTests
             int code = await Invoke(ui, "export-onnx", "--tokenizer", DefaultModel("tokenizer.safetensors"), "--out", path);
             Assert.Equal(ExitCodes.Success, code);
             Assert.True(new FileInfo(path).Length > 100_000);
-            Assert.Contains(ui.Lines, l => l.StartsWith("ok: verified 7 scheduled prefixes", StringComparison.Ordinal));
+            int prefixes = ResolutionSchedule.For(TokenizerConfig.Load(DefaultModel("tokenizer.json"))).ValidPrefixes.Count;
+            Assert.Contains(ui.Lines, l => l.StartsWith($"ok: verified {prefixes} scheduled prefixes", StringComparison.Ordinal));
         }
         finally
         {
@@ -46,8 +49,9 @@ public class OnnxCommandTests
             "--backends", "torch,onnx", "--batches", "1,2", "--runs", "1", "--warmup", "0", "--threads", "1", "--json");
         Assert.Equal(ExitCodes.Success, code);
         var rows = JsonDocument.Parse(ui.Lines.Single(l => l.StartsWith('['))).RootElement.EnumerateArray().ToList();
-        Assert.Equal(2 * 4, rows.Count); // batches 1 and 2 × the default model's 4 scheduled resolutions (8, 16, 24, 32)
-        Assert.Equal([8, 16, 24, 32], rows.Where(r => r.GetProperty("batch").GetInt32() == 1).Select(r => r.GetProperty("resolution").GetInt32()));
+        var resolutions = ResolutionSchedule.For(TokenizerConfig.Load(DefaultModel("tokenizer.json"))).Resolutions;   // 8, 16, 24, 32
+        Assert.Equal(2 * resolutions.Count, rows.Count); // batches 1 and 2 × the default model's scheduled resolutions
+        Assert.Equal(resolutions, rows.Where(r => r.GetProperty("batch").GetInt32() == 1).Select(r => r.GetProperty("resolution").GetInt32()));
         Assert.All(rows, r => Assert.True(r.GetProperty("torch_ms").GetDouble() > 0 && r.GetProperty("onnx_ms").GetDouble() > 0));
     }
 
