@@ -49,7 +49,7 @@ public static class GenerationBenchmark
                 {
                     var seconds = Enumerable.Range(0, options.Runs)
                         .Select(run => TimeRun(model, engine, options, concurrent, run, cancellationToken)).ToArray();
-                    double median = Median(seconds);
+                    double median = ServeBenchmarkReport.Median(seconds);
                     double flops = GenerationFlops.PerImage(config, engine, options.CfgScale != 1.0) * concurrent;
                     var row = new GenerationBenchmarkRow(Name(engine), concurrent, Name(precision), median / concurrent, flops / median / 1e9)
                     {
@@ -113,13 +113,6 @@ public static class GenerationBenchmark
                 yield return Invariant($"{dtype}: KV per-image cost at {most} concurrent = {kv[most].SecondsPerImage / kv[1].SecondsPerImage:F2}× the cost at 1");
             }
         }
-    }
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 
     private static string Name(BenchEngine engine) => engine == BenchEngine.Kv ? "kv" : "recompute";

@@ -81,7 +81,7 @@ public static class MidFlightBenchmark
                 times[e].Add(elapsed[e]);
             }
         }
-        double idleP50 = Median(times[0]), packedP50 = Median(times[1]), paddedP50 = Median(times[2]);
+        double idleP50 = ServeBenchmarkReport.Median(times[0]), packedP50 = ServeBenchmarkReport.Median(times[1]), paddedP50 = ServeBenchmarkReport.Median(times[2]);
         return new MidFlightReport(name, model.ParameterCount, background, probes, TorchSharp.torch.get_num_threads(),
             Round(times[0]), Round(times[1]), Round(times[2]), Math.Round(idleP50, 1), Math.Round(packedP50, 1), Math.Round(paddedP50, 1),
             packedP50 / idleP50, paddedP50 / idleP50, differing, ServeProbe.ReadLoadAverage());
@@ -101,7 +101,6 @@ public static class MidFlightBenchmark
         engine.Step();
     }
 
-    private static double Median(IReadOnlyCollection<double> values) => ServeBenchmarkReport.Percentile(values, 0.5)!.Value;
 
     private static double[] Round(IEnumerable<double> values) => values.Select(v => Math.Round(v, 1)).ToArray();
 }

@@ -35,6 +35,10 @@ public sealed record ServeBenchmarkReport(
     }
 
     /// <summary>Linear interpolation between closest ranks (numpy's default); null for no values.</summary>
+    /// <summary>The median of a non-empty sample (mean of the middle two for an even count).</summary>
+    public static double Median(IReadOnlyCollection<double> values) =>
+        Percentile(values, 0.5) ?? throw new ArgumentException("no values", nameof(values));
+
     public static double? Percentile(IReadOnlyCollection<double> values, double q)
     {
         if (values.Count == 0) return null;

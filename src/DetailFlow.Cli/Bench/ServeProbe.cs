@@ -31,7 +31,7 @@ public static class ServeProbe
         var idle = new List<double>();
         for (int i = 0; i < probes; i++)
             idle.Add(Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken)).LatencySeconds);
-        double idleMedian = Median(idle);
+        double idleMedian = ServeBenchmarkReport.Median(idle);
 
         using var stopBackground = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         int backgroundDone = 0;
@@ -72,8 +72,8 @@ public static class ServeProbe
         await Task.WhenAll(background);
         for (int i = 0; i < probes; i++)
             idle.Add(Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken)).LatencySeconds);
-        idleMedian = Median(idle);
-        double busyMedian = Median(busy);
+        idleMedian = ServeBenchmarkReport.Median(idle);
+        double busyMedian = ServeBenchmarkReport.Median(busy);
         return new ServeProbeReport(options.Url.ToString(), options.Clients, options.Tokens, probes,
             idle.Select(Ms).ToArray(), busy.Select(Ms).ToArray(), Ms(idleMedian), Ms(busyMedian), busyMedian / idleMedian,
             backgroundWhileProbing / probingSeconds, ReadLoadAverage());
@@ -82,7 +82,6 @@ public static class ServeProbe
     private static ServeSample Check(ServeSample sample) =>
         sample.Ok ? sample : throw new InvalidOperationException($"a probe request failed: {sample.Error}");
 
-    private static double Median(IReadOnlyCollection<double> values) => ServeBenchmarkReport.Percentile(values, 0.5)!.Value;
 
     private static double Ms(double seconds) => Math.Round(seconds * 1000, 1);
 
