@@ -3,27 +3,29 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
-using DetailFlow.Core.Imaging;
 using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Batching;
 
 /// <summary>
 /// Continuous batching: one dedicated inference thread loads the model, owns it and the <see cref="NextDetailEngine"/>,
-/// and loops: take new jobs (they join at the next step), run one step for every live row, decode the previews and
-/// finished images of that step (Core's <see cref="PreviewRenderer"/>: one decoder call per resolution), hand PNG encoding
-/// to the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images). Jobs beyond
+/// and loops: take new jobs (they join at the next step), run one step for every live row, hand the previews and
+/// finished images of that step to the <see cref="DecodeWorker"/> (its own thread: decoding and PNG encoding never hold up
+/// the next step). Jobs beyond
 /// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full. Each job names the model it was
 /// rented with; after an activation the old model keeps its own engine until its last row finishes, then the engine and
-/// the model are disposed here (the modules belong to this thread).
+/// the model are disposed here once the decode thread holds none of its prefixes (the GPT belongs to this thread, the
+/// decoder to the decode thread).
 /// Graceful shutdown (<see cref="BeginDrain"/>, on <c>ApplicationStopping</c>): queued jobs that have not started fail with
 /// <see cref="ServiceStoppingException"/> (503) at once, started ones get up to <see cref="BatcherOptions.DrainSeconds"/> to
 /// finish, then they fail the same way; <see cref="StopAsync"/> returns once nothing is left on the rows.
 /// </summary>
 public sealed class Batcher(
-    IOptions<BatcherOptions> options, ModelLoader loader, ModelState state,
+    IOptions<BatcherOptions> options, IOptions<ModelOptions> modelOptions, ModelLoader loader, ModelState state,
     DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime) : IHostedService, IDisposable
 {
+    private readonly DecodeWorker _decoder = new(modelOptions.Value.DecodeThreads > 0 ? modelOptions.Value.DecodeThreads : modelOptions.Value.Threads,
+        telemetry, logger);
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _drainSignal = new();
@@ -36,8 +38,6 @@ public sealed class Batcher(
     private int _disposed;
     private int _stepRows;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
-
-    private sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -65,6 +65,7 @@ public sealed class Batcher(
     {
         telemetry.ObserveQueueDepth(() => Outstanding);
         lifetime.ApplicationStopping.Register(BeginDrain);
+        _decoder.Start();
         _thread = new Thread(Run) { IsBackground = true, Name = "detailflow-inference" };
         _thread.Start();
         return Task.CompletedTask;
@@ -105,6 +106,7 @@ public sealed class Batcher(
             logger.LogCritical("Model loading failed: {Message}", e.Message);
             state.Failed(e.Message);
             Environment.ExitCode = 1;
+            _decoder.Stop(TimeSpan.FromSeconds(1));
             _drained.TrySetResult();
             lifetime.StopApplication();
             return;
@@ -120,16 +122,20 @@ public sealed class Batcher(
                     else Accept(job);
                 }
                 if (IsDraining) Drain();
+                _decoder.Post(_decodes);
                 var busy = _engines.Values.Where(e => e.ActiveRequests > 0 || e.PendingRequests > 0).ToList();
-                if (busy.Count == 0 && _decodes.Count == 0)
+                if (busy.Count == 0)
                 {
                     DisposeRetired();
-                    if (IsDraining) _drained.TrySetResult();
-                    WaitForWork(state.RetiredCount > 0 ? TimeSpan.FromMilliseconds(100) : Timeout.InfiniteTimeSpan);
+                    bool decoding = !_decoder.IsIdle;
+                    if (IsDraining && !decoding) _drained.TrySetResult();
+                    // Poll while a retired model or a drain waits for the decode thread; otherwise sleep until work arrives.
+                    bool poll = state.RetiredCount > 0 || (IsDraining && decoding);
+                    WaitForWork(poll ? TimeSpan.FromMilliseconds(50) : Timeout.InfiniteTimeSpan);
                     continue;
                 }
                 foreach (var engine in busy) Step(engine);
-                FlushDecodes();
+                _decoder.Post(_decodes);
                 DisposeRetired();
             }
             foreach (var job in DrainIncoming().Concat(_live)) job.Fail(Stopping(job.Started));
@@ -137,6 +143,7 @@ public sealed class Batcher(
         }
         finally
         {
+            _decoder.Stop(TimeSpan.FromSeconds(10));   // before the models it decodes for can be disposed
             foreach (var engine in _engines.Values) engine.Dispose();
             _engines.Clear();
         }
@@ -148,7 +155,7 @@ public sealed class Batcher(
         foreach (var old in state.Unrented())
         {
             if (_engines.TryGetValue(old, out var engine) && (engine.ActiveRequests > 0 || engine.PendingRequests > 0)) continue;
-            if (_decodes.Any(d => ReferenceEquals(d.Model, old)) || !state.TryForget(old)) continue;
+            if (_decoder.Holds(old) || !state.TryForget(old)) continue;
             if (engine is not null) { engine.Dispose(); _engines.Remove(old); }
             old.Dispose();
             logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
@@ -267,48 +274,6 @@ public sealed class Batcher(
         if (_stepRows == 0) return;   // no forward ran (only admissions or cancellations)
         telemetry.StepTime.Record(clock.Elapsed.TotalSeconds);
         telemetry.RowsPerStep.Record(_stepRows);
-    }
-
-    /// <summary>Decodes this step's prefixes (one decoder call per resolution and model) and queues their PNG encoding.</summary>
-    private void FlushDecodes()
-    {
-        var live = _decodes.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
-        _decodes.Clear();
-        foreach (var group in live.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance)) FlushDecodes((LoadedModel)group.Key!, group.ToList());
-    }
-
-    private void FlushDecodes(LoadedModel model, List<DecodeItem> items)
-    {
-        IReadOnlyList<PreviewImage> images;
-        try
-        {
-            using var gcGuard = ScalarGcGuard.Enter();
-            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList());
-        }
-        catch (Exception e)
-        {
-            logger.LogError(e, "Decoding {Count} prefixes failed", items.Count);
-            foreach (var d in items) d.Job.Fail(e);
-            return;
-        }
-        for (int i = 0; i < items.Count; i++) Encode(items[i], images[i]);
-    }
-
-    private void Encode(DecodeItem item, PreviewImage image)
-    {
-        var job = item.Job;
-        if (!item.Final && !job.FirstPreviewSeen)
-        {
-            job.FirstPreviewSeen = true;
-            telemetry.TimeToFirstPreview.Record(job.Elapsed.TotalSeconds);
-        }
-        job.Post(async () =>
-        {
-            var encoder = item.Final ? PngEncoder.Compact : PngEncoder.Fast;
-            var encoded = new EncodedImage(image.PrefixLength, image.Resolution, encoder.Encode(image.Image));
-            if (item.Final) job.Result.TrySetResult(new JobResult(item.Codes, encoded, item.Generated));
-            else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) await onPreview(encoded);
-        });
     }
 
     public void Dispose()

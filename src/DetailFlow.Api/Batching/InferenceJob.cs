@@ -11,7 +11,7 @@ public sealed record JobResult(long[] Codes, EncodedImage Image, bool Generated)
 
 /// <summary>
 /// One image for the <see cref="Batcher"/>: generate (or continue <see cref="Known"/>) up to <see cref="Tokens"/>,
-/// decode the requested preview prefixes between steps and the final prefix, PNG-encode off the inference thread in
+/// decode the requested preview prefixes and the final prefix on the decode thread, PNG-encode on the thread pool in
 /// order, then complete <see cref="Result"/>.
 /// </summary>
 public sealed class InferenceJob

@@ -16,6 +16,7 @@ public sealed class DetailFlowTelemetry : IDisposable
         RowsPerStep = _meter.CreateHistogram<int>("detailflow.step.rows", description: "KV-cache rows per engine step");
         StepTime = _meter.CreateHistogram<double>("detailflow.step.duration", "s", "Engine step time");
         TimeToFirstPreview = _meter.CreateHistogram<double>("detailflow.preview.first", "s", "Time from submission to the first preview");
+        DecodeTime = _meter.CreateHistogram<double>("detailflow.decode.duration", "s", "Decoder call time (one model's waiting previews and final images)");
     }
 
     public Counter<long> Requests { get; }
@@ -24,6 +25,7 @@ public sealed class DetailFlowTelemetry : IDisposable
     public Histogram<int> RowsPerStep { get; }
     public Histogram<double> StepTime { get; }
     public Histogram<double> TimeToFirstPreview { get; }
+    public Histogram<double> DecodeTime { get; }
 
     /// <summary>Hit/miss totals for the X-Cache header tests and /v1/models diagnostics.</summary>
     public long HitCount => Interlocked.Read(ref _hits);

@@ -7,7 +7,7 @@ using DetailFlow.Core.Tokenizer;
 namespace DetailFlow.Api.Hosting;
 
 /// <summary>
-/// The served model pair. The modules belong to the inference thread; endpoints read only the configs, the
+/// The served model pair. The GPT belongs to the inference thread, the decoder to the decode thread; endpoints read only the configs, the
 /// schedule, the labels and the fingerprint. Every decode (previews and final images) goes through <see cref="Decoder"/>,
 /// which the model owns (the TorchSharp modules of <see cref="Tokenizer"/> when none is given).
 /// </summary>
@@ -21,10 +21,10 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public GptConfig GptConfig => Gpt.Config;
     public ResolutionSchedule Schedule { get; } = ResolutionSchedule.For(tokenizer.Config);
 
-    /// <summary>The decoder backend (ModelOptions:DecoderBackend; inference thread only).</summary>
+    /// <summary>The decoder backend (ModelOptions:DecoderBackend; decode thread only).</summary>
     public IDecoderBackend Decoder { get; } = decoder ?? new TorchDecoderBackend(tokenizer);
 
-    /// <summary>Code prefixes → RGB at their scheduled resolutions (inference thread only).</summary>
+    /// <summary>Code prefixes → RGB at their scheduled resolutions (decode thread only).</summary>
     public PreviewRenderer Previews => _previews ??= new PreviewRenderer(new PreviewDecoder(Decoder, Schedule.DecoderResolution));
     private PreviewRenderer? _previews;
 

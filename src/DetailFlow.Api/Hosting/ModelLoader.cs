@@ -16,7 +16,8 @@ namespace DetailFlow.Api.Hosting;
 /// they belong together, builds the decoder backend (ModelOptions:DecoderBackend) and runs one warm-up forward + decode.
 /// Called on the inference thread.
 /// </summary>
-public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoader> logger, IActiveModelStore? activeStore = null)
+public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoader> logger, IActiveModelStore? activeStore = null,
+    DecoderBackendFactory? decoders = null)
 {
     /// <summary>The configured model (<see cref="ModelOptions"/>).</summary>
     public ModelSource Configured
@@ -65,7 +66,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
         }
         IDecoderBackend decoder;
-        try { decoder = CreateDecoder(o, vq); }
+        try { decoder = (decoders ?? CreateDecoder)(o, vq); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             gpt.Dispose();
@@ -84,14 +85,14 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         return model;
     }
 
-    /// <summary>The configured decoder backend over the loaded tokenizer.</summary>
-    internal static IDecoderBackend CreateDecoder(ModelOptions o, VqModel vq)
+    /// <summary>The configured decoder backend over the loaded tokenizer (the default <see cref="DecoderBackendFactory"/>).</summary>
+    public static IDecoderBackend CreateDecoder(ModelOptions o, VqModel vq)
     {
         if (o.DecoderBackend == DecoderBackendKind.Torch) return new TorchDecoderBackend(vq);
         var device = torch.device(o.Device);
         var settings = new OnnxDecoderSettings
         {
-            IntraOpThreads = o.OnnxThreads > 0 ? o.OnnxThreads : o.Threads > 0 ? o.Threads : Environment.ProcessorCount,
+            IntraOpThreads = new[] { o.OnnxThreads, o.DecodeThreads, o.Threads, Environment.ProcessorCount }.First(t => t > 0),
             Cuda = device.type == DeviceType.CUDA,
             CudaDeviceId = Math.Max(0, (int)device.index),
         };
@@ -144,3 +145,9 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16];
     }
 }
+
+/// <summary>
+/// Builds a loaded model's decoder backend; registered in DI it replaces <see cref="ModelLoader.CreateDecoder"/> (which
+/// follows ModelOptions:DecoderBackend), e.g. to wrap it.
+/// </summary>
+public delegate IDecoderBackend DecoderBackendFactory(ModelOptions options, VqModel tokenizer);

@@ -31,12 +31,19 @@ public sealed class ModelOptions
     public int Threads { get; set; }
 
     /// <summary>
+    /// Torch intra-op threads of the decode thread (previews and final images are decoded beside the engine's steps);
+    /// 0 = <see cref="Threads"/>. With <c>Threads = 1</c> and <c>DecodeThreads = 1</c> a 2-core host runs the steps on one
+    /// core and the decoder on the other.
+    /// </summary>
+    public int DecodeThreads { get; set; }
+
+    /// <summary>
     /// What decodes previews and final images: <c>Torch</c> (the TorchSharp modules) or <c>Onnx</c> (the decoder
     /// exported from the loaded weights, run by ONNX Runtime; CUDA provider when <see cref="Device"/> is a GPU).
     /// </summary>
     public DecoderBackendKind DecoderBackend { get; set; } = DecoderBackendKind.Torch;
 
-    /// <summary>ONNX Runtime intra-op threads for the <c>Onnx</c> decoder; 0 = <see cref="Threads"/> if set, else one per core.</summary>
+    /// <summary>ONNX Runtime intra-op threads for the <c>Onnx</c> decoder; 0 = <see cref="DecodeThreads"/>, else <see cref="Threads"/> if set, else one per core.</summary>
     public int OnnxThreads { get; set; }
 
     /// <summary>

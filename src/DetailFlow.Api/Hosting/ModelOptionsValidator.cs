@@ -25,8 +25,10 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             errors.Add($"ModelOptions:CfgScale = {o.CfgScale}: must be at least 1 (1 = no guidance)");
         if (o.Threads < 0)
             errors.Add($"ModelOptions:Threads = {o.Threads}: must be 0 (libtorch default) or positive");
+        if (o.DecodeThreads < 0)
+            errors.Add($"ModelOptions:DecodeThreads = {o.DecodeThreads}: must be 0 (same as Threads) or positive");
         if (o.OnnxThreads < 0)
-            errors.Add($"ModelOptions:OnnxThreads = {o.OnnxThreads}: must be 0 (Threads, else one per core) or positive");
+            errors.Add($"ModelOptions:OnnxThreads = {o.OnnxThreads}: must be 0 (DecodeThreads or Threads, else one per core) or positive");
         if (!Enum.IsDefined(o.DecoderBackend))
             errors.Add($"ModelOptions:DecoderBackend = {o.DecoderBackend}: expected Torch or Onnx");
         if (!string.IsNullOrWhiteSpace(o.OnnxModelPath) && !File.Exists(o.OnnxModelPath))

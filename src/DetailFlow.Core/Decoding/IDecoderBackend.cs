@@ -5,7 +5,7 @@ namespace DetailFlow.Core.Decoding;
 /// <summary>
 /// Runs the tokenizer decode path (codes → pixels). Implementations: <see cref="TorchDecoderBackend"/> (TorchSharp
 /// modules) and <see cref="OnnxDecoderBackend"/> (the exported graph on ONNX Runtime). A backend is used from one
-/// thread at a time (the inference thread); it does not own the <see cref="Tokenizer.VqModel"/> it was built from.
+/// thread at a time (the service's decode thread); it does not own the <see cref="Tokenizer.VqModel"/> it was built from.
 /// </summary>
 public interface IDecoderBackend : IDisposable
 {

@@ -1,0 +1,142 @@
+using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Imaging;
+using DetailFlow.Core.Runtime;
+using System.Diagnostics;
+using TorchSharp;
+
+namespace DetailFlow.Api.Batching;
+
+/// <summary>A code prefix of a job to decode: a preview, or the final image (<see cref="Final"/>).</summary>
+internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
+
+/// <summary>
+/// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
+/// (<see cref="Post"/>) into images — everything waiting in one go, one decoder call per model and resolution
+/// (<see cref="PreviewRenderer"/>) — then queues their PNG encoding on the thread pool (<see cref="PngEncoder.Fast"/> for
+/// previews, <see cref="PngEncoder.Compact"/> for final images), in the order they were posted. Beside the inference
+/// thread, a finished request's full-resolution decode no longer stalls the steps of the rows still generating; on a
+/// CPU it runs on its own intra-op threads (<see cref="ModelOptions.DecodeThreads"/>), i.e. the core the steps leave free.
+/// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
+/// </summary>
+internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, ILogger logger)
+{
+    private readonly object _gate = new();
+    private List<DecodeItem> _waiting = [];
+    private readonly Dictionary<LoadedModel, int> _held = new(ReferenceEqualityComparer.Instance);   // items per model, waiting or decoding
+    private Thread? _thread;
+    private bool _stopping;
+
+    public void Start()
+    {
+        _thread = new Thread(Run) { IsBackground = true, Name = "detailflow-decode" };
+        _thread.Start();
+    }
+
+    /// <summary>Queues <paramref name="items"/> (in order) and clears the list.</summary>
+    public void Post(List<DecodeItem> items)
+    {
+        if (items.Count == 0) return;
+        lock (_gate)
+        {
+            _waiting.AddRange(items);
+            foreach (var item in items) _held[item.Model] = _held.GetValueOrDefault(item.Model) + 1;
+            Monitor.PulseAll(_gate);
+        }
+        items.Clear();
+    }
+
+    /// <summary>Nothing is waiting or being decoded.</summary>
+    public bool IsIdle
+    {
+        get { lock (_gate) return _held.Count == 0; }
+    }
+
+    /// <summary>Whether a prefix of <paramref name="model"/> is waiting or being decoded (its decoder must stay alive).</summary>
+    public bool Holds(LoadedModel model)
+    {
+        lock (_gate) return _held.ContainsKey(model);
+    }
+
+    /// <summary>Decodes what is still queued, then ends the thread.</summary>
+    public void Stop(TimeSpan timeout)
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            Monitor.PulseAll(_gate);
+        }
+        _thread?.Join(timeout);
+    }
+
+    private void Run()
+    {
+        if (threads > 0) torch.set_num_threads(threads);   // this thread's intra-op budget
+        while (true)
+        {
+            List<DecodeItem> batch;
+            lock (_gate)
+            {
+                while (_waiting.Count == 0 && !_stopping) Monitor.Wait(_gate);
+                if (_waiting.Count == 0) return;
+                batch = _waiting;
+                _waiting = [];
+            }
+            try
+            {
+                Decode(batch);
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    foreach (var item in batch)
+                        if (--_held[item.Model] == 0) _held.Remove(item.Model);
+                    Monitor.PulseAll(_gate);
+                }
+            }
+        }
+    }
+
+    private void Decode(List<DecodeItem> batch)
+    {
+        var live = batch.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
+        foreach (var group in live.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
+            Decode((LoadedModel)group.Key!, group.ToList());
+    }
+
+    private void Decode(LoadedModel model, List<DecodeItem> items)
+    {
+        IReadOnlyList<PreviewImage> images;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            using var gcGuard = ScalarGcGuard.Enter();
+            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList());
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Decoding {Count} prefixes failed", items.Count);
+            foreach (var d in items) d.Job.Fail(e);
+            return;
+        }
+        telemetry.DecodeTime.Record(clock.Elapsed.TotalSeconds);
+        for (int i = 0; i < items.Count; i++) Encode(items[i], images[i]);
+    }
+
+    private void Encode(DecodeItem item, PreviewImage image)
+    {
+        var job = item.Job;
+        if (!item.Final && !job.FirstPreviewSeen)
+        {
+            job.FirstPreviewSeen = true;
+            telemetry.TimeToFirstPreview.Record(job.Elapsed.TotalSeconds);
+        }
+        job.Post(async () =>
+        {
+            var encoder = item.Final ? PngEncoder.Compact : PngEncoder.Fast;
+            var encoded = new EncodedImage(image.PrefixLength, image.Resolution, encoder.Encode(image.Image));
+            if (item.Final) job.Result.TrySetResult(new JobResult(item.Codes, encoded, item.Generated));
+            else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) await onPreview(encoded);
+        });
+    }
+}

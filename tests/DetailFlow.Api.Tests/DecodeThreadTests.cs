@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Json;
+using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Decoding;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Api.Tests;
+
+/// <summary>The service with its decoder wrapped in a <see cref="GatedDecoder"/> (through <see cref="DecoderBackendFactory"/>).</summary>
+public sealed class GatedDecoderFactory : ApiFactory
+{
+    public GatedDecoder? Decoder { get; private set; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => services.AddSingleton<DecoderBackendFactory>(
+            (options, tokenizer) => Decoder = new GatedDecoder(ModelLoader.CreateDecoder(options, tokenizer))));
+    }
+}
+
+/// <summary>A decoder that records the threads it runs on and, while closed, blocks every call until opened.</summary>
+public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
+{
+    private readonly ManualResetEventSlim _open = new(true);
+
+    public ConcurrentQueue<string?> Threads { get; } = new();
+    public SemaphoreSlim Entered { get; } = new(0);
+    public string Name => inner.Name;
+    public int NumLatentTokens => inner.NumLatentTokens;
+    public int PatchSize => inner.PatchSize;
+
+    public void Close() => _open.Reset();
+    public void Open() => _open.Set();
+
+    public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
+    {
+        Threads.Enqueue(Thread.CurrentThread.Name);
+        if (!_open.IsSet)
+        {
+            Entered.Release();
+            if (!_open.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("the test never opened the decoder");
+        }
+        return inner.Decode(codes, prefixLengths, imageSize);
+    }
+
+    public void Dispose() => inner.Dispose();
+}
+
+public sealed class DecodeThreadTests(GatedDecoderFactory api) : IClassFixture<GatedDecoderFactory>
+{
+    [Fact]
+    public async Task Decoding_RunsOnTheDecodeThread_AndABlockedDecodeDoesNotHoldUpTheSteps()
+    {
+        var decoder = api.Decoder!;
+        var telemetry = api.Services.GetRequiredService<DetailFlowTelemetry>();
+        int steps = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) => { if (ReferenceEquals(instrument, telemetry.StepTime)) l.EnableMeasurementEvents(instrument); },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref steps));
+        listener.Start();
+        using var client = api.Client();
+        decoder.Threads.Clear();   // the warm-up decode ran on the loading thread
+
+        // One request alone: the steps of a whole generation.
+        (await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4401))).EnsureSuccessStatusCode();
+        int perImage = Volatile.Read(ref steps);
+        Assert.True(perImage >= 8, $"{perImage} steps for 32 codes");
+
+        // A's final decode blocks the decode thread; B is generated meanwhile, step for step.
+        decoder.Close();
+        try
+        {
+            var a = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4402));
+            Assert.True(await decoder.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "A's decode never started");
+            int before = Volatile.Read(ref steps);
+            var b = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4403));
+            for (int i = 0; i < 300 && Volatile.Read(ref steps) - before < perImage; i++) await Task.Delay(50);
+            Assert.True(Volatile.Read(ref steps) - before >= perImage,
+                $"while A's decode was blocked B ran {Volatile.Read(ref steps) - before} of its {perImage} steps");
+            Assert.False(a.IsCompleted || b.IsCompleted, "a result arrived although its decode is blocked");
+
+            decoder.Open();
+            foreach (var response in await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(30)))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal("image/png", response.Content.Headers.ContentType?.MediaType);
+            }
+        }
+        finally
+        {
+            decoder.Open();
+        }
+        Assert.NotEmpty(decoder.Threads);
+        Assert.All(decoder.Threads, name => Assert.Equal("detailflow-decode", name));
+    }
+}
