@@ -50,6 +50,7 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         double misses = Value(before, "detailflow_cache_misses_total"), hits = Value(before, "detailflow_cache_hits_total");
         double steps = Value(before, "detailflow_step_rows_count"), rows = Value(before, "detailflow_step_rows_sum");
         double stepTime = Value(before, "detailflow_step_duration_seconds_sum"), ok = Value(before, "detailflow_requests_total", "outcome=\"ok\"");
+        double decodes = Value(before, "detailflow_decode_duration_seconds_count");
 
         var first = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60606, tokens: 32));
         var second = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60606, tokens: 32));
@@ -65,6 +66,7 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         Assert.Equal(2.0, (Value(after, "detailflow_step_rows_sum") - rows) / newSteps);
         Assert.True(Value(after, "detailflow_step_duration_seconds_sum") > stepTime);
         Assert.Equal(newSteps, Value(after, "detailflow_step_duration_seconds_count") - Value(before, "detailflow_step_duration_seconds_count"));
+        Assert.Equal(decodes + 1, Value(after, "detailflow_decode_duration_seconds_count"));   // the miss's final image; the hit decodes nothing
     }
 
     [Fact]

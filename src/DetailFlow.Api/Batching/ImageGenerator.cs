@@ -29,8 +29,9 @@ public sealed record ImageSpec(long ClassId, SamplingOptions Options, int Tokens
 public sealed record ImageOutcome(JobResult Result, string CodesId, bool CacheHit, long Seed);
 
 /// <summary>
-/// Cache first, then the batcher: a seeded request whose codes are cached (at this or a greater detail) is only
-/// decoded; otherwise it is generated once (continuing any shorter cached prefix) and its codes are cached.
+/// Cache first, then the batcher: a seeded request whose final image is cached is answered from the cache (unless it
+/// streams previews); one whose codes are cached (at this or a greater detail) is only decoded; otherwise it is
+/// generated once (continuing any shorter cached prefix). Its codes and final image are cached.
 /// </summary>
 public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowTelemetry telemetry, IOptions<BatcherOptions> options)
 {
@@ -70,8 +71,18 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), ct), false);
 
         string key = CodeCache.Key(model, spec.ClassId, spec.Options);
+        async Task<JobResult> Decoded(long[] codes)
+        {
+            if (previews.Count == 0 && await cache.FindImageAsync(key, spec.Tokens, ct) is { } image)
+                return new JobResult(codes[..spec.Tokens], new EncodedImage(spec.Tokens, image.Resolution, image.Png), Generated: false);
+            var result = await RunAsync(Job(codes, ct, onPreview), ct);
+            await Remember(result);
+            return result;
+        }
+        Task Remember(JobResult r) => cache.StoreImageAsync(key, r.Image.Tokens, new CachedImage(r.Image.Resolution, r.Image.Png), CancellationToken.None);
+
         var known = await cache.FindAsync(key, ct);
-        if (known is not null && known.Length >= spec.Tokens) return (await RunAsync(Job(known, ct, onPreview), ct), true);
+        if (known is not null && known.Length >= spec.Tokens) return (await Decoded(known), true);
         var start = Longest(known, spec.Known);
         JobResult? mine = null;
         var codes = await cache.GetOrComputeAsync(key, spec.Tokens, async shared =>
@@ -81,7 +92,11 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
             // caller's previews stop when it leaves, without failing the others.
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shared);
             deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
-            try { mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token); }
+            try
+            {
+                mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token);
+                await Remember(mine);   // before the codes reach the waiters, so they find the image too
+            }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shared.IsCancellationRequested)
             {
                 // This shared computation's own deadline (it may have started before this caller's): a 504 for every waiter, not a 500.
@@ -90,7 +105,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
             return mine.Codes;
         }, ct);
         await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
-        return mine is not null ? (mine, false) : (await RunAsync(Job(codes, ct, onPreview), ct), true);
+        return mine is not null ? (mine, false) : (await Decoded(codes), true);
     }
 
     /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped, not errors.</summary>

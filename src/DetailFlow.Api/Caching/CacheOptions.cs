@@ -12,4 +12,11 @@ public sealed class CacheOptions
     public int ExpirationMinutes { get; set; } = 60;
 
     public string RedisInstanceName { get; set; } = "detailflow:";
+
+    /// <summary>
+    /// Budget of the in-process cache level in MiB (codes, final PNGs and refine results, sized by their payloads); beyond
+    /// it the least recently used entries are evicted (with Redis they stay there until they expire).
+    /// </summary>
+    [Range(1, 1_048_576, ErrorMessage = "CacheOptions:MemoryMegabytes must be in 1..1048576")]
+    public int MemoryMegabytes { get; set; } = 256;
 }

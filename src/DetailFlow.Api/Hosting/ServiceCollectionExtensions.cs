@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Memory;
 using DetailFlow.Api.Admin;
 using DetailFlow.Api.Batching;
 using DetailFlow.Api.Caching;
@@ -40,6 +41,12 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<ImageGenerator>();
         services.AddSingleton<CodeCache>();
         services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20);
+        // The in-process level is bounded in bytes (HybridCache sizes each entry by its payload); Redis keeps its own limits.
+        services.AddOptions<MemoryCacheOptions>().Configure<IOptions<CacheOptions>>((o, cache) =>
+        {
+            o.SizeLimit = (long)cache.Value.MemoryMegabytes << 20;
+            o.TrackStatistics = true;
+        });
 
         var health = services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
         services.AddAdmin(redis: builder.Configuration.GetConnectionString("Redis") is { Length: > 0 });
