@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Diagnostics.Metrics;
+using DetailFlow.Api.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
@@ -15,6 +18,23 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
     public async Task ArJob_FollowedToCompletion_ActivatedWhileARequestHoldsTheOldModel()
     {
         using var admin = api.Admin();
+        var telemetry = api.Services.GetRequiredService<DetailFlowTelemetry>();
+        long trained = 0, completed = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument, telemetry.JobSteps) || ReferenceEquals(instrument, telemetry.JobsFinished)) l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            var t = tags.ToArray().ToDictionary(kv => kv.Key, kv => kv.Value as string);
+            if (t["kind"] != "ar") return;
+            if (ReferenceEquals(instrument, telemetry.JobSteps)) Interlocked.Add(ref trained, value);
+            else if (t["state"] == "completed") Interlocked.Add(ref completed, value);
+        });
+        listener.Start();
         var spec = new
         {
             kind = "ar", name = "fashion-ar", base_tokenizer = TinyModel.TokenizerPath, base_gpt = TinyModel.GptPath,
@@ -43,6 +63,9 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         Assert.EndsWith("0000012.pt", checkpoint);
         Assert.True(File.Exists(checkpoint));
         Assert.StartsWith(Path.Combine(api.DataFolder, "jobs", id), checkpoint);
+        for (int i = 0; i < 100 && Interlocked.Read(ref completed) == 0; i++) await Task.Delay(50);   // counted right after the final save
+        Assert.Equal(1, Interlocked.Read(ref completed));
+        Assert.Equal(12, Interlocked.Read(ref trained));   // detailflow.jobs.steps
 
         // A request rents the old model and is held in flight (at the cache gate) across the swap.
         using var client = api.Client();

@@ -17,7 +17,7 @@ public static class JobEndpoints
     public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder admin)
     {
         admin.MapPost("jobs", Create).WithName("CreateJob").WithSummary("Queue a training job (tokenizer | ar); 202 + Location").DisableAntiforgery();
-        admin.MapGet("jobs", List).WithName("ListJobs").WithSummary("All jobs, newest first");
+        admin.MapGet("jobs", List).WithName("ListJobs").WithSummary("Jobs newest first, a page at a time (limit, before = the previous page's next, state)");
         admin.MapGet("jobs/{id}", Get).WithName("GetJob").WithSummary("State, step, loss curve, throughput, ETA, last checkpoint, error");
         admin.MapGet("jobs/{id}/events", Events).WithName("JobEvents").WithSummary("Progress as server-sent events until the job stops");
         admin.MapDelete("jobs/{id}", Cancel).WithName("CancelJob").WithSummary("Cancel; a running job writes a checkpoint first");
@@ -106,8 +106,37 @@ public static class JobEndpoints
         return new Accepted($"/admin/jobs/{id}", TypedResults.Json(job, AdminJson.Options, statusCode: StatusCodes.Status202Accepted));
     }
 
-    public static async Task<IResult> List(IJobStore store, CancellationToken ct) =>
-        TypedResults.Json(new { jobs = await store.ListAsync(ct) }, AdminJson.Options);
+    /// <summary>Jobs per page unless <c>limit</c> says otherwise, and the most it may say.</summary>
+    public const int DefaultPage = 50, MaxPage = 500;
+
+    /// <summary>
+    /// Jobs newest first: up to <paramref name="limit"/> of them (default <see cref="DefaultPage"/>), those created after
+    /// the job <paramref name="before"/> skipped, only those in <paramref name="state"/> when given; <c>next</c> is the
+    /// <c>before</c> of the following page (null on the last).
+    /// </summary>
+    public static async Task<IResult> List(IJobStore store, string? state, string? limit, string? before, CancellationToken ct)
+    {
+        int take = DefaultPage;
+        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, null, out take) || take is < 1 or > MaxPage))
+            return InvalidQuery("limit", $"limit must be a whole number in 1..{MaxPage}, got '{limit}'");
+        JobState? only = null;
+        if (state is not null)
+        {
+            only = Enum.GetValues<JobState>().Cast<JobState?>().FirstOrDefault(s => Name(s!.Value) == state);
+            if (only is null) return InvalidQuery("state", $"unknown state '{state}'; expected one of {string.Join(", ", Enum.GetValues<JobState>().Select(Name))}");
+        }
+        var jobs = (await store.ListAsync(ct)).AsEnumerable();
+        if (before is not null)
+        {
+            var all = jobs.ToList();
+            int at = all.FindIndex(j => j.Id == before);
+            if (at < 0) return InvalidQuery("before", $"no job with id '{before}'");
+            jobs = all.Skip(at + 1);
+        }
+        var page = jobs.Where(j => only is null || j.State == only).Take(take + 1).ToList();
+        string? next = page.Count > take ? page[take - 1].Id : null;
+        return TypedResults.Json(new { jobs = page.Take(take), next }, AdminJson.Options);
+    }
 
     public static async Task<IResult> Get(string id, IJobStore store, CancellationToken ct) =>
         await store.GetAsync(id, ct) is { } job ? TypedResults.Json(job, AdminJson.Options) : NotFound(id);
@@ -191,6 +220,9 @@ public static class JobEndpoints
 
     internal static IResult Invalid(string field, string message) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "Invalid job spec");
+
+    private static IResult InvalidQuery(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] }, title: "Invalid query");
 
     internal static IResult NotFound(string id) =>
         TypedResults.Problem($"No job with id '{id}'.", statusCode: StatusCodes.Status404NotFound, title: "Job not found");

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using DetailFlow.Api.Hosting;
 using DetailFlow.Training;
 using DetailFlow.Training.Checkpointing;
 using Microsoft.Extensions.Options;
@@ -12,11 +14,14 @@ namespace DetailFlow.Api.Admin;
 /// last checkpoint). At start, jobs stored as running by this instance, or whose lease has expired, become
 /// <c>interrupted</c> (resume continues from their last checkpoint). With a shared store it also takes over running
 /// jobs whose lease expired later (their worker died), continuing them from their last checkpoint.
+/// Metrics: steps trained and jobs finished (by kind and state), jobs running and their latest loss.
 /// </summary>
-public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminOptions> options, ILogger<JobWorker> logger) : BackgroundService
+public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminOptions> options, DetailFlowTelemetry telemetry,
+    ILogger<JobWorker> logger) : BackgroundService
 {
     private static readonly TimeSpan SaveEvery = TimeSpan.FromMilliseconds(250);
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<string, Measurement<double>> _losses = new();
 
     private string Owner => options.Value.InstanceId;
     private TimeSpan Lease => TimeSpan.FromSeconds(options.Value.LeaseSeconds);
@@ -32,6 +37,7 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
     protected override async Task ExecuteAsync(CancellationToken stop)
     {
         await Task.Yield();
+        telemetry.ObserveJobs(() => _running.Count, () => _losses.Values);
         while (!stop.IsCancellationRequested)   // the store may be unreachable at start (Redis): retry, never stop the host
         {
             try { await RecoverAsync(stop); break; }
@@ -134,6 +140,8 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         }, CancellationToken.None);
 
         var lastSave = DateTime.MinValue;
+        var kind = new KeyValuePair<string, object?>("kind", job.Spec.Kind);
+        long reported = current.Step;
         void Phase(string phase, IReadOnlyList<string> classes)
         {
             lock (gate) current = current with { Phase = phase, ClassNames = classes, Updated = DateTimeOffset.UtcNow };
@@ -141,6 +149,9 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         }
         void Progress(TrainingProgress p)
         {
+            if (p.Step > reported) telemetry.JobSteps.Add(p.Step - reported, kind);
+            reported = p.Step;
+            _losses[job.Id] = new Measurement<double>(p.Loss, new KeyValuePair<string, object?>("job_id", job.Id), kind);
             lock (gate)
                 current = current.WithLoss(p.Step, p.Loss) with
                 {
@@ -190,12 +201,14 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         finally
         {
             _running.TryRemove(job.Id, out _);
+            _losses.TryRemove(job.Id, out _);
             await cts.CancelAsync();
             await heartbeat;
         }
         if (lostLease) { logger.LogWarning("Job {Id}: lease lost to another worker; not recording the outcome here", job.Id); return; }
         await store.SetCancelRequestedAsync(job.Id, false);
         await SaveAsync(final);
+        telemetry.JobsFinished.Add(1, kind, new KeyValuePair<string, object?>("state", JobEndpoints.Name(final.State)));
     }
 
     /// <summary>The step a checkpoint file holds (its name), 0 for none: where a resumed run continues.</summary>

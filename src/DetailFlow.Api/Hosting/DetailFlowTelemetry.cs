@@ -16,6 +16,8 @@ public sealed class DetailFlowTelemetry : IDisposable
         RowsPerStep = _meter.CreateHistogram<int>("detailflow.step.rows", description: "KV-cache rows per engine step");
         StepTime = _meter.CreateHistogram<double>("detailflow.step.duration", "s", "Engine step time");
         TimeToFirstPreview = _meter.CreateHistogram<double>("detailflow.preview.first", "s", "Time from submission to the first preview");
+        JobSteps = _meter.CreateCounter<long>("detailflow.jobs.steps", description: "Training steps run by fine-tune jobs, by kind");
+        JobsFinished = _meter.CreateCounter<long>("detailflow.jobs.finished", description: "Fine-tune jobs that stopped on this instance, by kind and state");
         DecodeTime = _meter.CreateHistogram<double>("detailflow.decode.duration", "s", "Decoder call time (one model's waiting previews and final images)");
     }
 
@@ -26,6 +28,8 @@ public sealed class DetailFlowTelemetry : IDisposable
     public Histogram<double> StepTime { get; }
     public Histogram<double> TimeToFirstPreview { get; }
     public Histogram<double> DecodeTime { get; }
+    public Counter<long> JobSteps { get; }
+    public Counter<long> JobsFinished { get; }
 
     /// <summary>Hit/miss totals for the X-Cache header tests and /v1/models diagnostics.</summary>
     public long HitCount => Interlocked.Read(ref _hits);
@@ -34,6 +38,13 @@ public sealed class DetailFlowTelemetry : IDisposable
     public void Hit() { Interlocked.Increment(ref _hits); CacheHits.Add(1); }
 
     public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
+
+    /// <summary>Jobs training on this instance, and the latest loss of each (tags <c>job_id</c>, <c>kind</c>).</summary>
+    public void ObserveJobs(Func<int> running, Func<IEnumerable<Measurement<double>>> losses)
+    {
+        _meter.CreateObservableGauge("detailflow.jobs.running", running, description: "Fine-tune jobs training on this instance");
+        _meter.CreateObservableGauge("detailflow.jobs.loss", losses, description: "Latest training loss of each running fine-tune job");
+    }
 
     public void Dispose() => _meter.Dispose();
 }
