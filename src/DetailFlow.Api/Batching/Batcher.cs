@@ -37,6 +37,7 @@ public sealed class Batcher(
     private int _outstanding;
     private int _disposed;
     private int _stepRows;
+    private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
@@ -143,7 +144,9 @@ public sealed class Batcher(
         }
         finally
         {
-            _decoder.Stop(TimeSpan.FromSeconds(10));   // before the models it decodes for can be disposed
+            // Before the models it decodes for can be disposed; a decode still running then keeps them alive (the process is exiting).
+            _decoderStopped = _decoder.Stop(TimeSpan.FromSeconds(30));
+            if (!_decoderStopped) logger.LogWarning("The decode thread did not finish within 30 s; leaving the models to the process exit");
             foreach (var engine in _engines.Values) engine.Dispose();
             _engines.Clear();
         }
@@ -284,6 +287,7 @@ public sealed class Batcher(
         _incoming.Writer.TryComplete();
         _thread?.Join(TimeSpan.FromSeconds(10));
         // _stop and _drainSignal are never disposed (no timer or wait handle): the host may call StopAsync or BeginDrain after Dispose.
+        if (!_decoderStopped) return;
         state.Model?.Dispose();
         foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
     }

@@ -57,15 +57,15 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
         lock (_gate) return _held.ContainsKey(model);
     }
 
-    /// <summary>Decodes what is still queued, then ends the thread.</summary>
-    public void Stop(TimeSpan timeout)
+    /// <summary>Decodes what is still queued, then ends the thread; false if it is still decoding after <paramref name="timeout"/>.</summary>
+    public bool Stop(TimeSpan timeout)
     {
         lock (_gate)
         {
             _stopping = true;
             Monitor.PulseAll(_gate);
         }
-        _thread?.Join(timeout);
+        return _thread?.Join(timeout) ?? true;
     }
 
     private void Run()
@@ -84,6 +84,12 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
             try
             {
                 Decode(batch);
+            }
+            catch (Exception e)
+            {
+                // Decoder failures are reported per model inside; anything else fails this batch's jobs, never the process.
+                logger.LogError(e, "Decoding {Count} prefixes failed", batch.Count);
+                foreach (var item in batch) item.Job.Fail(e);
             }
             finally
             {
