@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace DetailFlow.Core.Runtime;
+
+/// <summary>
+/// The process's native (malloc) heap on Linux: resident size and glibc's <c>malloc_trim</c>. Why it is needed:
+/// libtorch allocates every CPU tensor with <c>posix_memalign</c> (64-byte alignment), and glibc before 2.38 — Debian 12
+/// ships 2.36 — rarely reuses a freed memalign chunk for the next aligned request of the same size (glibc bug 14581), so
+/// training, whose steps allocate and free hundreds of megabytes of activations, leaves a growing amount of free memory
+/// inside the heap: measured on the default GPT config, heap bytes in use stayed ~80 MB while free heap bytes grew
+/// ~5 MB per step (RSS 0.6 → 1.1 GB in 100 steps). <c>malloc_trim(0)</c> hands the free pages back to the kernel.
+/// Elsewhere (musl, macOS, Windows) <see cref="Trim"/> is a no-op returning false.
+/// </summary>
+public static class NativeHeap
+{
+    private static volatile bool s_trimUnavailable = !OperatingSystem.IsLinux();
+
+    /// <summary>Resident set size of the process in bytes (<c>/proc/self/statm</c>); <see cref="Environment.WorkingSet"/> elsewhere.</summary>
+    public static long ResidentBytes()
+    {
+        if (!OperatingSystem.IsLinux()) return Environment.WorkingSet;
+        string statm = File.ReadAllText("/proc/self/statm"); // "size resident shared text lib data dt" in pages
+        var fields = statm.Split(' ', 3);
+        return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+    }
+
+    /// <summary>Returns the heap's free pages to the kernel (glibc <c>malloc_trim(0)</c>); true if the C library has it.</summary>
+    public static bool Trim()
+    {
+        if (s_trimUnavailable) return false;
+        try
+        {
+            MallocTrim(0);
+            return true;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            s_trimUnavailable = true; // not glibc (e.g. musl): nothing to trim with
+            return false;
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+}
