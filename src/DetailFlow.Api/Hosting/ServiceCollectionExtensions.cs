@@ -66,7 +66,7 @@ public static class ServiceCollectionExtensions
         services.AddRequestLimits();
         services.AddOpenApi();
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("detailflow-api"))
-            .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName).AddAspNetCoreInstrumentation().AddPrometheusExporter());
+            .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName, "System.Runtime").AddAspNetCoreInstrumentation().AddPrometheusExporter());
         return builder;
     }
 
