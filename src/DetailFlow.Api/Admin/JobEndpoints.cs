@@ -119,12 +119,9 @@ public static class JobEndpoints
         int take = DefaultPage;
         if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, null, out take) || take is < 1 or > MaxPage))
             return InvalidQuery("limit", $"limit must be a whole number in 1..{MaxPage}, got '{limit}'");
-        JobState? only = null;
-        if (state is not null)
-        {
-            only = Enum.GetValues<JobState>().Cast<JobState?>().FirstOrDefault(s => Name(s!.Value) == state);
-            if (only is null) return InvalidQuery("state", $"unknown state '{state}'; expected one of {string.Join(", ", Enum.GetValues<JobState>().Select(Name))}");
-        }
+        var states = Enum.GetValues<JobState>();
+        if (state is not null && !states.Any(s => Name(s) == state))
+            return InvalidQuery("state", $"unknown state '{state}'; expected one of {string.Join(", ", states.Select(Name))}");
         var jobs = (await store.ListAsync(ct)).AsEnumerable();
         if (before is not null)
         {
@@ -133,7 +130,7 @@ public static class JobEndpoints
             if (at < 0) return InvalidQuery("before", $"no job with id '{before}'");
             jobs = all.Skip(at + 1);
         }
-        var page = jobs.Where(j => only is null || j.State == only).Take(take + 1).ToList();
+        var page = jobs.Where(j => state is null || Name(j.State) == state).Take(take + 1).ToList();
         string? next = page.Count > take ? page[take - 1].Id : null;
         return TypedResults.Json(new { jobs = page.Take(take), next }, AdminJson.Options);
     }

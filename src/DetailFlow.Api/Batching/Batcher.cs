@@ -24,8 +24,7 @@ public sealed class Batcher(
     IOptions<BatcherOptions> options, IOptions<ModelOptions> modelOptions, ModelLoader loader, ModelState state,
     DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime) : IHostedService, IDisposable
 {
-    private readonly DecodeWorker _decoder = new(modelOptions.Value.DecodeThreads > 0 ? modelOptions.Value.DecodeThreads : modelOptions.Value.Threads,
-        telemetry, logger);
+    private readonly DecodeWorker _decoder = new(modelOptions.Value.EffectiveDecodeThreads, telemetry, logger);
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _drainSignal = new();

@@ -88,7 +88,7 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
             catch (Exception e)
             {
                 // Decoder failures are reported per model inside; anything else fails this batch's jobs, never the process.
-                logger.LogError(e, "Decoding {Count} prefixes failed", batch.Count);
+                logger.LogError(e, "The decode thread failed on a batch of {Count} prefixes", batch.Count);
                 foreach (var item in batch) item.Job.Fail(e);
             }
             finally

@@ -92,7 +92,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var device = torch.device(o.Device);
         var settings = new OnnxDecoderSettings
         {
-            IntraOpThreads = new[] { o.OnnxThreads, o.DecodeThreads, o.Threads, Environment.ProcessorCount }.First(t => t > 0),
+            IntraOpThreads = o.OnnxThreads > 0 ? o.OnnxThreads : o.EffectiveDecodeThreads > 0 ? o.EffectiveDecodeThreads : Environment.ProcessorCount,
             Cuda = device.type == DeviceType.CUDA,
             CudaDeviceId = Math.Max(0, (int)device.index),
         };

@@ -37,6 +37,9 @@ public sealed class ModelOptions
     /// </summary>
     public int DecodeThreads { get; set; }
 
+    /// <summary>The decode thread's torch threads in force: <see cref="DecodeThreads"/>, else <see cref="Threads"/> (0 = libtorch's default).</summary>
+    public int EffectiveDecodeThreads => DecodeThreads > 0 ? DecodeThreads : Threads;
+
     /// <summary>
     /// What decodes previews and final images: <c>Torch</c> (the TorchSharp modules) or <c>Onnx</c> (the decoder
     /// exported from the loaded weights, run by ONNX Runtime; CUDA provider when <see cref="Device"/> is a GPU).
