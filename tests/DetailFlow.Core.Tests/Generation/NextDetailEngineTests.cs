@@ -83,10 +83,10 @@ public class NextDetailEngineTests
         var rowLate = engine.Submit(late);
         engine.RunUntilIdle();
 
-        Assert.Equal(Alone(model, a), rowA.Completion.Result);
-        Assert.Equal(Alone(model, b), rowB.Completion.Result);
-        Assert.Equal(Alone(model, late), rowLate.Completion.Result);
-        Assert.Equal(new RecomputeSampler(model).Generate([3], [late.Options])[0], rowLate.Completion.Result);
+        Assert.Equal(Alone(model, a), Done(rowA));
+        Assert.Equal(Alone(model, b), Done(rowB));
+        Assert.Equal(Alone(model, late), Done(rowLate));
+        Assert.Equal(new RecomputeSampler(model).Generate([3], [late.Options])[0], Done(rowLate));
     }
 
     [Theory]
@@ -119,13 +119,13 @@ public class NextDetailEngineTests
             for (int i = 0; i < requests.Length; i++)
             {
                 using var solo = new NextDetailEngine(model, maxRows: 2);
-                Assert.Equal(solo.Generate([requests[i] with { StepLogits = alone[i] }])[0], rows[i].Completion.Result);
+                Assert.Equal(solo.Generate([requests[i] with { StepLogits = alone[i] }])[0], Done(rows[i]));
                 Assert.Equal(0, solo.PackedSteps);
                 AssertClose(alone[i].Guided, batched[i].Guided, 1e-4);
                 AssertClose(alone[i].Cond, batched[i].Cond, 1e-4);
                 AssertClose(alone[i].Uncond, batched[i].Uncond, 1e-4);
             }
-            Assert.Equal(new RecomputeSampler(model).Generate([4], [late.Options])[0], rowLate.Completion.Result);
+            Assert.Equal(new RecomputeSampler(model).Generate([4], [late.Options])[0], Done(rowLate));
         }
         finally
         {
@@ -152,7 +152,7 @@ public class NextDetailEngineTests
             for (int i = 0; i < 9; i++) engine.Step();
             var rest = requests.Skip(1).Select((r, i) => engine.Submit(r with { StepLogits = logits[i + 1] })).ToArray();
             engine.RunUntilIdle();
-            return ([first.Completion.Result, .. rest.Select(r => r.Completion.Result)], logits, engine.PackedSteps);
+            return ([Done(first), .. rest.Select(r => Done(r))], logits, engine.PackedSteps);
         }
         var packed = Run(MixedStepPacking.Always);
         var padded = Run(MixedStepPacking.Never);
@@ -191,7 +191,7 @@ public class NextDetailEngineTests
         var late = engine.Submit(Request(2, new SamplingOptions { Seed = 2 }));
         engine.RunUntilIdle();
         Assert.Equal(4, engine.PackedSteps);         // the newcomer's class token and 3 causal codes beside early's groups
-        Assert.Equal(Alone(model, Request(2, new SamplingOptions { Seed = 2 })), late.Completion.Result);
+        Assert.Equal(Alone(model, Request(2, new SamplingOptions { Seed = 2 })), Done(late));
         Assert.True(early.Completion.IsCompletedSuccessfully);
     }
 
@@ -240,8 +240,8 @@ public class NextDetailEngineTests
         Assert.Equal(4, engine.RowsInUse);                 // its two rows were freed before the next forward
         Assert.True(rows[1].Completion.IsCanceled);
         engine.RunUntilIdle();
-        Assert.Equal(Alone(model, requests[0]), rows[0].Completion.Result);
-        Assert.Equal(Alone(model, requests[2]), rows[2].Completion.Result);
+        Assert.Equal(Alone(model, requests[0]), Done(rows[0]));
+        Assert.Equal(Alone(model, requests[2]), Done(rows[2]));
         Assert.Equal(0, engine.RowsInUse);
     }
 
@@ -257,7 +257,7 @@ public class NextDetailEngineTests
         Assert.All(seen, p => Assert.True(p.OnSchedule));
         Assert.All(seen, p => Assert.Equal(row.Id, p.RowId));
         Assert.Equal(seen.Count - 1, seen.FindIndex(p => p.IsComplete));
-        Assert.Equal(row.Completion.Result, seen[^1].Codes);
+        Assert.Equal(Done(row), seen[^1].Codes);
         Assert.Equal(seen[^1].Codes.Take(12), seen[8].Codes);
     }
 
@@ -272,7 +272,7 @@ public class NextDetailEngineTests
         Assert.True(engine.RowsInUse <= 3);
         Assert.True(engine.PendingRequests > 0);
         engine.RunUntilIdle();
-        for (int i = 0; i < requests.Length; i++) Assert.Equal(Alone(model, requests[i]), rows[i].Completion.Result);
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(Alone(model, requests[i]), Done(rows[i]));
     }
 
     public static TheoryData<GenerationRequest, string> BadRequests() => new()
@@ -330,6 +330,13 @@ public class NextDetailEngineTests
     private static long LiveTensors => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
     private static GenerationRequest Request(long label, SamplingOptions options) => new() { ClassLabel = label, Options = options };
+
+    /// <summary>The engine is synchronous: a row's codes are there once the steps that finish it have run.</summary>
+    private static long[] Done(GenerationRow row)
+    {
+        Assert.True(row.Completion.IsCompletedSuccessfully, $"row not finished: {row.Completion.Status}");
+        return row.Completion.Result;
+    }
 
     private static long[] Alone(GptTransformer model, GenerationRequest request)
     {
