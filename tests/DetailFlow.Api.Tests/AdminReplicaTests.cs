@@ -90,7 +90,9 @@ public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replica
     public async Task LeaseLost_AnotherWorkerTakesTheJobOver_ItContinuesFromItsCheckpoint()
     {
         using var a = replicas.A.Admin();
-        const int total = 60;
+        // Long enough (~5 s at the tiny tokenizer's ~60 steps/s) that the holder's next renewal (every LeaseSeconds / 3 = 1 s)
+        // comes before it could finish: with 60 steps it sometimes completed first and nothing was taken over.
+        const int total = 300;
         string id = await Create(a, Spec("taken-over", total, every: 4));
         var running = await AdminCalls.WaitFor(a, id, j => j.State() == "running" && j.Step() >= 6);
         string owner = running.GetProperty("owner").GetString()!;

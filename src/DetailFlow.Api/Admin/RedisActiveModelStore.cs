@@ -41,10 +41,23 @@ public sealed class RedisActiveModelStore(RedisConnection connection, IOptions<C
         await connection.Multiplexer.GetSubscriber().PublishAsync(Channel, JsonSerializer.Serialize(new Announcement(_sender, source), AdminJson.Options));
     }
 
+    /// <summary>
+    /// Runs inside the stop token's <c>Cancel</c>: an exception here would make the host's stop fail. A connection that is
+    /// already closed has no subscription left to end.
+    /// </summary>
+    private void Unsubscribe(ChannelMessageQueue queue)
+    {
+        try { queue.Unsubscribe(CommandFlags.FireAndForget); }
+        catch (Exception e) when (e is ObjectDisposedException or RedisException)
+        {
+            logger.LogDebug("Unsubscribing from model activations skipped: {Message}", e.Message);
+        }
+    }
+
     public async Task SubscribeAsync(Func<ModelSource, Task> apply, CancellationToken ct)
     {
         var queue = await connection.Multiplexer.GetSubscriber().SubscribeAsync(Channel);
-        ct.Register(() => queue.Unsubscribe());
+        ct.Register(() => Unsubscribe(queue));
         queue.OnMessage(async message =>
         {
             try

@@ -21,7 +21,7 @@ public sealed class RedisHealthCheck(RedisConnection redis, ILogger<RedisHealthC
     }
 }
 
-/// <summary>One fail-fast multiplexer shared by the cache and the health check (connects lazily, never throws on connect).</summary>
+/// <summary>One fail-fast multiplexer shared by the job store, the activation channel and the health check (connects lazily, never throws on connect).</summary>
 public sealed class RedisConnection(string connectionString) : IDisposable
 {
     private readonly Lazy<ConnectionMultiplexer> _mux = new(() => ConnectionMultiplexer.Connect(FailFast(connectionString)));

@@ -52,12 +52,14 @@ public static class ServiceCollectionExtensions
         services.AddAdmin(redis: builder.Configuration.GetConnectionString("Redis") is { Length: > 0 });
         if (builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } redis)
         {
-            services.AddSingleton(new RedisConnection(redis));
+            // Two connections: the cache closes the one it uses when it is disposed (or force-reconnects), so it gets its
+            // own; the job store, the activation channel and the health check share the container-owned one.
+            services.AddSingleton(_ => new RedisConnection(redis));
             services.AddStackExchangeRedisCache(_ => { });
             services.AddOptions<Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions>()
-                .Configure<RedisConnection, IOptions<CacheOptions>>((o, connection, cache) =>
+                .Configure<IOptions<CacheOptions>>((o, cache) =>
                 {
-                    o.ConnectionMultiplexerFactory = () => Task.FromResult(connection.Multiplexer);
+                    o.ConfigurationOptions = RedisConnection.FailFast(redis);
                     o.InstanceName = cache.Value.RedisInstanceName;
                 });
             health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
