@@ -53,7 +53,7 @@ public static class TrainingRunner
         {
             double lr = trainer.LearningRate;
             StepLoss loss;
-            using (ScalarGcGuard.Enter()) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
+            using (ScalarGcGuard.Enter(collectGarbage: true)) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
             losses.Add(loss.Total);
             nativeHeap.AfterStep();
             double rate = (trainer.Step - first) / Math.Max(watch.Elapsed.TotalSeconds, 1e-9);

@@ -19,9 +19,12 @@ namespace DetailFlow.Core.Runtime;
 /// Measured on the default GPT's training (batch 64, ~0.4 MB of managed garbage per step): the managed heap grew without
 /// bound (10 → 48 MiB in 100 steps; a GC.Collect took it back to 4), the glibc arena by ~5 MB per step (2.1 GB after 400
 /// steps, RSS held down only by <see cref="NativeHeapTrimmer"/>) and RSS by ~0.4–0.5 MB per step after trimming. So
-/// <see cref="Enter"/> collects first once the heap has grown by <see cref="CollectAfterBytes"/> since the last
-/// collection (a full blocking collection of a small heap takes milliseconds; in training it runs every ~20 steps).
-/// Since: the arena stays at ~480 MB, the post-trim RSS flat at ~300 MB over 400 steps, and steps/s unchanged.
+/// <c>Enter(collectGarbage: true)</c> (the training loop's) collects first once the heap has grown by
+/// <see cref="CollectAfterBytes"/> since the last collection (a full blocking collection of a small heap takes
+/// milliseconds; in training it runs every ~20 steps). Since: the arena stays at ~480 MB, the post-trim RSS flat at
+/// ~300 MB over 400 steps, and steps/s unchanged. Serving leaves it off: request threads allocate between steps, so the
+/// runtime collects on its own (RSS measured flat under 16 streaming clients), and a full collection on the inference
+/// thread each time the heap grew 8 MiB (the result cache alone fills 256 MiB) would stall every row.
 /// </para>
 /// </summary>
 public sealed class ScalarGcGuard : IDisposable
@@ -42,13 +45,15 @@ public sealed class ScalarGcGuard : IDisposable
 
     private ScalarGcGuard() { }
 
-    public static ScalarGcGuard Enter()
+    /// <param name="collectGarbage">Collect first if the heap grew by <see cref="CollectAfterBytes"/> since the last such
+    /// collection: for loops that allocate (almost) only inside their steps, such as training.</param>
+    public static ScalarGcGuard Enter(bool collectGarbage = false)
     {
         lock (Gate)
         {
             if (s_holders++ == 0 && GCSettings.LatencyMode != GCLatencyMode.NoGCRegion)
             {
-                if (GC.GetTotalMemory(false) - s_heapAfterCollect > CollectAfterBytes)
+                if (collectGarbage && GC.GetTotalMemory(false) - s_heapAfterCollect > CollectAfterBytes)
                 {
                     GC.Collect();
                     s_heapAfterCollect = GC.GetTotalMemory(false);

@@ -43,7 +43,7 @@ public class ScalarGcGuardTests
         long start = GC.GetTotalMemory(false), peak = start;
         for (int step = 0; step < 200; step++)
         {
-            using (ScalarGcGuard.Enter())
+            using (ScalarGcGuard.Enter(collectGarbage: true))
             {
                 var garbage = new object[1024];
                 for (int i = 0; i < garbage.Length; i++) garbage[i] = new byte[1000];   // small objects: the SOH, like a step's
