@@ -31,9 +31,10 @@ public interface ITrainer
 /// <summary>
 /// The loop shared by both trainers: steps until the total, a checkpoint every <c>checkpointEvery</c> steps and at
 /// the end, progress after every step; on cancellation (Ctrl+C) the current step finishes, a checkpoint is written
-/// and the run returns normally so it can be resumed exactly. Between steps a <see cref="NativeHeapTrimmer"/> returns the
-/// free native heap that libtorch's aligned allocations leave behind on glibc &lt; 2.38 (without it RSS grows by megabytes
-/// per step).
+/// and the run returns normally so it can be resumed exactly. Memory stays flat over long runs: each step's guard collects
+/// the managed garbage of earlier steps (<see cref="ScalarGcGuard.Enter"/> with <c>collectGarbage</c>), and a
+/// <see cref="NativeHeapTrimmer"/> returns the free native heap that libtorch's aligned allocations leave behind on
+/// glibc &lt; 2.38.
 /// </summary>
 public static class TrainingRunner
 {

@@ -85,6 +85,15 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
     private static int Lines(ServiceProcess replica, string id, string text) =>
         replica.Output.Split('\n').Count(l => l.Contains($"Job {id} ") && l.Contains(text));
 
+    /// <summary>
+    /// Waits (up to 10 s) until <paramref name="replica"/>'s log shows the line: a job's record is stored as completed before
+    /// its log line has passed the console logger's queue and the process's output pipe.
+    /// </summary>
+    private static async Task LoggedAsync(ServiceProcess replica, string id, string text)
+    {
+        for (int i = 0; i < 200 && Lines(replica, id, text) == 0; i++) await Task.Delay(50);
+    }
+
     [Fact]
     public async Task JobsSubmittedToEitherReplica_EachRunExactlyOnce()
     {
@@ -108,6 +117,7 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
             Assert.Equal(Enumerable.Range(1, steps).Select(s => (long)s), LossSteps(done));   // step 1 to the end, no step twice
             Assert.Equal([every, 2 * every], CheckpointSteps(done));   // one run's checkpoints
             // Exactly one worker started it, from step 0, and recorded its completion; the other replica never ran it.
+            await LoggedAsync(runner, id, "Completed at step 6");
             Assert.True(Lines(runner, id, "started at step 0 of 6") == 1, $"{runner.Name} started it {Lines(runner, id, "started at step")} times: {context}");
             Assert.True(Lines(runner, id, "Completed at step 6") == 1, $"{runner.Name} completed it {Lines(runner, id, "Completed at step")} times: {context}");
             var other = replicas.Other(runner);
@@ -176,6 +186,7 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         Assert.True(resumed.Min() >= checkpoint, $"resumed from {checkpoint}, steps seen: {string.Join(",", resumed)}");
         Assert.InRange(resumed.Min(), checkpoint, checkpoint + 2 * every);
         Assert.True(resumed.Zip(resumed.Skip(1)).All(p => p.First <= p.Second), $"the step went backwards: {string.Join(",", resumed)}");
+        await LoggedAsync(survivor, id, "Completed at step 40");
         Assert.Equal(1, Lines(survivor, id, "started at step"));
         Assert.Equal(1, Lines(survivor, id, "Completed at step 40"));
         Assert.Equal(Enumerable.Range(1, total / every).Select(i => (long)(i * every)), CheckpointSteps(done));

@@ -49,8 +49,9 @@ public static class ServiceCollectionExtensions
         });
 
         var health = services.AddHealthChecks().AddCheck<ModelReadyCheck>("model", tags: ["ready"]);
-        services.AddAdmin(redis: builder.Configuration.GetConnectionString("Redis") is { Length: > 0 });
-        if (builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } redis)
+        string? redis = builder.Configuration.GetConnectionString("Redis") is { Length: > 0 } r ? r : null;
+        services.AddAdmin(redis: redis is not null);
+        if (redis is not null)
         {
             // Two connections: the cache closes the one it uses when it is disposed (or force-reconnects), so it gets its
             // own; the job store, the activation channel and the health check share the container-owned one.
