@@ -31,8 +31,8 @@ public interface ITrainer
 /// <summary>
 /// The loop shared by both trainers: steps until the total, a checkpoint every <c>checkpointEvery</c> steps and at
 /// the end, progress after every step; on cancellation (Ctrl+C) the current step finishes, a checkpoint is written
-/// and the run returns normally so it can be resumed exactly. Memory stays flat over long runs: each step's guard collects
-/// the managed garbage of earlier steps (<see cref="ScalarGcGuard.Enter"/> with <c>collectGarbage</c>), and a
+/// and the run returns normally so it can be resumed exactly. Memory stays flat over long runs: the step's guard
+/// (<see cref="ScalarGcGuard"/>) collects the managed garbage of earlier steps between steps, and a
 /// <see cref="NativeHeapTrimmer"/> returns the free native heap that libtorch's aligned allocations leave behind on
 /// glibc &lt; 2.38.
 /// </summary>
@@ -54,7 +54,7 @@ public static class TrainingRunner
         {
             double lr = trainer.LearningRate;
             StepLoss loss;
-            using (ScalarGcGuard.Enter(collectGarbage: true)) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
+            using (ScalarGcGuard.Enter()) loss = trainer.TrainStep(); // a cancellation arriving now is honoured after the step
             losses.Add(loss.Total);
             nativeHeap.AfterStep();
             double rate = (trainer.Step - first) / Math.Max(watch.Elapsed.TotalSeconds, 1e-9);

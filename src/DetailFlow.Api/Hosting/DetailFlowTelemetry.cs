@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using DetailFlow.Core.Runtime;
 
 namespace DetailFlow.Api.Hosting;
 
@@ -19,6 +20,13 @@ public sealed class DetailFlowTelemetry : IDisposable
         JobSteps = _meter.CreateCounter<long>("detailflow.jobs.steps", description: "Training steps run by fine-tune jobs, by kind");
         JobsFinished = _meter.CreateCounter<long>("detailflow.jobs.finished", description: "Fine-tune jobs that stopped on this instance, by kind and state");
         DecodeTime = _meter.CreateHistogram<double>("detailflow.decode.duration", "s", "Decoder call time (one model's waiting previews and final images)");
+        // Memory, sampled for soak runs: the runtime meter's heap sizes only change when a collection runs.
+        _meter.CreateObservableGauge("detailflow.memory.resident", NativeHeap.ResidentBytes, "By", "Resident set size of the process");
+        _meter.CreateObservableGauge("detailflow.memory.managed", () => GC.GetTotalMemory(false), "By", "Managed heap bytes in use, garbage not yet collected included");
+        _meter.CreateObservableGauge("detailflow.memory.native", () => NativeHeap.InUseBytes() is { } b ? [new Measurement<long>(b)] : Array.Empty<Measurement<long>>(),
+            "By", "C heap bytes in use (libtorch's CPU tensors included)");
+        _meter.CreateObservableCounter("detailflow.gc.step_gate.collections", () => ScalarGcGuard.Collections, description: "Collections run between model steps");
+        _meter.CreateObservableCounter("detailflow.gc.step_gate.pause", () => ScalarGcGuard.CollectionTime.TotalSeconds, "s", "Time spent in collections run between model steps");
     }
 
     public Counter<long> Requests { get; }

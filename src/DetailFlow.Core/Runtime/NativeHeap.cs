@@ -43,6 +43,33 @@ public static class NativeHeap
         }
     }
 
+    /// <summary>Bytes the C heap has handed out and not had back (glibc <c>mallinfo2</c>: arena and mmapped chunks); null elsewhere.</summary>
+    public static long? InUseBytes()
+    {
+        if (s_mallinfoUnavailable) return null;
+        try
+        {
+            var info = MallInfo2();
+            return (long)(info.Uordblks + info.Hblkhd);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            s_mallinfoUnavailable = true;
+            return null;
+        }
+    }
+
+    private static volatile bool s_mallinfoUnavailable = !OperatingSystem.IsLinux();
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallInfo2Result
+    {
+        public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2Result MallInfo2();
+
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
 }
