@@ -4,6 +4,7 @@ using System.Text.Json;
 using DetailFlow.Cli.Console;
 using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
+using DetailFlow.Cli.Bench;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Onnx;
 using DetailFlow.Core.Tokenizer;

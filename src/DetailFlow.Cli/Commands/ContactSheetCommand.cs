@@ -38,7 +38,7 @@ public sealed class ContactSheetCommand : BaseCommand
         var classes = Enumerable.Range(0, gpt.Config.NumClasses).Select(c => (long)c).ToArray();
         long seed = parse.GetValue(s_seed);
         var options = classes.Select((_, i) => new SamplingOptions { CfgScale = parse.GetValue(s_cfg), Temperature = parse.GetValue(s_temperature), Seed = seed + i }).ToArray();
-        var codes = new RecomputeSampler(gpt).Generate(classes, options, cancellationToken: cancellationToken);
+        var codes = EngineGeneration.Generate(gpt, classes, options, cancellationToken);
         var schedule = ResolutionSchedule.For(vq.Config);
         using var decoder = DecoderBackendOptions.Create(parse, vq);
         var renderer = new PreviewRenderer(new PreviewDecoder(decoder, schedule.DecoderResolution));

@@ -116,7 +116,7 @@ public sealed class EvalDefaultCommand : BaseCommand
             for (int i = 0; i < rows.Length; i += chunk)
             {
                 int len = Math.Min(chunk, rows.Length - i);
-                all.AddRange(new RecomputeSampler(gpt).Generate(rows[i..(i + len)], options[i..(i + len)], cancellationToken: cancellationToken));
+                all.AddRange(EngineGeneration.Generate(gpt, rows[i..(i + len)], options[i..(i + len)], cancellationToken));
                 report(i + len, "");
             }
             return all;

@@ -58,7 +58,7 @@ public sealed class SampleCommand : BaseCommand
         }).ToArray();
         var codes = Ui.Progress("sample", 1, 1, report =>
         {
-            var result = new RecomputeSampler(gpt).Generate(rows, options, cancellationToken: cancellationToken);
+            var result = EngineGeneration.Generate(gpt, rows, options, cancellationToken);
             report(1, $"{rows.Length} samples");
             return result;
         });

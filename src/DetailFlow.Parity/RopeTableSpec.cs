@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>The arguments of <c>precompute_freqs_cis_2d_nonsquare(grid_height, grid_width, n_elem, base, cls_token_num)</c>.</summary>
 public sealed record RotaryTableArgs(int GridHeight, int GridWidth, int HeadDim, double RopeBase, int ClsTokenNum);

@@ -1,7 +1,7 @@
 using DetailFlow.Core.Gpt;
 using TorchSharp;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>gpt_rope_and_mask</c> (README "Cases" 3): every rotary table <c>{tag}_freqs_cis</c> (atol <see cref="Tolerance"/>)

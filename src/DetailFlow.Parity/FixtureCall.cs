@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// A recorded Python call such as <c>create_group_causal_mask(128, 8, 8)</c> or
