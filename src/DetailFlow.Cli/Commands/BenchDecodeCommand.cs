@@ -16,14 +16,13 @@ namespace DetailFlow.Cli.Commands;
 /// milliseconds per decoder call at each scheduled resolution (the longest prefix with that resolution), per backend
 /// and batch size, medians of <c>--runs</c> after <c>--warmup</c> untimed calls, all in one run. Without
 /// <c>--tokenizer</c> the decoder is DetailFlow-16-sized with random weights (12 × 768, N = 128, 256 px).
-/// Backends: <c>torch</c>, <c>onnx</c> (fused attention + FastGelu, the export default), <c>onnx-plain</c>
-/// (MatMul + Softmax attention, opset-20 Gelu), <c>onnx-per-grid</c> (one graph per patch grid, position table folded in).
+/// Backends: <c>torch</c> (TorchSharp modules), <c>onnx</c> (the exported graph on ONNX Runtime).
 /// </summary>
 public sealed class BenchDecodeCommand : BaseCommand
 {
-    private static readonly string[] Known = ["torch", "onnx", "onnx-plain", "onnx-per-grid"];
+    private static readonly string[] Known = ["torch", "onnx"];
 
-    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx, onnx-plain, onnx-per-grid", DefaultValueFactory = _ => "torch,onnx" };
+    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx", DefaultValueFactory = _ => "torch,onnx" };
     private static readonly Option<string> s_batches = new("--batches") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,8" };
     private static readonly Option<int> s_runs = new("--runs") { Description = "Timed calls per point (the median is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 2 };
@@ -124,8 +123,6 @@ public sealed class BenchDecodeCommand : BaseCommand
     {
         "torch" => new TorchDecoderBackend(vq),
         "onnx" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads }),
-        "onnx-plain" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, Export = new DecoderOnnxOptions { FusedAttention = false, FusedGelu = false } }),
-        "onnx-per-grid" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, PerGridGraphs = true }),
         _ => throw new ArgumentException($"unknown backend {name}"),
     };
 }

@@ -23,7 +23,7 @@ public sealed class BenchMidFlightCommand : BaseCommand
         Description = "Comma-separated numbers of background requests kept mid-flight", DefaultValueFactory = _ => "1,3",
     };
 
-    private static readonly Option<int> s_probes = new("--probes") { Description = "Probes per mode (idle, packed, padded)", DefaultValueFactory = _ => 5 };
+    private static readonly Option<int> s_probes = new("--probes") { Description = "Probes (each runs on the idle and the busy engine)", DefaultValueFactory = _ => 5 };
 
     private static readonly Option<int?> s_threads = new("--threads") { Description = "torch intra-op threads (default: libtorch's)" };
 
@@ -32,7 +32,7 @@ public sealed class BenchMidFlightCommand : BaseCommand
     private static readonly Option<bool> s_json = new("--json") { Description = "One JSON object per background count" };
 
     public BenchMidFlightCommand(IConsoleUi ui)
-        : base("midflight", "Engine only: latency of a request joining a batch mid-flight vs on an idle engine (packed vs padded mixed steps)", ui)
+        : base("midflight", "Engine only: latency of a request joining a batch mid-flight vs on an idle engine", ui)
     {
         Options.Add(s_preset);
         Options.Add(s_background);
@@ -76,8 +76,8 @@ public sealed class BenchMidFlightCommand : BaseCommand
             static string F(double v) => v.ToString("0.0", CultureInfo.InvariantCulture);
             Ui.Line(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Model} ({r.Parameters:N0} parameters), {r.Background} background, {r.Probes} probes, {r.TorchThreads} thread(s): " +
-                $"idle {F(r.IdleP50Ms)} ms; mid-flight packed {F(r.PackedP50Ms)} ms ({r.PackedRatio:0.00}×), padded {F(r.PaddedP50Ms)} ms ({r.PaddedRatio:0.00}×); " +
-                $"probes whose codes differ from the idle run: {r.ProbesWithOtherCodes} of {2 * r.Probes}; load {r.LoadAverage:0.0}"));
+                $"idle {F(r.IdleP50Ms)} ms; mid-flight {F(r.MidFlightP50Ms)} ms ({r.MidFlightRatio:0.00}×, {r.PackedSteps} packed steps); " +
+                $"probes whose codes differ from the idle run: {r.ProbesWithOtherCodes} of {r.Probes}; load {r.LoadAverage:0.0}"));
         }
         return Task.FromResult(ExitCodes.Success);
     }
