@@ -7,6 +7,7 @@ using DetailFlow.Core.Generation;
 using DetailFlow.Cli.Bench;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Onnx;
+using DetailFlow.Core.Runtime;
 using DetailFlow.Core.Tokenizer;
 
 namespace DetailFlow.Cli.Commands;
@@ -27,12 +28,11 @@ public sealed class BenchDecodeCommand : BaseCommand
     private static readonly Option<int> s_runs = new("--runs") { Description = "Timed calls per point (the median is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 2 };
     private static readonly Option<FileInfo?> s_tokenizer = new("--tokenizer") { Description = "Tokenizer to decode with (default: a random DetailFlow-16-sized decoder)" };
-    private static readonly Option<int?> s_threads = new("--threads") { Description = "Intra-op threads of both libtorch and ONNX Runtime (default: one per core)" };
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the table as JSON" };
 
     public BenchDecodeCommand(IConsoleUi ui) : base("decode", "Milliseconds per decode at each scheduled resolution, per decoder backend and batch size", ui)
     {
-        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_tokenizer, s_threads, s_json })
+        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_tokenizer, s_json })
             Options.Add(o);
     }
 
@@ -46,9 +46,7 @@ public sealed class BenchDecodeCommand : BaseCommand
         int runs = parse.GetValue(s_runs), warmup = parse.GetValue(s_warmup);
         if (runs < 1) throw new ArgumentException("--runs: at least 1");
         if (warmup < 0) throw new ArgumentException("--warmup: at least 0");
-        int threads = parse.GetValue(s_threads) ?? Environment.ProcessorCount;
-        if (threads < 1) throw new ArgumentException("--threads: at least 1");
-        TorchSharp.torch.set_num_threads(threads);
+        int threads = TorchThreads.Current;   // --threads (global), also given to ONNX Runtime so both backends get the same
 
         TorchSharp.torch.manual_seed(0);
         using var vq = parse.GetValue(s_tokenizer) is { } file

@@ -25,8 +25,6 @@ public sealed class BenchMidFlightCommand : BaseCommand
 
     private static readonly Option<int> s_probes = new("--probes") { Description = "Probes (each runs on the idle and the busy engine)", DefaultValueFactory = _ => 5 };
 
-    private static readonly Option<int?> s_threads = new("--threads") { Description = "torch intra-op threads (default: libtorch's)" };
-
     private static readonly Option<double> s_cfg = new("--cfg") { Description = "CFG scale (> 1: two cache rows per request)", DefaultValueFactory = _ => 1.5 };
 
     private static readonly Option<bool> s_json = new("--json") { Description = "One JSON object per background count" };
@@ -37,7 +35,6 @@ public sealed class BenchMidFlightCommand : BaseCommand
         Options.Add(s_preset);
         Options.Add(s_background);
         Options.Add(s_probes);
-        Options.Add(s_threads);
         Options.Add(s_cfg);
         Options.Add(s_json);
     }
@@ -53,14 +50,12 @@ public sealed class BenchMidFlightCommand : BaseCommand
             : counts.Length == 0 || counts.Contains(-1) ? $"--background '{parseResult.GetValue(s_background)}': expected numbers in 1..64"
             : probes < 1 ? $"--probes {probes}: need at least 1"
             : !double.IsFinite(cfg) || cfg <= 1 ? $"--cfg {cfg}: need a scale > 1"
-            : parseResult.GetValue(s_threads) is < 1 ? $"--threads: need at least 1"
             : null;
         if (error is not null)
         {
             Ui.Error(error);
             return Task.FromResult(ExitCodes.InvalidInput);
         }
-        if (parseResult.GetValue(s_threads) is { } threads) TorchSharp.torch.set_num_threads(threads);
         var preset = RandomModelPreset.Find(name)!;
         TorchSharp.torch.manual_seed(0);
         using var model = new GptTransformer(preset.Gpt);
