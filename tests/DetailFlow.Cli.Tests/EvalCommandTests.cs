@@ -82,7 +82,7 @@ public class EvalCommandTests
 
     private static async Task<int> Invoke(Command command, string[] args, CancellationToken token = default)
     {
-        var root = new RootCommand { command };
+        var root = new RootCommand { CliRoot.Threads, command };
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, token);
     }
 

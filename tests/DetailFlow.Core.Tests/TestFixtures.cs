@@ -1,4 +1,4 @@
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 
 namespace DetailFlow.Core.Tests;
 

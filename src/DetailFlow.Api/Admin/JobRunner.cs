@@ -7,6 +7,7 @@ using DetailFlow.Training.Data;
 using DetailFlow.Training.Gpt;
 using DetailFlow.Training.Tokenizer;
 using TorchSharp;
+using DetailFlow.Core.Runtime;
 
 namespace DetailFlow.Api.Admin;
 
@@ -24,7 +25,7 @@ public static class JobRunner
 
     public static Outcome Run(JobRecord job, int threads, PhaseChanged phase, Action<TrainingProgress> progress, CancellationToken ct)
     {
-        torch.set_num_threads(threads);   // this thread's intra-op budget; serving keeps its own
+        TorchThreads.Configure(threads);   // this thread's intra-op budget; serving keeps its own
         var spec = job.Spec;
         var (source, isIdx) = OpenData(job);
         return spec.Kind == JobSpec.Ar ? RunAr(job, source, phase, progress, ct) : RunTokenizer(job, source, isIdx, phase, progress, ct);

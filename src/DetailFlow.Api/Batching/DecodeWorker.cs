@@ -70,7 +70,7 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
 
     private void Run()
     {
-        if (threads > 0) torch.set_num_threads(threads);   // this thread's intra-op budget
+        TorchThreads.Configure(threads);   // this thread's intra-op budget
         while (true)
         {
             List<DecodeItem> batch;

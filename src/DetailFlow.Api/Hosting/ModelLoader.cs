@@ -8,6 +8,7 @@ using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Tokenizer;
 using Microsoft.Extensions.Options;
 using TorchSharp;
+using DetailFlow.Core.Runtime;
 
 namespace DetailFlow.Api.Hosting;
 
@@ -52,7 +53,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         string labelsField = "labels")
     {
         var o = options.Value;
-        if (o.Threads > 0) torch.set_num_threads(o.Threads);
+        TorchThreads.Configure(o.Threads);   // the inference thread's intra-op budget
         var device = torch.device(o.Device);
         GptTransformer gpt;
         try { gpt = GptTransformer.Load(source.GptPath, entry: source.GptEntry, dtype: o.DType, device: device); }

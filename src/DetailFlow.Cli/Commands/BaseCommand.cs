@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DetailFlow.Cli.Console;
+using DetailFlow.Core.Runtime;
 
 namespace DetailFlow.Cli.Commands;
 
@@ -14,11 +15,19 @@ public abstract class BaseCommand : Command
         SetAction(async (parseResult, cancellationToken) =>
         {
             await Task.Yield();
+            ConfigureThreads(parseResult);   // on the thread that runs the command: the count is per thread
             return await ExecuteAsync(parseResult, cancellationToken);
         });
     }
 
     protected IConsoleUi Ui { get; }
+
+    private static void ConfigureThreads(ParseResult parseResult)
+    {
+        int? threads = parseResult.GetValue(CliRoot.Threads);
+        if (threads is < 1) throw new ArgumentOutOfRangeException("--threads", threads, "threads must be positive");
+        TorchThreads.Configure(threads ?? 0);
+    }
 
     protected abstract Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken);
 }

@@ -4,8 +4,10 @@ using System.Text.Json;
 using DetailFlow.Cli.Console;
 using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
+using DetailFlow.Cli.Bench;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Onnx;
+using DetailFlow.Core.Runtime;
 using DetailFlow.Core.Tokenizer;
 
 namespace DetailFlow.Cli.Commands;
@@ -15,24 +17,22 @@ namespace DetailFlow.Cli.Commands;
 /// milliseconds per decoder call at each scheduled resolution (the longest prefix with that resolution), per backend
 /// and batch size, medians of <c>--runs</c> after <c>--warmup</c> untimed calls, all in one run. Without
 /// <c>--tokenizer</c> the decoder is DetailFlow-16-sized with random weights (12 × 768, N = 128, 256 px).
-/// Backends: <c>torch</c>, <c>onnx</c> (fused attention + FastGelu, the export default), <c>onnx-plain</c>
-/// (MatMul + Softmax attention, opset-20 Gelu), <c>onnx-per-grid</c> (one graph per patch grid, position table folded in).
+/// Backends: <c>torch</c> (TorchSharp modules), <c>onnx</c> (the exported graph on ONNX Runtime).
 /// </summary>
 public sealed class BenchDecodeCommand : BaseCommand
 {
-    private static readonly string[] Known = ["torch", "onnx", "onnx-plain", "onnx-per-grid"];
+    private static readonly string[] Known = ["torch", "onnx"];
 
-    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx, onnx-plain, onnx-per-grid", DefaultValueFactory = _ => "torch,onnx" };
+    private static readonly Option<string> s_backends = new("--backends") { Description = "Comma-separated backends: torch, onnx", DefaultValueFactory = _ => "torch,onnx" };
     private static readonly Option<string> s_batches = new("--batches") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,8" };
     private static readonly Option<int> s_runs = new("--runs") { Description = "Timed calls per point (the median is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 2 };
     private static readonly Option<FileInfo?> s_tokenizer = new("--tokenizer") { Description = "Tokenizer to decode with (default: a random DetailFlow-16-sized decoder)" };
-    private static readonly Option<int?> s_threads = new("--threads") { Description = "Intra-op threads of both libtorch and ONNX Runtime (default: one per core)" };
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the table as JSON" };
 
     public BenchDecodeCommand(IConsoleUi ui) : base("decode", "Milliseconds per decode at each scheduled resolution, per decoder backend and batch size", ui)
     {
-        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_tokenizer, s_threads, s_json })
+        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_tokenizer, s_json })
             Options.Add(o);
     }
 
@@ -46,9 +46,7 @@ public sealed class BenchDecodeCommand : BaseCommand
         int runs = parse.GetValue(s_runs), warmup = parse.GetValue(s_warmup);
         if (runs < 1) throw new ArgumentException("--runs: at least 1");
         if (warmup < 0) throw new ArgumentException("--warmup: at least 0");
-        int threads = parse.GetValue(s_threads) ?? Environment.ProcessorCount;
-        if (threads < 1) throw new ArgumentException("--threads: at least 1");
-        TorchSharp.torch.set_num_threads(threads);
+        int threads = TorchThreads.Current;   // --threads (global), also given to ONNX Runtime so both backends get the same
 
         TorchSharp.torch.manual_seed(0);
         using var vq = parse.GetValue(s_tokenizer) is { } file
@@ -123,8 +121,6 @@ public sealed class BenchDecodeCommand : BaseCommand
     {
         "torch" => new TorchDecoderBackend(vq),
         "onnx" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads }),
-        "onnx-plain" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, Export = new DecoderOnnxOptions { FusedAttention = false, FusedGelu = false } }),
-        "onnx-per-grid" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads, PerGridGraphs = true }),
         _ => throw new ArgumentException($"unknown backend {name}"),
     };
 }

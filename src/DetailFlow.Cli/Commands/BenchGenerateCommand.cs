@@ -52,11 +52,6 @@ public sealed class BenchGenerateCommand : BaseCommand
         DefaultValueFactory = _ => 24,
     };
 
-    private static readonly Option<int?> s_threads = new("--threads")
-    {
-        Description = "torch intra-op threads for the run (default: libtorch's choice, one per core)",
-    };
-
     private static readonly Option<bool> s_json = new("--json")
     {
         Description = "Print {\"rows\":[...],\"previews\":[...],\"peak_rss_mb\":m} instead of the table",
@@ -70,7 +65,6 @@ public sealed class BenchGenerateCommand : BaseCommand
         Options.Add(s_engines);
         Options.Add(s_cfg);
         Options.Add(s_layers);
-        Options.Add(s_threads);
         Options.Add(s_json);
     }
 
@@ -98,14 +92,12 @@ public sealed class BenchGenerateCommand : BaseCommand
             : runs < 1 ? $"--runs: need at least 1, got {runs}"
             : layers < 1 ? $"--layers: need at least 1, got {layers}"
             : !double.IsFinite(cfg) || cfg < 1 ? $"--cfg: need a scale ≥ 1, got {cfg}"
-            : parseResult.GetValue(s_threads) is < 1 ? $"--threads: need at least 1, got {parseResult.GetValue(s_threads)}"
             : null;
         if (error is not null)
         {
             Ui.Error(error);
             return ExitCodes.InvalidInput;
         }
-        if (parseResult.GetValue(s_threads) is { } threads) TorchSharp.torch.set_num_threads(threads);
         var defaults = new GenerationBenchmarkOptions();
         var options = new GenerationBenchmarkOptions
         {

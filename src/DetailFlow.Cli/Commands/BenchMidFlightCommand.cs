@@ -23,21 +23,18 @@ public sealed class BenchMidFlightCommand : BaseCommand
         Description = "Comma-separated numbers of background requests kept mid-flight", DefaultValueFactory = _ => "1,3",
     };
 
-    private static readonly Option<int> s_probes = new("--probes") { Description = "Probes per mode (idle, packed, padded)", DefaultValueFactory = _ => 5 };
-
-    private static readonly Option<int?> s_threads = new("--threads") { Description = "torch intra-op threads (default: libtorch's)" };
+    private static readonly Option<int> s_probes = new("--probes") { Description = "Probes (each runs on the idle and the busy engine)", DefaultValueFactory = _ => 5 };
 
     private static readonly Option<double> s_cfg = new("--cfg") { Description = "CFG scale (> 1: two cache rows per request)", DefaultValueFactory = _ => 1.5 };
 
     private static readonly Option<bool> s_json = new("--json") { Description = "One JSON object per background count" };
 
     public BenchMidFlightCommand(IConsoleUi ui)
-        : base("midflight", "Engine only: latency of a request joining a batch mid-flight vs on an idle engine (packed vs padded mixed steps)", ui)
+        : base("midflight", "Engine only: latency of a request joining a batch mid-flight vs on an idle engine", ui)
     {
         Options.Add(s_preset);
         Options.Add(s_background);
         Options.Add(s_probes);
-        Options.Add(s_threads);
         Options.Add(s_cfg);
         Options.Add(s_json);
     }
@@ -53,14 +50,12 @@ public sealed class BenchMidFlightCommand : BaseCommand
             : counts.Length == 0 || counts.Contains(-1) ? $"--background '{parseResult.GetValue(s_background)}': expected numbers in 1..64"
             : probes < 1 ? $"--probes {probes}: need at least 1"
             : !double.IsFinite(cfg) || cfg <= 1 ? $"--cfg {cfg}: need a scale > 1"
-            : parseResult.GetValue(s_threads) is < 1 ? $"--threads: need at least 1"
             : null;
         if (error is not null)
         {
             Ui.Error(error);
             return Task.FromResult(ExitCodes.InvalidInput);
         }
-        if (parseResult.GetValue(s_threads) is { } threads) TorchSharp.torch.set_num_threads(threads);
         var preset = RandomModelPreset.Find(name)!;
         TorchSharp.torch.manual_seed(0);
         using var model = new GptTransformer(preset.Gpt);
@@ -76,8 +71,8 @@ public sealed class BenchMidFlightCommand : BaseCommand
             static string F(double v) => v.ToString("0.0", CultureInfo.InvariantCulture);
             Ui.Line(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Model} ({r.Parameters:N0} parameters), {r.Background} background, {r.Probes} probes, {r.TorchThreads} thread(s): " +
-                $"idle {F(r.IdleP50Ms)} ms; mid-flight packed {F(r.PackedP50Ms)} ms ({r.PackedRatio:0.00}×), padded {F(r.PaddedP50Ms)} ms ({r.PaddedRatio:0.00}×); " +
-                $"probes whose codes differ from the idle run: {r.ProbesWithOtherCodes} of {2 * r.Probes}; load {r.LoadAverage:0.0}"));
+                $"idle {F(r.IdleP50Ms)} ms; mid-flight {F(r.MidFlightP50Ms)} ms ({r.MidFlightRatio:0.00}×, {r.PackedSteps} packed steps); " +
+                $"probes whose codes differ from the idle run: {r.ProbesWithOtherCodes} of {r.Probes}; load {r.LoadAverage:0.0}"));
         }
         return Task.FromResult(ExitCodes.Success);
     }

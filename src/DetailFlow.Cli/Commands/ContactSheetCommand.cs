@@ -21,24 +21,22 @@ public sealed class ContactSheetCommand : BaseCommand
     private static readonly Option<double> s_cfg = new("--cfg") { Description = "Classifier-free guidance scale (2.5: the default model's evaluation setting)", DefaultValueFactory = _ => 2.5 };
     private static readonly Option<double> s_temperature = new("--temperature") { Description = "Sampling temperature", DefaultValueFactory = _ => 1.0 };
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of row i is seed + i", DefaultValueFactory = _ => 0 };
-    private static readonly Option<int> s_threads = new("--threads") { Description = "libtorch intra-op threads", DefaultValueFactory = _ => 1 };
 
     public ContactSheetCommand(IConsoleUi ui) : base("contact-sheet", "Write a PNG: rows = classes, columns = scheduled prefix lengths (coarse to fine)", ui)
     {
-        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_out, s_cell, s_cfg, s_temperature, s_seed, s_threads })
+        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_out, s_cell, s_cfg, s_temperature, s_seed })
             Options.Add(o);
         foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        TorchSharp.torch.set_num_threads(Math.Max(1, parse.GetValue(s_threads)));
         using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName);
         using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName);
         var classes = Enumerable.Range(0, gpt.Config.NumClasses).Select(c => (long)c).ToArray();
         long seed = parse.GetValue(s_seed);
         var options = classes.Select((_, i) => new SamplingOptions { CfgScale = parse.GetValue(s_cfg), Temperature = parse.GetValue(s_temperature), Seed = seed + i }).ToArray();
-        var codes = new RecomputeSampler(gpt).Generate(classes, options, cancellationToken: cancellationToken);
+        var codes = EngineGeneration.Generate(gpt, classes, options, cancellationToken);
         var schedule = ResolutionSchedule.For(vq.Config);
         using var decoder = DecoderBackendOptions.Create(parse, vq);
         var renderer = new PreviewRenderer(new PreviewDecoder(decoder, schedule.DecoderResolution));

@@ -37,13 +37,13 @@ public sealed class EvalC2iCommand : BaseCommand
     {
         _extractor = extractor ?? EvalOptions.LoadInception;
         foreach (var o in new Option[] { TrainingCommandOptions.Config, s_gpt, s_gptNoEma, s_tokenizer, s_reference, s_out, s_perClass, s_cfg, s_topK, s_topP, s_temperature, s_seeds,
-                     EvalOptions.Inception, EvalOptions.Resize, EvalOptions.BatchSize, EvalOptions.Threads, EvalOptions.Json })
+                     EvalOptions.Inception, EvalOptions.Resize, EvalOptions.BatchSize, EvalOptions.Json })
             Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        EvalOptions.ApplyThreads(parse);
+        EvalOptions.CheckBatchSize(parse);
         var seeds = ParseSeeds(parse.GetValue(s_seeds)!);
         int perClass = parse.GetValue(s_perClass);
         if (perClass < 1) throw new ArgumentOutOfRangeException("--per-class", perClass, "at least one image per class");

@@ -31,20 +31,18 @@ public sealed class EvalDefaultCommand : BaseCommand
     private static readonly Option<int?> s_topK = new("--top-k") { Description = "Keep the k most likely codes (default: all)" };
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of generated image i is seed + i; the classifier is seeded with it too", DefaultValueFactory = _ => 0 };
     private static readonly Option<int> s_epochs = new("--classifier-epochs") { Description = "Classifier training epochs on the 60,000 real training images", DefaultValueFactory = _ => 2 };
-    private static readonly Option<int> s_threads = new("--threads") { Description = "libtorch intra-op threads", DefaultValueFactory = _ => 1 };
     private static readonly Option<FileInfo?> s_classifier = new("--classifier") { Description = "Classifier weights cache: loaded when the file exists, otherwise trained (seeded) and saved there", DefaultValueFactory = _ => new FileInfo("runs/default/classifier.bin") };
     private static readonly Option<FileInfo?> s_json = new("--json") { Description = "Also write the numbers to this JSON file" };
 
     public EvalDefaultCommand(IConsoleUi ui) : base("eval-default", "Measure a Fashion-MNIST model: classifier accuracy (real test / generated), reconstruction PSNR, FID", ui)
     {
-        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_threads, s_classifier, s_json })
+        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_classifier, s_json })
             Options.Add(o);
         foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        torch.set_num_threads(Math.Max(1, parse.GetValue(s_threads)));
         string data = parse.GetValue(s_data)!.FullName;
         long seed = parse.GetValue(s_seed);
         int perClass = parse.GetValue(s_perClass);
@@ -116,7 +114,7 @@ public sealed class EvalDefaultCommand : BaseCommand
             for (int i = 0; i < rows.Length; i += chunk)
             {
                 int len = Math.Min(chunk, rows.Length - i);
-                all.AddRange(new RecomputeSampler(gpt).Generate(rows[i..(i + len)], options[i..(i + len)], cancellationToken: cancellationToken));
+                all.AddRange(EngineGeneration.Generate(gpt, rows[i..(i + len)], options[i..(i + len)], cancellationToken));
                 report(i + len, "");
             }
             return all;

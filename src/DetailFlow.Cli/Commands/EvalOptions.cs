@@ -21,7 +21,6 @@ internal static class EvalOptions
     };
 
     public static readonly Option<int> BatchSize = new("--batch-size") { Description = "Images per batch", DefaultValueFactory = _ => 16 };
-    public static readonly Option<int?> Threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
     public static readonly Option<FileInfo?> Json = new("--json") { Description = "Also write the numbers to this JSON file" };
 
     static EvalOptions() => Resize.AcceptOnlyFromAmong("torch-fidelity", "pytorch-fid");
@@ -43,10 +42,8 @@ internal static class EvalOptions
         }
     }
 
-    public static void ApplyThreads(ParseResult parse)
+    public static void CheckBatchSize(ParseResult parse)
     {
-        if (parse.GetValue(Threads) is int t and > 0) TorchSharp.torch.set_num_threads(t);
-        else if (parse.GetValue(Threads) is int bad) throw new ArgumentOutOfRangeException("--threads", bad, "threads must be positive");
         if (parse.GetValue(BatchSize) < 1) throw new ArgumentOutOfRangeException("--batch-size", parse.GetValue(BatchSize), "batch size must be positive");
     }
 }

@@ -26,13 +26,13 @@ public sealed class EvalTokenizerCommand : BaseCommand
         : base("eval-tokenizer", "Tokenizer reconstruction quality: rFID, PSNR, SSIM over an image folder", ui)
     {
         _extractor = extractor ?? EvalOptions.LoadInception;
-        foreach (var o in new Option[] { TrainingCommandOptions.Config, s_tokenizer, s_data, s_out, s_limit, EvalOptions.Inception, EvalOptions.Resize, EvalOptions.BatchSize, EvalOptions.Threads, EvalOptions.Json })
+        foreach (var o in new Option[] { TrainingCommandOptions.Config, s_tokenizer, s_data, s_out, s_limit, EvalOptions.Inception, EvalOptions.Resize, EvalOptions.BatchSize, EvalOptions.Json })
             Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        EvalOptions.ApplyThreads(parse);
+        EvalOptions.CheckBatchSize(parse);
         using var extractor = EvalOptions.TryCreate(_extractor, parse, Ui);
         if (extractor is null) return Task.FromResult(ExitCodes.InvalidInput);
         var source = new ImageFolderSource(parse.GetValue(s_data)!.FullName);

@@ -19,26 +19,23 @@ public sealed class ExportOnnxCommand : BaseCommand
 {
     private static readonly Option<FileInfo> s_tokenizer = new("--tokenizer") { Description = "Tokenizer (converted safetensors or .pt)", DefaultValueFactory = _ => new FileInfo("models/default/tokenizer.safetensors") };
     private static readonly Option<FileInfo> s_out = new("--out") { Description = "ONNX file to write", DefaultValueFactory = _ => new FileInfo("decoder.onnx") };
-    private static readonly Option<bool> s_unfusedAttention = new("--unfused-attention") { Description = "MatMul + Softmax attention instead of ORT's com.microsoft.Attention" };
-    private static readonly Option<bool> s_unfusedGelu = new("--unfused-gelu") { Description = "Opset-20 Gelu(tanh) instead of com.microsoft.FastGelu" };
     private static readonly Option<bool> s_noVerify = new("--no-verify") { Description = "Skip the ORT-vs-TorchSharp check of every scheduled prefix" };
 
     public ExportOnnxCommand(IConsoleUi ui) : base("export-onnx", "Export the tokenizer decoder as an ONNX model (one graph for every resolution)", ui)
     {
-        foreach (var o in new Option[] { s_tokenizer, s_out, s_unfusedAttention, s_unfusedGelu, s_noVerify })
+        foreach (var o in new Option[] { s_tokenizer, s_out, s_noVerify })
             Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName, decoderOnly: true);
-        var options = new DecoderOnnxOptions { FusedAttention = !parse.GetValue(s_unfusedAttention), FusedGelu = !parse.GetValue(s_unfusedGelu) };
         var file = parse.GetValue(s_out)!;
         file.Directory?.Create();
-        DecoderOnnxExport.Export(vq, file.FullName, options);
+        DecoderOnnxExport.Export(vq, file.FullName);
         file.Refresh();
         Ui.Success(string.Create(CultureInfo.InvariantCulture,
-            $"decoder ({vq.Config.Dec.NumHiddenLayers} layers × {vq.Config.Dec.HiddenSize}, N = {vq.NumLatentTokens}, patch {vq.Config.Dec.PatchSize}; opset {DecoderOnnxExport.Opset}, fused attention {options.FusedAttention}, fused gelu {options.FusedGelu}) → {file.FullName} ({file.Length / 1e6:F1} MB)"));
+            $"decoder ({vq.Config.Dec.NumHiddenLayers} layers × {vq.Config.Dec.HiddenSize}, N = {vq.NumLatentTokens}, patch {vq.Config.Dec.PatchSize}; opset {DecoderOnnxExport.Opset}) → {file.FullName} ({file.Length / 1e6:F1} MB)"));
         if (parse.GetValue(s_noVerify)) return Task.FromResult(ExitCodes.Success);
 
         using var onnx = OnnxDecoderBackend.Load(vq, file.FullName);

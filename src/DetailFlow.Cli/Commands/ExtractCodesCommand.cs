@@ -19,17 +19,15 @@ public sealed class ExtractCodesCommand : BaseCommand
     private static readonly Option<bool> s_tenCrop = new("--ten-crop") { Description = "Centre crop to size·crop-range, then TenCrop (10 codes per image); default: centre crop + horizontal flip (2)" };
     private static readonly Option<double> s_cropRange = new("--crop-range") { Description = "Expansion of the centre crop before TenCrop", DefaultValueFactory = _ => 1.1 };
     private static readonly Option<int> s_seed = new("--seed") { Description = "Seed of the self-correction noise", DefaultValueFactory = _ => 0 };
-    private static readonly Option<int?> s_threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
 
     public ExtractCodesCommand(IConsoleUi ui) : base("extract-codes", "Encode a data set into tokenizer codes for AR training", ui)
     {
-        foreach (var o in new Option[] { TrainingCommandOptions.Config, s_tokenizer, s_ema, s_out, s_dataset, s_tenCrop, s_cropRange, s_seed, s_threads }.Concat(DataSourceOptions.All))
+        foreach (var o in new Option[] { TrainingCommandOptions.Config, s_tokenizer, s_ema, s_out, s_dataset, s_tenCrop, s_cropRange, s_seed }.Concat(DataSourceOptions.All))
             Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        if (parse.GetValue(s_threads) is int t and > 0) TorchSharp.torch.set_num_threads(t);
         var (source, _) = DataSourceOptions.Open(parse);
         using var model = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName, entry: parse.GetValue(s_ema) ? CheckpointEntry.Ema : CheckpointEntry.Model);
         var options = new CodeExtractionOptions

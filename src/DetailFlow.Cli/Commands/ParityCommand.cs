@@ -1,6 +1,6 @@
 using System.CommandLine;
 using DetailFlow.Cli.Console;
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 
 namespace DetailFlow.Cli.Commands;
 

@@ -28,18 +28,16 @@ public sealed class SampleCommand : BaseCommand
     private static readonly Option<int?> s_topK = new("--top-k") { Description = "Keep the k most likely codes (default: all)" };
     private static readonly Option<double> s_topP = new("--top-p") { Description = "Nucleus sampling mass", DefaultValueFactory = _ => 1.0 };
     private static readonly Option<long> s_seed = new("--seed") { Description = "Seed of sample i is seed + i", DefaultValueFactory = _ => 0 };
-    private static readonly Option<int?> s_threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores)" };
 
     public SampleCommand(IConsoleUi ui) : base("sample", "Generate a grid of class-conditional samples and their coarse-to-fine prefix previews", ui)
     {
-        foreach (var o in new Option[] { TrainingCommandOptions.Config, s_gpt, s_gptNoEma, s_tokenizer, s_out, s_classes, s_perClass, s_cfg, s_temperature, s_topK, s_topP, s_seed, s_threads })
+        foreach (var o in new Option[] { TrainingCommandOptions.Config, s_gpt, s_gptNoEma, s_tokenizer, s_out, s_classes, s_perClass, s_cfg, s_temperature, s_topK, s_topP, s_seed })
             Options.Add(o);
         foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        if (parse.GetValue(s_threads) is int t and > 0) TorchSharp.torch.set_num_threads(t);
         int perClass = parse.GetValue(s_perClass);
         if (perClass < 1) throw new ArgumentOutOfRangeException("--per-class", perClass, "at least one sample per class");
         using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName, entry: parse.GetValue(s_gptNoEma) ? CheckpointEntry.ModelModuleOrStateDict : CheckpointEntry.Ema);
@@ -58,7 +56,7 @@ public sealed class SampleCommand : BaseCommand
         }).ToArray();
         var codes = Ui.Progress("sample", 1, 1, report =>
         {
-            var result = new RecomputeSampler(gpt).Generate(rows, options, cancellationToken: cancellationToken);
+            var result = EngineGeneration.Generate(gpt, rows, options, cancellationToken);
             report(1, $"{rows.Length} samples");
             return result;
         });

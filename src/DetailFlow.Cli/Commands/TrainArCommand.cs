@@ -32,7 +32,6 @@ public sealed class TrainArCommand : BaseCommand
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        TrainingCommandOptions.ApplyThreads(parse);
         var codes = CodeDataset.Open(parse.GetValue(s_codes)!.FullName, parse.GetValue(s_dataset)!);
         var preset = parse.GetValue(s_gptModel);
         // Official ModelArgs defaults under a preset (multiple_of 256 → GPT-L FFN 2816); the small config otherwise.

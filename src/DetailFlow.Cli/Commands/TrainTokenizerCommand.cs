@@ -36,7 +36,6 @@ public sealed class TrainTokenizerCommand : BaseCommand
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        TrainingCommandOptions.ApplyThreads(parse);
         var config = parse.GetValue(s_modelConfig) is { } file ? TokenizerConfig.Load(file.FullName) : SmallConfigs.Tokenizer;
         var (source, isIdx) = DataSourceOptions.Open(parse);
         var defaults = new TokenizerTrainingOptions();

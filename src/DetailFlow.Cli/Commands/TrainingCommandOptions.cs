@@ -6,7 +6,7 @@ using TorchSharp;
 
 namespace DetailFlow.Cli.Commands;
 
-/// <summary>Options and the run loop the training commands share (config file, run folder, resume, threads, progress).</summary>
+/// <summary>Options and the run loop the training commands share (config file, run folder, resume, progress).</summary>
 internal static class TrainingCommandOptions
 {
     public static readonly Option<FileInfo?> Config = new(ConfigFileArguments.Option)
@@ -20,13 +20,12 @@ internal static class TrainingCommandOptions
     public static readonly Option<long> CheckpointEvery = new("--checkpoint-every") { Description = "Steps between checkpoints (one is always written at the end and on Ctrl+C)", DefaultValueFactory = _ => 500 };
     public static readonly Option<int> KeepLast = new("--keep-last") { Description = "Checkpoints kept in <out>/checkpoints (older ones are deleted)", DefaultValueFactory = _ => 3 };
     public static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the newest checkpoint in --out (step, weights, optimizer, EMA, schedule, data order)" };
-    public static readonly Option<int?> Threads = new("--threads") { Description = "libtorch intra-op threads (default: all cores; 1 is fastest for the small configs on a busy 2-core machine)" };
     public static readonly Option<bool> Ema = new("--ema") { Description = "Keep an exponential moving average of the weights (checkpoint key 'ema')" };
     public static readonly Option<double?> EmaDecay = new("--ema-decay") { Description = "EMA decay per step (default 0.9999)" };
     public static readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default 1e-4)" };
     public static readonly Option<double?> MaxGradNorm = new("--max-grad-norm") { Description = "Gradient clipping norm, 0 = off (default 1.0)" };
 
-    public static IEnumerable<Option> Common => [Config, Out, Steps, BatchSize, Seed, CheckpointEvery, KeepLast, Resume, Threads, Ema, EmaDecay, Lr, MaxGradNorm];
+    public static IEnumerable<Option> Common => [Config, Out, Steps, BatchSize, Seed, CheckpointEvery, KeepLast, Resume, Ema, EmaDecay, Lr, MaxGradNorm];
 
     /// <summary><paramref name="options"/> with the shared options that were given on the command line or in the config file.</summary>
     public static T Shared<T>(ParseResult parse, T options) where T : TrainingRunOptions => (T)((TrainingRunOptions)options with
@@ -40,12 +39,6 @@ internal static class TrainingCommandOptions
         Lr = parse.GetValue(Lr) ?? options.Lr,
         MaxGradNorm = parse.GetValue(MaxGradNorm) ?? options.MaxGradNorm,
     });
-
-    public static void ApplyThreads(ParseResult parse)
-    {
-        if (parse.GetValue(Threads) is int t and > 0) torch.set_num_threads(t);
-        else if (parse.GetValue(Threads) is int bad and <= 0) throw new ArgumentOutOfRangeException("--threads", bad, "threads must be positive");
-    }
 
     /// <summary>Runs the trainer under a progress bar; reports the outcome and returns the exit code.</summary>
     public static int Run(IConsoleUi ui, string title, ITrainer trainer, long checkpointEvery, CancellationToken cancellationToken,

@@ -15,14 +15,11 @@ namespace DetailFlow.Core.Decoding;
 public sealed class OnnxDecoderBackend : IDecoderBackend
 {
     private static readonly string[] InputNames = [DecoderOnnxExport.CodesInput, DecoderOnnxExport.PositionInput, DecoderOnnxExport.KeyMaskInput];
-    private static readonly string[] FixedGridInputNames = [DecoderOnnxExport.CodesInput, DecoderOnnxExport.KeyMaskInput];
     private static readonly string[] OutputNames = [DecoderOnnxExport.PixelsOutput];
 
     private readonly VqModel _model;
     private readonly OnnxDecoderSettings _settings;
-    private InferenceSession? _session;
-    private readonly bool _perGrid;  // one session per patch grid (OnnxDecoderSettings.PerGridGraphs, via Create)
-    private int? _sessionGrid;       // per-grid mode: the grid the current session was exported for
+    private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
     private readonly Dictionary<int, float[]> _positions = [];
     private readonly int _hidden;
@@ -39,7 +36,7 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         _codebookSize = model.Config.CodebookSize;
         try
         {
-            _session = OpenSession(onnxModel, fixedGrid: null);
+            _session = OpenSession(onnxModel);
         }
         catch
         {
@@ -48,24 +45,11 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         }
     }
 
-    /// <summary>Per-grid mode: sessions are exported and opened on demand.</summary>
-    private OnnxDecoderBackend(VqModel model, OnnxDecoderSettings settings)
-    {
-        _model = model;
-        _settings = settings;
-        _settings.Validate();
-        _perGrid = true;
-        _hidden = model.Config.Dec.HiddenSize;
-        _codebookSize = model.Config.CodebookSize;
-    }
-
     /// <summary>Exports <paramref name="model"/>'s decoder in memory and opens a session on it.</summary>
     public static OnnxDecoderBackend Create(VqModel model, OnnxDecoderSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        settings ??= new OnnxDecoderSettings();
-        if (settings.PerGridGraphs) return new OnnxDecoderBackend(model, settings);
-        return new OnnxDecoderBackend(model, DecoderOnnxExport.Export(model, settings.Export with { FixedGrid = null }), settings);
+        return new OnnxDecoderBackend(model, DecoderOnnxExport.Export(model), settings);
     }
 
     /// <summary>Opens a session on an exported file; <paramref name="model"/> must hold the weights it was exported from.</summary>
@@ -114,24 +98,19 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
 
         using var codeValue = OrtValue.CreateTensorValueFromMemory(codeData, [batch, longest]);
         using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, [batch, length]);
-        if (_perGrid)
-        {
-            using var fixedOutputs = SessionForGrid(grid).Run(_runOptions, FixedGridInputNames, [codeValue, maskValue], OutputNames);
-            return torch.tensor(fixedOutputs[0].GetTensorDataAsSpan<float>().ToArray(), [batch, 3, imageSize, imageSize]);
-        }
         using var positionValue = OrtValue.CreateTensorValueFromMemory(PositionTable(grid), [grid, grid, _hidden]);
-        using var outputs = _session!.Run(_runOptions, InputNames, [codeValue, positionValue, maskValue], OutputNames);
+        using var outputs = _session.Run(_runOptions, InputNames, [codeValue, positionValue, maskValue], OutputNames);
         var pixels = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         return torch.tensor(pixels, [batch, 3, imageSize, imageSize]);
     }
 
-    private InferenceSession OpenSession(byte[] onnxModel, int? fixedGrid)
+    private InferenceSession OpenSession(byte[] onnxModel)
     {
         using var options = SessionOptionsFor(_settings);
         var session = new InferenceSession(onnxModel, options);
         try
         {
-            CheckMetadata(session.ModelMetadata.CustomMetadataMap, _model, fixedGrid);
+            CheckMetadata(session.ModelMetadata.CustomMetadataMap, _model);
             return session;
         }
         catch
@@ -139,17 +118,6 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
             session.Dispose();
             throw;
         }
-    }
-
-    /// <summary>Per-grid mode: the session of <paramref name="grid"/>, exported on a grid change (one session alive).</summary>
-    private InferenceSession SessionForGrid(int grid)
-    {
-        if (_session is not null && _sessionGrid == grid) return _session;
-        _session?.Dispose();
-        _session = null;
-        _session = OpenSession(DecoderOnnxExport.Export(_model, _settings.Export with { FixedGrid = grid }), grid);
-        _sessionGrid = grid;
-        return _session;
     }
 
     private long[] CodesOf(Tensor codes, int longest)
@@ -173,21 +141,20 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
         return table;
     }
 
-    private static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, VqModel model, int? fixedGrid)
+    private static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, VqModel model)
     {
-        var expected = DecoderOnnxExport.Metadata(model, new DecoderOnnxOptions { FixedGrid = fixedGrid });
-        foreach (var key in new[] { "detailflow.hidden_size", "detailflow.patch_size", "detailflow.num_latent_tokens", "detailflow.codebook_size", "detailflow.fixed_grid" })
+        foreach (var (key, expected) in DecoderOnnxExport.Metadata(model))
         {
             if (!metadata.TryGetValue(key, out var value))
                 throw new InvalidDataException($"the ONNX model lacks metadata {key}: not a DetailFlow decoder export");
-            if (value != expected[key])
-                throw new InvalidDataException($"the ONNX model's {key} is {value}, the tokenizer's is {expected[key]}: export the decoder from this tokenizer");
+            if (value != expected)
+                throw new InvalidDataException($"the ONNX model's {key} is {value}, the tokenizer's is {expected}: export the decoder from this tokenizer");
         }
     }
 
     public void Dispose()
     {
-        _session?.Dispose();
+        _session.Dispose();
         _runOptions.Dispose();
     }
 }

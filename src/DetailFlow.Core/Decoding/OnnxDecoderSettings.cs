@@ -1,5 +1,3 @@
-using DetailFlow.Core.Onnx;
-
 namespace DetailFlow.Core.Decoding;
 
 /// <summary>
@@ -21,16 +19,6 @@ public sealed record OnnxDecoderSettings
     public bool Cuda { get; init; }
 
     public int CudaDeviceId { get; init; }
-
-    /// <summary>
-    /// One graph per patch grid (position table folded in) instead of one graph with the table as an input. Kept for
-    /// measurement (<c>bench decode --backends onnx-per-grid</c>): the backend then holds one session, for the last
-    /// grid, and re-exports on every grid change; each session holds its own copy of the weights.
-    /// </summary>
-    public bool PerGridGraphs { get; init; }
-
-    /// <summary>How the graph is exported when the backend exports it in memory.</summary>
-    public DecoderOnnxOptions Export { get; init; } = new();
 
     public void Validate()
     {

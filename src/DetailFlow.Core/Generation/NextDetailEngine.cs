@@ -9,7 +9,7 @@ namespace DetailFlow.Core.Generation;
 /// over every live row: a new request feeds its class token (or its whole continuation prefix), a request in the
 /// causal phase one code, later requests one group of G positions; blocks of different lengths are laid out on a padded
 /// grid whose padding goes to the cache's trash slot, and such a mixed step runs packed (the projections and the
-/// feed-forward see only real positions, <see cref="StepBatch"/>; <see cref="Packing"/>), so a newcomer's causal steps
+/// feed-forward see only real positions, <see cref="StepBatch"/>; <see cref="MinPackedSavingFlops"/>), so a newcomer's causal steps
 /// cost the batch one position per row instead of a G-wide block. Rotary rows and mask rows come from absolute positions; K/V buffers are
 /// preallocated. With CFG a request holds two cache rows (conditional and null class). Requests submitted while others
 /// run join at the next step; finished or cancelled requests free their rows before the next forward, and the live
@@ -32,13 +32,19 @@ public sealed class NextDetailEngine : IDisposable
 
     /// <param name="model">The GPT (shared; not owned).</param>
     /// <param name="maxRows">Cache rows: a request with CFG takes 2, without 1.</param>
-    public NextDetailEngine(GptTransformer model, int maxRows)
+    public NextDetailEngine(GptTransformer model, int maxRows) : this(model, maxRows, MinPackedSavingFlops)
+    {
+    }
+
+    /// <summary>Test seam: 0 packs every mixed step, +∞ none (the two paths must give the same codes).</summary>
+    internal NextDetailEngine(GptTransformer model, int maxRows, double minPackedSavingFlops)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
         if (maxRows < 2) throw new ArgumentOutOfRangeException(nameof(maxRows), maxRows, "need at least 2 rows (one guided request)");
         _layout = model.Layout;
         _cache = new KvCache(model.Config, maxRows, model.DType, model.Device);
         _sampler = new RowSampler();
+        _packFrom = (int)Math.Clamp(Math.Ceiling(minPackedSavingFlops / LinearFlopsPerPosition(model.Config)), 1, int.MaxValue);
     }
 
     public int MaxRows => _cache.MaxRows;
@@ -51,22 +57,14 @@ public sealed class NextDetailEngine : IDisposable
     }
 
     /// <summary>
-    /// When steps whose rows feed blocks of different lengths run packed (the same results as the padded grid up to
-    /// float summation order): <see cref="MixedStepPacking.Auto"/> (default) when the skipped padding saves more
-    /// arithmetic than the packing's gathers cost (<see cref="MinPackedSavingFlops"/> per layer: from the first padding
-    /// position on a model of dim ≥ 512, from the third at dim 256, in practice never on a tiny test model).
+    /// Linear-layer FLOPs per layer that a step's padding must cost before the step runs packed (the same results as
+    /// the padded grid up to float summation order): the skipped padding must save more arithmetic than the packing's
+    /// gathers cost. From the first padding position on a model of dim ≥ 512, from the third at dim 256, in practice
+    /// never on a tiny test model (docs/performance.md).
     /// </summary>
-    public MixedStepPacking Packing { get; set; } = MixedStepPacking.Auto;
-
-    /// <summary>Linear-layer FLOPs per layer that padding must cost before <see cref="MixedStepPacking.Auto"/> packs a step.</summary>
     public const double MinPackedSavingFlops = 4e6;
 
-    private int PackFrom => Packing switch
-    {
-        MixedStepPacking.Always => 1,
-        MixedStepPacking.Never => int.MaxValue,
-        _ => (int)Math.Clamp(Math.Ceiling(MinPackedSavingFlops / LinearFlopsPerPosition(_model.Config)), 1, int.MaxValue),
-    };
+    private readonly int _packFrom;   // padding positions from which a mixed step runs packed
 
     /// <summary>2 · (wqkv + wo + w1 + w3 + w2) weights: the FLOPs of one position through one block's projections.</summary>
     private static double LinearFlopsPerPosition(GptConfig c) => 2.0 * (4.0 * c.Dim * c.Dim + 3.0 * c.Dim * c.FfnHidden);
@@ -212,7 +210,7 @@ public sealed class NextDetailEngine : IDisposable
     private long[][] Forward()
     {
         var config = _model.Config;
-        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, PackFrom);
+        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, _packFrom);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = _model.Device;

@@ -20,6 +20,9 @@ namespace DetailFlow.Core.Onnx;
 /// <item><c>key_mask</c> int32 [batch, grid² + tokens]: 1 = attend to that key, 0 = padding (blocked);</item>
 /// <item>output <c>pixels</c> float [batch, 3, grid·p, grid·p], nominal range [−1, 1].</item>
 /// </list>
+/// Attention is ORT's <c>com.microsoft.Attention</c> (packed QKV projection, fused softmax, the key mask as its mask
+/// input) and the MLP activation <c>com.microsoft.FastGelu</c> (bias fused): the faster graph of the variants measured
+/// (docs/performance.md).
 /// </summary>
 public static class DecoderOnnxExport
 {
@@ -28,14 +31,13 @@ public static class DecoderOnnxExport
     public const string KeyMaskInput = "key_mask";
     public const string PixelsOutput = "pixels";
 
-    /// <summary>Default ONNX opset (Gelu with approximate = tanh needs 20; LayerNormalization 17).</summary>
+    /// <summary>ONNX opset of the graph (LayerNormalization needs 17).</summary>
     public const int Opset = 20;
 
-    /// <summary>Builds the model proto; <see cref="Export(VqModel, DecoderOnnxOptions?)"/> gives its bytes.</summary>
-    public static ModelProto Build(VqModel model, DecoderOnnxOptions? options = null)
+    /// <summary>Builds the model proto; <see cref="Export(VqModel)"/> gives its bytes.</summary>
+    public static ModelProto Build(VqModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        options ??= new DecoderOnnxOptions();
         var vit = model.Config.Dec;
         int d = vit.HiddenSize, heads = vit.NumAttentionHeads, headDim = vit.HeadDim, p = vit.PatchSize;
         var eps = (float)vit.LayerNormEps;
@@ -51,10 +53,7 @@ public static class DecoderOnnxExport
                 B.Int("axis", -1), B.Float("epsilon", eps));
 
         g.Graph.Input.Add(B.Value(CodesInput, DT.Int64, "batch", "tokens"));
-        if (options.FixedGrid is int fixedGrid)
-            g.Weight(PositionInput, dec.visual_model.embeddings.PositionTable(fixedGrid, fixedGrid).reshape(fixedGrid, fixedGrid, d)); // folded in
-        else
-            g.Graph.Input.Add(B.Value(PositionInput, DT.Float, "grid", "grid", (long)d));
+        g.Graph.Input.Add(B.Value(PositionInput, DT.Float, "grid", "grid", (long)d));
         g.Graph.Input.Add(B.Value(KeyMaskInput, DT.Int32, "batch", "length"));
         g.Graph.Output.Add(B.Value(PixelsOutput, DT.Float, "batch", 3L, "size", "size"));
 
@@ -76,14 +75,6 @@ public static class DecoderOnnxExport
         string expandShape = g.Node("Concat", "expand_shape", [batch, one, one], B.Int("axis", 0));
         string h = g.Node("Concat", "sequence", [g.Node("Expand", "grid_batch", [gridTokens, expandShape]), z], B.Int("axis", 1)); // [B, L, D]
 
-        string? bias = null; // additive [B, 1, 1, L] for the unfused attention
-        if (!options.FusedAttention)
-        {
-            string maskF = g.Node("Cast", "mask_float", [KeyMaskInput], B.Int("to", (long)DT.Float));
-            string blocked = g.Node("Mul", "mask_bias", [g.Node("Sub", "mask_sub", [maskF, g.Scalar("one_f", 1f)]), g.Scalar("block_f", 1e9f)]);
-            bias = g.Node("Unsqueeze", "mask_bias4", [blocked, g.Int64s("bias_axes", 1, 2)]);
-        }
-
         var layers = dec.visual_model.encoder.layers;
         for (int i = 0; i < layers.Count; i++)
         {
@@ -91,36 +82,17 @@ public static class DecoderOnnxExport
             string pre = $"decoder.layers.{i}";
             var attn = layer.self_attn;
             string x1 = LayerNorm(pre + ".layer_norm1", layer.layer_norm1, h);
-            string attended;
-            if (options.FusedAttention)
-            {
-                var wqkv = torch.cat([attn.q_proj.weight!, attn.k_proj.weight!, attn.v_proj.weight!], 0).t(); // [D, 3D]
-                var bqkv = torch.cat([attn.q_proj.bias!, attn.k_proj.bias!, attn.v_proj.bias!], 0);
-                attended = g.NodeIn(B.MicrosoftDomain, "Attention", pre + ".attention",
-                    [x1, g.Weight(pre + ".qkv.weight_t", wqkv), g.Weight(pre + ".qkv.bias", bqkv), KeyMaskInput], B.Int("num_heads", heads));
-            }
-            else
-            {
-                string headShape = g.Int64s(pre + ".head_shape", 0, 0, heads, headDim);
-                string Heads(string name, TorchSharp.Modules.Linear proj, long[] perm) =>
-                    g.Node("Transpose", name, [g.Node("Reshape", name, [Linear(pre + "." + name, proj, x1), headShape])], B.Ints("perm", perm));
-                string q = g.Node("Mul", pre + ".q_scaled", [Heads("q_proj", attn.q_proj, [0, 2, 1, 3]), g.Scalar(pre + ".scale", (float)(1.0 / Math.Sqrt(headDim)))]);
-                string kT = Heads("k_proj", attn.k_proj, [0, 2, 3, 1]);
-                string v = Heads("v_proj", attn.v_proj, [0, 2, 1, 3]);
-                string scores = g.Node("Add", pre + ".scores", [g.Node("MatMul", pre + ".qk", [q, kT]), bias!]);
-                string probs = g.Node("Softmax", pre + ".softmax", [scores], B.Int("axis", -1));
-                string merged = g.Node("Transpose", pre + ".merge", [g.Node("MatMul", pre + ".pv", [probs, v])], B.Ints("perm", 0, 2, 1, 3));
-                attended = g.Node("Reshape", pre + ".merged", [merged, g.Int64s(pre + ".merged_shape", 0, 0, d)]);
-            }
+            var wqkv = torch.cat([attn.q_proj.weight!, attn.k_proj.weight!, attn.v_proj.weight!], 0).t(); // [D, 3D]
+            var bqkv = torch.cat([attn.q_proj.bias!, attn.k_proj.bias!, attn.v_proj.bias!], 0);
+            string attended = g.NodeIn(B.MicrosoftDomain, "Attention", pre + ".attention",
+                [x1, g.Weight(pre + ".qkv.weight_t", wqkv), g.Weight(pre + ".qkv.bias", bqkv), KeyMaskInput], B.Int("num_heads", heads));
             h = g.Node("Add", pre + ".residual1", [h, Linear(pre + ".out_proj", attn.out_proj, attended)]);
 
             string x2 = LayerNorm(pre + ".layer_norm2", layer.layer_norm2, h);
             var mlp = layer.mlp;
             string up = g.Node("MatMul", pre + ".fc1", [x2, g.Weight(pre + ".fc1.weight_t", mlp.fc1.weight!.t())]);
             string fc1Bias = g.Weight(pre + ".fc1.bias", mlp.fc1.bias!);
-            string act = options.FusedGelu
-                ? g.NodeIn(B.MicrosoftDomain, "FastGelu", pre + ".gelu", [up, fc1Bias])
-                : g.Node("Gelu", pre + ".gelu", [g.Node("Add", pre + ".fc1_bias", [up, fc1Bias])], B.Text("approximate", "tanh"));
+            string act = g.NodeIn(B.MicrosoftDomain, "FastGelu", pre + ".gelu", [up, fc1Bias]);
             h = g.Node("Add", pre + ".residual2", [h, Linear(pre + ".fc2", mlp.fc2, act)]);
         }
         h = LayerNorm("decoder.post_layernorm", dec.visual_model.post_layernorm, h);
@@ -145,50 +117,29 @@ public static class DecoderOnnxExport
         };
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         proto.OpsetImport.Add(new OperatorSetIdProto { Domain = B.MicrosoftDomain, Version = 1 });
-        foreach (var (key, value) in Metadata(model, options))
+        foreach (var (key, value) in Metadata(model))
             proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return proto;
     }
 
     /// <summary>The serialized ONNX model.</summary>
-    public static byte[] Export(VqModel model, DecoderOnnxOptions? options = null) => Build(model, options).ToByteArray();
+    public static byte[] Export(VqModel model) => Build(model).ToByteArray();
 
     /// <summary>Writes the ONNX model to <paramref name="path"/>.</summary>
-    public static void Export(VqModel model, string path, DecoderOnnxOptions? options = null)
+    public static void Export(VqModel model, string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var proto = Build(model, options);
+        var proto = Build(model);
         using var file = File.Create(path);
         proto.WriteTo(file);
     }
 
     /// <summary>Shape facts a runner checks against the model it pairs the graph with.</summary>
-    public static IReadOnlyDictionary<string, string> Metadata(VqModel model, DecoderOnnxOptions options) => new Dictionary<string, string>
+    public static IReadOnlyDictionary<string, string> Metadata(VqModel model) => new Dictionary<string, string>
     {
         ["detailflow.hidden_size"] = model.Config.Dec.HiddenSize.ToString(),
         ["detailflow.patch_size"] = model.Config.Dec.PatchSize.ToString(),
         ["detailflow.num_latent_tokens"] = model.NumLatentTokens.ToString(),
         ["detailflow.codebook_size"] = model.Config.CodebookSize.ToString(),
-        ["detailflow.fused_attention"] = options.FusedAttention.ToString(),
-        ["detailflow.fused_gelu"] = options.FusedGelu.ToString(),
-        ["detailflow.fixed_grid"] = options.FixedGrid?.ToString() ?? "any",
     };
-}
-
-/// <summary>
-/// Export choices. <see cref="FusedAttention"/>: ORT's <c>com.microsoft.Attention</c> (packed QKV projection, fused
-/// softmax) instead of MatMul + Softmax; <see cref="FusedGelu"/>: <c>com.microsoft.FastGelu</c> (bias fused) instead
-/// of opset-20 <c>Gelu(approximate = tanh)</c>. The defaults are the faster variants measured by <c>bench decode</c>
-/// (fused 0.73× the time of the unfused graph on a DetailFlow-16-sized decoder; one graph per grid gained nothing).
-/// </summary>
-public sealed record DecoderOnnxOptions
-{
-    public bool FusedAttention { get; init; } = true;
-    public bool FusedGelu { get; init; } = true;
-
-    /// <summary>
-    /// Export a graph for one patch grid only: the resized position table becomes a constant (folded with
-    /// <c>mask_token</c> by ORT) and the graph has no <c>position</c> input. Null (default): one graph for every grid.
-    /// </summary>
-    public int? FixedGrid { get; init; }
 }

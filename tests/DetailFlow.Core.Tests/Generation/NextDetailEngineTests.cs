@@ -106,7 +106,7 @@ public class NextDetailEngineTests
         var alone = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
         try
         {
-            using var engine = new NextDetailEngine(model, maxRows: 8) { Packing = MixedStepPacking.Always };
+            using var engine = new NextDetailEngine(model, maxRows: 8, minPackedSavingFlops: 0);
             var rowEarly = engine.Submit(early with { StepLogits = batched[0] });
             for (int i = 0; i < 10; i++) engine.Step();
             Assert.Equal(0, engine.PackedSteps);
@@ -144,19 +144,19 @@ public class NextDetailEngineTests
             Request(2, new SamplingOptions { Seed = 2, CfgScale = 1.0, TopP = 0.9 }),
             Request(3, new SamplingOptions { Seed = 3, CfgScale = 3.0, GradualCfg = true }) with { Prefix = [5, 6, 7] },
         ];
-        (long[][] Codes, StepLogits[] Logits, long Packed) Run(MixedStepPacking packing)
+        (long[][] Codes, StepLogits[] Logits, long Packed) Run(double minPackedSavingFlops)
         {
             var logits = requests.Select(_ => new StepLogits(64, vocab)).ToArray();
-            using var engine = new NextDetailEngine(model, maxRows: 8) { Packing = packing };
+            using var engine = new NextDetailEngine(model, maxRows: 8, minPackedSavingFlops);
             var first = engine.Submit(requests[0] with { StepLogits = logits[0] });
             for (int i = 0; i < 9; i++) engine.Step();
             var rest = requests.Skip(1).Select((r, i) => engine.Submit(r with { StepLogits = logits[i + 1] })).ToArray();
             engine.RunUntilIdle();
             return ([Done(first), .. rest.Select(r => Done(r))], logits, engine.PackedSteps);
         }
-        var packed = Run(MixedStepPacking.Always);
-        var padded = Run(MixedStepPacking.Never);
-        var auto = Run(MixedStepPacking.Auto);
+        var packed = Run(0);
+        var padded = Run(double.PositiveInfinity);
+        var auto = Run(NextDetailEngine.MinPackedSavingFlops);
         try
         {
             Assert.True(packed.Packed >= 7, $"{packed.Packed} packed steps");
@@ -177,7 +177,7 @@ public class NextDetailEngineTests
     }
 
     [Fact]
-    public void AutoPacking_PacksMixedStepsOnAModelOfDim512()
+    public void DefaultPacking_PacksMixedStepsOnAModelOfDim512()
     {
         torch.manual_seed(3);
         using var model = new GptTransformer(new GptConfig
@@ -185,7 +185,6 @@ public class NextDetailEngineTests
             Dim = 512, NLayer = 1, NHead = 8, VocabSize = 48, NumClasses = 6, BlockSize = 32, GroupSize = 4, CausalNum = 4,
         });
         using var engine = new NextDetailEngine(model, maxRows: 4);
-        Assert.Equal(MixedStepPacking.Auto, engine.Packing);
         var early = engine.Submit(Request(1, new SamplingOptions { Seed = 1 }));
         for (int i = 0; i < 5; i++) engine.Step();   // C = 4 causal steps + the first group call
         var late = engine.Submit(Request(2, new SamplingOptions { Seed = 2 }));

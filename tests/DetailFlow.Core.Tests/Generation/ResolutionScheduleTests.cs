@@ -1,5 +1,5 @@
 using DetailFlow.Core.Generation;
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 
 namespace DetailFlow.Core.Tests.Generation;
 

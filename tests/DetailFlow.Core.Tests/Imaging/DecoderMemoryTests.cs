@@ -1,5 +1,5 @@
 using DetailFlow.Core.Imaging;
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 using TorchSharp;
 using Xunit.Abstractions;
 

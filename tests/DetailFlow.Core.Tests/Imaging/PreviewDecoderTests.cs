@@ -1,6 +1,6 @@
 using System.Text.Json;
 using DetailFlow.Core.Imaging;
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 using DetailFlow.Core.Tokenizer;
 using TorchSharp;
 using static TorchSharp.torch;

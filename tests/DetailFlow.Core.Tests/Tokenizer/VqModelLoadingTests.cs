@@ -1,5 +1,5 @@
 using DetailFlow.Core.Checkpoints;
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 using DetailFlow.Core.Tokenizer;
 using TorchSharp;
 using TorchSharp.PyBridge;

@@ -1,4 +1,7 @@
-namespace DetailFlow.Core.Parity;
+using DetailFlow.Core.Decoding;
+using DetailFlow.Core.Tokenizer;
+
+namespace DetailFlow.Parity;
 
 /// <summary>Every case kind of the fixture format (README "Cases"), in report order.</summary>
 public static class ParityCases
@@ -6,7 +9,7 @@ public static class ParityCases
     public static IReadOnlyList<IParityCase> All { get; } = With();
 
     /// <summary>Every case kind, the tokenizer decode case running on the backend <paramref name="decoder"/> builds (default TorchSharp).</summary>
-    public static IReadOnlyList<IParityCase> With(Func<Tokenizer.VqModel, Decoding.IDecoderBackend>? decoder = null) =>
+    public static IReadOnlyList<IParityCase> With(Func<VqModel, IDecoderBackend>? decoder = null) =>
     [
         // Tokenizer cases
         new TokenizerEncodeCase(), new TokenizerDecodeCase(decoder), new VqQuantizerCase(), new XzAttentionMaskCase(),

@@ -1,7 +1,8 @@
-using DetailFlow.Core.Imaging;
-using DetailFlow.Core.Parity;
+using DetailFlow.Cli.Bench;
+using DetailFlow.Core.Tests;
+using DetailFlow.Parity;
 
-namespace DetailFlow.Core.Tests.Imaging;
+namespace DetailFlow.Cli.Tests;
 
 public class DecoderBenchmarkTests
 {

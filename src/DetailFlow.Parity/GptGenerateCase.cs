@@ -1,10 +1,11 @@
+using DetailFlow.Core.Checkpoints;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using DetailFlow.Core.Generation;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>gpt_generate_&lt;tag&gt;_cfg&lt;scale&gt;[_gradual]</c> (README "Cases" 2): greedy <c>generate_group_par</c>,
@@ -65,7 +66,7 @@ public sealed partial class GptGenerateCase : IParityCase
     }
 
     internal static void Compare(ParityReport report, string engine, long[][] codes, IReadOnlyList<StepLogits> records,
-        Checkpoints.RawTensorFile data, double atol)
+        RawTensorFile data, double atol)
     {
         using var scope = torch.NewDisposeScope();
         var tokens = torch.tensor(codes.SelectMany(c => c).ToArray(), [codes.Length, codes[0].Length]);

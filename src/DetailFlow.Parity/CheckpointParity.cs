@@ -1,7 +1,7 @@
 using DetailFlow.Core.Checkpoints;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// A model folder's three copies of one state dict — flat <c>state_dict.pt</c>, nested <c>checkpoint.pt</c>

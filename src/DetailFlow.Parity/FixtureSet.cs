@@ -1,7 +1,7 @@
 using System.Text.Json;
 using DetailFlow.Core.Checkpoints;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// A fixtures folder in the format of <c>shared/fixtures/detailflow/README.md</c>: model folders <c>gpt_&lt;tag&gt;/</c>

@@ -1,6 +1,6 @@
 using TorchSharp;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// Runs every model and case of a fixtures folder (<c>detailflow parity</c> and the test suite use this one checker).

@@ -3,7 +3,7 @@ using DetailFlow.Core.Gpt;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>gpt_forward_&lt;tag&gt;</c> (README "Cases" 1): the training-style forward for every L in <c>meta.calls</c>;

@@ -4,7 +4,7 @@ using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Tokenizer;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>tokenizer_decode</c>: normalised codebook rows, <c>post_quant_conv</c>, every <c>decode_code(codes, t, img_size)</c>

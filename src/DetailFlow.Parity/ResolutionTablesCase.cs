@@ -1,7 +1,7 @@
 using System.Text.Json;
 using DetailFlow.Core.Generation;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary><c>resolution_tables.json</c>: every table of every configuration, exactly (spec §5).</summary>
 public sealed class ResolutionTablesCase : IParityCase

@@ -1,7 +1,7 @@
 using DetailFlow.Core.Checkpoints;
 using DetailFlow.Core.Tokenizer;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>The fixtures' single tokenizer: <c>vq_&lt;tag&gt;/checkpoint.pt</c> (entry <c>model</c>) with its <c>config.json</c>.</summary>
 public static class TokenizerFixtureModel

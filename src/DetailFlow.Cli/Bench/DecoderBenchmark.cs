@@ -4,7 +4,7 @@ using DetailFlow.Core.Tokenizer;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Imaging;
+namespace DetailFlow.Cli.Bench;
 
 /// <summary>
 /// Milliseconds per decoder call at each scheduled resolution: for every point (t, d_t) the backend decodes a batch of

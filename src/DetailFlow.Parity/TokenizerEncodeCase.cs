@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using DetailFlow.Core.Tokenizer;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>tokenizer_encode</c>: the encoder's intermediate tensors, <c>vq.encode(image[, cur_max_token_num=m])</c>

@@ -1,7 +1,7 @@
 using DetailFlow.Core.Tokenizer;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>vq_quantizer</c>: the tokenizer's l2-normalised quantizer (nearest code, code vectors, normalised codebook,

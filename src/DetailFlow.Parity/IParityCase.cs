@@ -1,4 +1,4 @@
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>One kind of fixture case (README "Cases"): recognises its case names and checks one against the port.</summary>
 public interface IParityCase

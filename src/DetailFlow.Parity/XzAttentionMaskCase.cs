@@ -2,7 +2,7 @@ using System.Text.Json;
 using DetailFlow.Core.Tokenizer;
 using static TorchSharp.torch;
 
-namespace DetailFlow.Core.Parity;
+namespace DetailFlow.Parity;
 
 /// <summary>
 /// <c>xz_attention_masks</c>: every mask of <c>meta.masks</c> rebuilt from its n, m and kwargs (True/1 = blocked), and
