@@ -26,9 +26,6 @@ internal sealed class SoakFaults(string command, TimeSpan every, TimeSpan grace)
         get { lock (_faults) return _faults.ToArray(); }
     }
 
-    /// <summary>When the fault running now started (seconds into the run); null while none runs.</summary>
-    public double? RunningSince { get; private set; }
-
     public async Task RunAsync(long runStart, TimeSpan duration, CancellationToken ct)
     {
         for (int index = 1; ; index++)
@@ -45,7 +42,6 @@ internal sealed class SoakFaults(string command, TimeSpan every, TimeSpan grace)
     private async Task RunOneAsync(int index, long runStart, TimeSpan duration, CancellationToken ct)
     {
         double start = Stopwatch.GetElapsedTime(runStart).TotalSeconds;
-        RunningSince = start;
         var info = new ProcessStartInfo("bash", ["-c", command])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -71,7 +67,6 @@ internal sealed class SoakFaults(string command, TimeSpan every, TimeSpan grace)
             last = "killed: still running at the end of the grace period";
         }
         lock (_faults) _faults.Add(new SoakFault(index, start, Stopwatch.GetElapsedTime(runStart).TotalSeconds, exit, last));
-        RunningSince = null;
         ct.ThrowIfCancellationRequested();
     }
 }

@@ -28,12 +28,13 @@ internal sealed class SoakReportView(IConsoleUi ui)
             ["queue depth / rows in use at the end", $"{N(t.QueueDepthEnd)} / {N(t.RowsInUseEnd)}"],
             ["cache hit ratio at the end", r.CacheHitRatioEnd is { } h ? F(h, "0.000") : "—"],
         ]);
-        ui.Table(["kind", "requests", "ok", "refused", "errors", "p50 ms", "p95 ms"],
-            r.Kinds.Select(k => new[] { k.Kind, I(k.Requests), I(k.Ok), I(k.Refused), I(k.Errors), N(k.P50Ms), N(k.P95Ms) }));
-        ui.Table(["phase", "from s", "to s", "requests", "ok", "refused", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+        ui.Table(["kind", "requests", "ok", "refused", "errors", "p50 / p95 ms"],
+            r.Kinds.Select(k => new[] { k.Kind, I(k.Requests), I(k.Ok), I(k.Refused), I(k.Errors), $"{Ms(k.P50Ms)} / {Ms(k.P95Ms)}" }));
+        ui.Table(["phase", "seconds", "requests", "ok", "refused", "errors", "p50 / p95 / p99 / max ms"],
             r.Phases.Select(p => new[]
             {
-                p.Phase, F(p.FromSeconds), N(p.ToSeconds), I(p.Requests), I(p.Ok), I(p.Refused), I(p.Errors), N(p.P50Ms), N(p.P95Ms), N(p.P99Ms), N(p.MaxMs),
+                p.Phase, $"{F(p.FromSeconds)}–{N(p.ToSeconds)}", I(p.Requests), I(p.Ok), I(p.Refused), I(p.Errors),
+                $"{Ms(p.P50Ms)} / {Ms(p.P95Ms)} / {Ms(p.P99Ms)} / {Ms(p.MaxMs)}",
             }));
         var errors = r.Phases.SelectMany(p => p.ErrorKinds.Select(e => new[] { p.Phase, e.Key, I(e.Value) })).ToArray();
         if (errors.Length > 0) ui.Table(["phase", "not ok (kind: what)", "count"], errors);
@@ -55,5 +56,6 @@ internal sealed class SoakReportView(IConsoleUi ui)
     private static string N(double? v) => v is { } x ? F(x) : "—";
     private static string N(long? v) => v is { } x ? x.ToString(CultureInfo.InvariantCulture) : "—";
     private static string N(int? v) => v is { } x ? I(x) : "—";
+    private static string Ms(double? v) => v is { } x ? F(x, "0") : "—";
     private static string Mb(double? v) => v is { } x ? F(x, "0") + " MB" : "—";
 }

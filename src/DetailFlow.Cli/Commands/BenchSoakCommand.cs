@@ -75,7 +75,8 @@ public sealed class BenchSoakCommand : BaseCommand
         {
             report = await SoakRun.RunAsync(options, json ? null : ShowSample, cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or JsonException)
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or JsonException
+            || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))   // a start-up request timed out
         {
             Ui.Error(e.Message);
             return ExitCodes.CheckFailed;
