@@ -62,6 +62,13 @@ public sealed class SoakTests(ITestOutputHelper output)
         int baseline = report.Threads.AfterWarmUp!.Value, last = report.Threads.Last!.Value;
         Assert.True(last <= baseline + SoakReport.ThreadMargin(baseline), $"threads {baseline} after the warm-up, {last} at the end");
         Assert.NotNull(report.Memory.SlopeMbPerMinute);
+
+        // The service's own thread gauge (what a run without --pid uses) agrees with /proc.
+        using var client = service.Client();
+        var metrics = SoakSampler.Parse(await client.GetStringAsync("/metrics"));
+        int procThreads = SoakSampler.ReadProc(service.Pid).Threads!.Value;
+        Assert.InRange(metrics["detailflow_process_threads"], procThreads - 4, procThreads + 4);
+        Assert.Equal(0, metrics["detailflow_rows_in_use"]);
     }
 
     private static string SoakJson(SoakSample s) => JsonSerializer.Serialize(s);

@@ -110,6 +110,15 @@ public sealed class SoakReportTests
         Assert.Equal(3, sums.Count);
     }
 
+    [Fact]
+    public void Proc_GivesThisProcesssRssAndThreads()
+    {
+        var (rss, threads) = SoakSampler.ReadProc(Environment.ProcessId);
+        Assert.InRange(rss!.Value, 1, 1 << 20);
+        Assert.InRange(threads!.Value, 1, 10_000);
+        Assert.Equal((null, null), SoakSampler.ReadProc(null));
+    }
+
     [Theory]
     [InlineData("""{"models":[{"id":"gpt","num_classes":3,"labels":["a","b","c"],"max_tokens":8,"schedule":[{"tokens":8},{"tokens":1},{"tokens":4}]}]}""")]
     [InlineData("""{"object":"list","data":[{"id":"gpt","object":"model","num_classes":3,"labels":["a","b","c"],"schedule":[{"tokens":1,"resolution":8},{"tokens":4},{"tokens":8}]}]}""")]

@@ -90,7 +90,7 @@ public sealed class SoakSampler(HttpClient http, int? pid)
         {
             foreach (var line in File.ReadLines($"/proc/{p}/status"))
             {
-                var parts = line.Split(' ', '\t', StringSplitOptions.RemoveEmptyEntries);
+                var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
                 if (parts.Length < 2) continue;
                 if (parts[0] == "VmRSS:" && double.TryParse(parts[1], CultureInfo.InvariantCulture, out double kb)) rss = kb / 1024;
                 else if (parts[0] == "Threads:" && int.TryParse(parts[1], CultureInfo.InvariantCulture, out int t)) threads = t;
