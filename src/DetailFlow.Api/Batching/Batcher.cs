@@ -36,6 +36,7 @@ public sealed class Batcher(
     private int _outstanding;
     private int _disposed;
     private int _stepRows;
+    private int _rowsInUse;   // written by the inference thread each loop, read by the rows-in-use gauge
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
 
@@ -64,6 +65,7 @@ public sealed class Batcher(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         telemetry.ObserveQueueDepth(() => Outstanding);
+        telemetry.ObserveRowsInUse(() => Volatile.Read(ref _rowsInUse));
         lifetime.ApplicationStopping.Register(BeginDrain);
         _decoder.Start();
         _thread = new Thread(Run) { IsBackground = true, Name = "detailflow-inference" };
@@ -123,6 +125,7 @@ public sealed class Batcher(
                 }
                 if (IsDraining) Drain();
                 _decoder.Post(_decodes);
+                Volatile.Write(ref _rowsInUse, _engines.Values.Sum(e => e.RowsInUse));
                 var busy = _engines.Values.Where(e => e.ActiveRequests > 0 || e.PendingRequests > 0).ToList();
                 if (busy.Count == 0)
                 {

@@ -47,6 +47,29 @@ public sealed class DetailFlowTelemetry : IDisposable
 
     public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
 
+    /// <summary>
+    /// KV-cache rows held by live generations (all models), and the process's OS threads: the runtime's meter counts
+    /// only thread-pool threads, not the inference, decode and native (OpenMP) threads a soak run checks stay flat.
+    /// </summary>
+    public void ObserveRowsInUse(Func<int> rows)
+    {
+        _meter.CreateObservableGauge("detailflow.rows.in_use", rows, description: "KV-cache rows held by live generations");
+        _meter.CreateObservableGauge("detailflow.process.threads", ProcessThreads, description: "OS threads of this process");
+    }
+
+    /// <summary>Threads of this process: /proc/self/status on Linux (cheap), the Process API elsewhere.</summary>
+    private static int ProcessThreads()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("Threads:", StringComparison.Ordinal)) return int.Parse(line.AsSpan(8).Trim());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { }
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.Threads.Count;
+    }
+
     /// <summary>Jobs training on this instance, and the latest loss of each (tags <c>job_id</c>, <c>kind</c>).</summary>
     public void ObserveJobs(Func<int> running, Func<IEnumerable<Measurement<double>>> losses)
     {

@@ -20,7 +20,7 @@ public sealed record ServeBenchmarkOptions(Uri Url, int Clients, TimeSpan Durati
         if (Duration <= TimeSpan.Zero) throw new ArgumentException($"--seconds {Duration.TotalSeconds}: must be positive");
     }
 
-    private static bool IsLoopback(Uri url) =>
+    internal static bool IsLoopback(Uri url) =>
         url.IsLoopback || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 }
 

@@ -9,6 +9,7 @@ public sealed class BenchCommand : Command
     public BenchCommand(IConsoleUi ui) : base("bench", "Measure generation (and decoding) speed")
     {
         Subcommands.Add(new BenchServeCommand(ui));
+        Subcommands.Add(new BenchSoakCommand(ui));
         Subcommands.Add(new BenchGenerateCommand(ui));
         Subcommands.Add(new BenchModelCommand(ui));
         Subcommands.Add(new BenchMidFlightCommand(ui));
