@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace DetailFlow.Cli.Bench;
 
 /// <summary>
-/// One look at the service (seconds into the run): resident memory, managed heap after the last GC, GC count, OS and
+/// One look at the service (seconds into the run): resident memory, managed heap (uncollected garbage included), GC count, OS and
 /// thread-pool threads, queue depth, KV-cache rows in use, cumulative cache hit ratio. Null where the service (or
 /// <c>/proc</c>) did not say; <see cref="Error"/> when <c>/metrics</c> did not answer.
 /// </summary>
@@ -48,8 +48,8 @@ public sealed class SoakSampler(HttpClient http, int? pid)
         double? hits = Get("detailflow_cache_hits_total"), misses = Get("detailflow_cache_misses_total");
         double? ratio = (hits ?? 0) + (misses ?? 0) > 0 ? (hits ?? 0) / ((hits ?? 0) + (misses ?? 0)) : null;
         return new SoakSample(seconds,
-            procRss ?? Get("dotnet_process_memory_working_set_bytes") / MiB ?? Get("process_resident_memory_bytes") / MiB,
-            Get("dotnet_gc_last_collection_heap_size_bytes") / MiB,
+            procRss ?? Get("detailflow_memory_resident_bytes") / MiB ?? Get("dotnet_process_memory_working_set_bytes") / MiB,
+            Get("detailflow_memory_managed_bytes") / MiB ?? Get("dotnet_gc_last_collection_heap_size_bytes") / MiB,
             Get("dotnet_gc_collections_total") is { } gcs ? (long)gcs : null,
             procThreads ?? Int("detailflow_process_threads"),
             Int("dotnet_thread_pool_thread_count_total") ?? Int("dotnet_thread_pool_thread_count"),
