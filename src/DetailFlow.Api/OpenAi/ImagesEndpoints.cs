@@ -27,7 +27,8 @@ public static class ImagesEndpoints
     {
         app.MapGroup("v1").WithTags("OpenAI-compatible").MapPost("images/generations", Generate).WithName("CreateImage")
             .WithSummary("OpenAI Images API: prompt = a class label, synonym or id; b64_json images, or SSE with stream = true")
-            .Accepts<ImagesRequest>("application/json")
+            // "*/*" too: routing would otherwise answer other content types itself, as problem details; the handler's 415 is OpenAI-shaped.
+            .Accepts<ImagesRequest>("application/json", "*/*")
             .Produces<ImagesResponse>(StatusCodes.Status200OK).Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .Produces<OpenAiErrorBody>(StatusCodes.Status400BadRequest).Produces<OpenAiErrorBody>(StatusCodes.Status401Unauthorized)
             .Produces<OpenAiErrorBody>(StatusCodes.Status404NotFound).Produces<OpenAiErrorBody>(StatusCodes.Status429TooManyRequests)
