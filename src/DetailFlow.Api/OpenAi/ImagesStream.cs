@@ -43,6 +43,10 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
             string data = JsonSerializer.Serialize(new { type = "error", error = error.Error });
             await WriteAsync(response, $"event: error\ndata: {data}\n\n", CancellationToken.None);
         }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client left: its images are cancelled below; nothing to report to anyone.
+        }
         finally
         {
             await cancel.CancelAsync();
