@@ -1,6 +1,7 @@
 using DetailFlow.Api.Admin;
 using DetailFlow.Api.Endpoints;
 using DetailFlow.Api.Hosting;
+using DetailFlow.Api.OpenAi;
 using DetailFlow.Core.Runtime;
 using Microsoft.Extensions.Options;
 
@@ -15,6 +16,7 @@ app.MapGenerateEndpoints();
 app.MapStreamEndpoints();
 app.MapRefineEndpoints();
 app.MapModelEndpoints();
+app.MapOpenAiEndpoints();
 app.MapAdminEndpoints();
 
 try

@@ -69,7 +69,7 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
 
         // A request rents the old model and is held in flight (at the cache gate) across the swap.
         using var client = api.Client();
-        string oldFingerprint = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("models")[0].GetProperty("fingerprint").GetString()!;
+        string oldFingerprint = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("fingerprint").GetString()!;
         var held = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(@class: 1, seed: 4242, tokens: 32));
         await api.Cache.Caller(1);
 
@@ -81,7 +81,7 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         var after = await client.PostAsJsonAsync("/v1/generate", new { @class = 1, tokens = 32 });   // unseeded: not held
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         Assert.Equal(newFingerprint, after.Headers.GetValues("X-Model-Fingerprint").Single());
-        Assert.Equal(newFingerprint, (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("models")[0].GetProperty("fingerprint").GetString());
+        Assert.Equal(newFingerprint, (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("fingerprint").GetString());
         Assert.False(held.IsCompleted);
         var models = await admin.GetFromJsonAsync<JsonElement>("/admin/models");
         Assert.Equal(newFingerprint, models.GetProperty("active").GetString());

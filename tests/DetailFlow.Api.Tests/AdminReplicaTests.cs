@@ -120,7 +120,7 @@ public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replica
         string? served = null;
         for (int i = 0; i < 200 && served != want; i++)
         {
-            served = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("models")[0].GetProperty("fingerprint").GetString();
+            served = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("fingerprint").GetString();
             if (served != want) await Task.Delay(50);
         }
         return served;

@@ -36,7 +36,7 @@ public sealed class DefaultModelTests(DefaultModelFactory api) : IClassFixture<D
         Assert.Contains("Sneaker", models);
         Assert.Contains("Ankle boot", models);
         // Served at the guidance its quality was measured at; a request that names cfg_scale keeps it.
-        Assert.Equal(DefaultModel.CfgScale, JsonDocument.Parse(models).RootElement.GetProperty("models")[0].GetProperty("defaults").GetProperty("cfg_scale").GetDouble());
+        Assert.Equal(DefaultModel.CfgScale, JsonDocument.Parse(models).RootElement.GetProperty("data")[0].GetProperty("defaults").GetProperty("cfg_scale").GetDouble());
         var watch = Stopwatch.StartNew();
         var response = await client.PostAsJsonAsync("/v1/generate", new { @class = "Sneaker", seed = 3 });
         watch.Stop();

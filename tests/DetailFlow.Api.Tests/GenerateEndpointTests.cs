@@ -14,7 +14,7 @@ public sealed class GenerateEndpointTests(ApiFactory api) : IClassFixture<ApiFac
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("image/png", response.Content.Headers.ContentType?.MediaType);
         var models = await client.GetFromJsonAsync<JsonElement>("/v1/models");
-        int expected = models.GetProperty("models")[0].GetProperty("schedule").EnumerateArray()
+        int expected = models.GetProperty("data")[0].GetProperty("schedule").EnumerateArray()
             .Single(e => e.GetProperty("tokens").GetInt32() == 12).GetProperty("resolution").GetInt32();
         var (w, h) = PngInfo.Size(await response.Content.ReadAsByteArrayAsync());
         Assert.Equal((expected, expected), (w, h));
@@ -87,7 +87,7 @@ public sealed class GenerateEndpointTests(ApiFactory api) : IClassFixture<ApiFac
     public async Task Models_ListsScheduleLabelsAndDefaults()
     {
         using var client = api.CreateClient();
-        var m = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("models")[0];
+        var m = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0];
         Assert.Equal(10, m.GetProperty("num_classes").GetInt32());
         Assert.Equal("shark", m.GetProperty("labels")[2].GetString());
         var tokens = m.GetProperty("schedule").EnumerateArray().Select(e => e.GetProperty("tokens").GetInt32()).ToArray();

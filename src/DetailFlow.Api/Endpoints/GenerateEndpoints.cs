@@ -12,6 +12,9 @@ public static class GenerateEndpoints
         api.MapPost("generate", Generate).WithName("Generate")
             .WithSummary("Generate images of a class; one PNG as image/png, otherwise JSON with base64 images")
             .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+        // The design card's route: the same handler, limits and keys.
+        app.MapPost("generate", Generate).WithTags("Generation").WithName("GenerateDesignCard").WithSummary("The same as POST /v1/generate")
+            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
         return app;
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Endpoints;
 
@@ -10,31 +11,47 @@ public static class ModelEndpoints
     public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGroup("v1").WithTags("Models").MapGet("models", GetModels).WithName("GetModels")
-            .WithSummary("The served model: schedule (tokens → resolution), labels and request defaults");
+            .WithSummary("The served model in the OpenAI list shape, with its schedule (tokens → resolution), labels, request defaults and precision");
         return app;
     }
 
-    public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state)
+    public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state, IOptions<ModelOptions> options)
     {
         if (state.Model is not { } m) return Problems.NotReady();
         var d = m.Defaults;
-        var info = new ModelInfo(m.Name, m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
+        var info = new ModelInfo(m.Name, "model", Created(m), "detailflow", m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
-            new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount));
-        return TypedResults.Ok(new ModelList([info]));
+            new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount),
+            options.Value.DType.ToString().ToLowerInvariant());
+        return TypedResults.Ok(new ModelList("list", [info]));
+    }
+
+    /// <summary>OpenAI's <c>created</c> (Unix seconds): when the GPT weights were written.</summary>
+    private static long Created(LoadedModel m)
+    {
+        string? path = m.Source?.GptPath;
+        return path is not null && File.Exists(path) ? new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeSeconds() : 0;
     }
 }
 
-public sealed record ModelList([property: JsonPropertyName("models")] IReadOnlyList<ModelInfo> Models);
+/// <summary>OpenAI's model list: <c>{object: "list", data: [...]}</c>.</summary>
+public sealed record ModelList(
+    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("data")] IReadOnlyList<ModelInfo> Data);
 
+/// <summary>An OpenAI model entry (<c>id</c>, <c>object</c>, <c>created</c>, <c>owned_by</c>) carrying the DetailFlow fields.</summary>
 public sealed record ModelInfo(
     [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("object")] string Object,
+    [property: JsonPropertyName("created")] long Created,
+    [property: JsonPropertyName("owned_by")] string OwnedBy,
     [property: JsonPropertyName("fingerprint")] string Fingerprint,
     [property: JsonPropertyName("num_classes")] int NumClasses,
     [property: JsonPropertyName("labels")] IReadOnlyList<string> Labels,
     [property: JsonPropertyName("max_tokens")] int MaxTokens,
     [property: JsonPropertyName("schedule")] IReadOnlyList<ScheduleEntry> Schedule,
-    [property: JsonPropertyName("defaults")] Defaults Defaults);
+    [property: JsonPropertyName("defaults")] Defaults Defaults,
+    [property: JsonPropertyName("precision")] string Precision);
 
 public sealed record ScheduleEntry([property: JsonPropertyName("tokens")] int Tokens, [property: JsonPropertyName("resolution")] int Resolution);
 

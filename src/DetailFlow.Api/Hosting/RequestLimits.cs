@@ -25,13 +25,16 @@ public static class RequestLimits
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             o.OnRejected = (context, _) =>
             {
-                context.HttpContext.Response.Headers.RetryAfter = "60";
-                return ValueTask.CompletedTask;
+                var http = context.HttpContext;
+                http.Response.Headers.RetryAfter = "60";
+                return http.GetEndpoint()?.Metadata.GetMetadata<OpenAi.OpenAiRoute>() is null ? ValueTask.CompletedTask
+                    : new ValueTask(OpenAi.OpenAiErrors.WriteAsync(http, StatusCodes.Status429TooManyRequests, "Rate limit reached; retry after 60 s.", "rate_limit_exceeded"));
             };
             o.AddPolicy(Policy, http =>
             {
                 int permits = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<RateLimitOptions>>().Value.PermitsPerMinute;
-                return RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                // With API keys on, each key has its own window; otherwise (or without a valid key) the client address does.
+                return RateLimitPartition.GetFixedWindowLimiter(ApiKeys.Partition(http) ?? http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
                     _ => new FixedWindowRateLimiterOptions { PermitLimit = permits, Window = TimeSpan.FromMinutes(1) });
             });
         });

@@ -67,6 +67,7 @@ public static class ServiceCollectionExtensions
         }
         services.AddProblemDetails();
         services.AddRequestLimits();
+        services.AddApiKeys();
         services.AddOpenApi();
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("detailflow-api"))
             .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName, "System.Runtime").AddAspNetCoreInstrumentation().AddPrometheusExporter());
@@ -80,9 +81,12 @@ public static class ServiceCollectionExtensions
             StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
+        app.UseCurlJsonBodies();   // before routing, which picks endpoints by content type
+        app.UseRouting();
         var page = PageFiles(app.Environment);
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = page });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = page });
+        app.UseApiKeys();
         app.UseRateLimiter();
         app.MapOpenApi();
         app.UseSwaggerUI(o => o.SwaggerEndpoint("/openapi/v1.json", "DetailFlow v1"));

@@ -1,4 +1,4 @@
-// DetailFlow page: pick class/seed/cfg/detail, watch the previews of GET /v1/generate/stream sharpen (EventSource),
+// DetailFlow page: pick class/seed/cfg/detail, watch the previews of GET /v1/generate/stream sharpen (SSE over fetch),
 // keep finished images in a gallery and refine them via GET /v1/refine/stream. No framework, no build step.
 'use strict';
 
@@ -6,7 +6,7 @@ const $ = id => document.getElementById(id);
 const MAX_SEED = 2 ** 31 - 1;
 
 let model = null;      // /v1/models entry
-let source = null;     // the open EventSource, if any
+let source = null;     // the AbortController of the open stream, if any
 
 const resolutionOf = tokens => model.schedule.find(e => e.tokens === tokens)?.resolution;
 const className = id => model.labels[id] ?? `class ${id}`;
@@ -25,7 +25,7 @@ async function init() {
     setStatus('error', 'The model is not loaded yet; reload the page in a moment.');
     return;
   }
-  model = (await response.json()).models[0];
+  model = (await response.json()).data[0];   // the OpenAI list shape
   const largest = model.schedule[model.schedule.length - 1].resolution;
   $('model-info').textContent = `${model.id} · ${model.num_classes} classes · up to ${model.max_tokens} tokens / ${largest} px`;
 
@@ -55,9 +55,12 @@ function refine(parent, tokens) {
   stream(`/v1/refine/stream?${query}`, { classId: parent.classId, cfg: parent.cfg, from: parent.tokens });
 }
 
-// One stream at a time: a new one closes the old (the server then cancels its row).
-function stream(url, meta) {
-  source?.close();
+// One stream at a time: a new one aborts the old (the server then cancels its row). fetch rather than EventSource, so
+// the API key (when the service asks for one) travels in a header.
+async function stream(url, meta) {
+  source?.abort();
+  const mine = new AbortController();
+  source = mine;
   $('previews').replaceChildren();
   const current = $('current');
   current.removeAttribute('src');
@@ -67,34 +70,78 @@ function stream(url, meta) {
 
   const started = performance.now();
   let firstPreview = null;
-  const es = new EventSource(url);
-  source = es;
-  const done = () => { es.close(); if (source === es) source = null; };
-
-  es.addEventListener('preview', e => {
-    const p = JSON.parse(e.data);
-    firstPreview ??= performance.now() - started;
-    addPreview(p);
-    showCurrent(p, false);
-  });
-  es.addEventListener('completed', e => {
-    done();   // close before the server ends the stream, or the browser reconnects and starts over
-    const c = JSON.parse(e.data);
-    showCurrent(c, true);
-    addResult(c, meta);
-    const total = (performance.now() - started) / 1000;
-    const first = firstPreview === null ? '' : `, first preview after ${(firstPreview / 1000).toFixed(2)} s`;
-    setStatus('done', `Done: ${c.tokens} tokens, ${c.resolution} px in ${total.toFixed(2)} s${first}${c.cached ? ' (cached codes)' : ''}.`);
-  });
-  es.addEventListener('error', e => {
-    done();
-    if (e.data) {   // the server's own error event carries problem details
-      const problem = JSON.parse(e.data);
-      setStatus('error', `${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`);
-    } else {
-      setStatus('error', 'The stream failed (rejected request, rate limit or server gone).');
+  try {
+    const response = await fetchWithKey(url, { headers: { Accept: 'text/event-stream' }, signal: mine.signal });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => null);
+      setStatus('error', problem?.title ? `${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`
+        : `The stream was refused (${response.status}).`);
+      return;
     }
-  });
+    for await (const { event, data } of serverSentEvents(response.body)) {
+      if (event === 'preview') {
+        const p = JSON.parse(data);
+        firstPreview ??= performance.now() - started;
+        addPreview(p);
+        showCurrent(p, false);
+      } else if (event === 'completed') {
+        const c = JSON.parse(data);
+        showCurrent(c, true);
+        addResult(c, meta);
+        const total = (performance.now() - started) / 1000;
+        const first = firstPreview === null ? '' : `, first preview after ${(firstPreview / 1000).toFixed(2)} s`;
+        setStatus('done', `Done: ${c.tokens} tokens, ${c.resolution} px in ${total.toFixed(2)} s${first}${c.cached ? ' (cached codes)' : ''}.`);
+        return;
+      } else if (event === 'error') {   // the server's own error event carries problem details
+        const problem = JSON.parse(data);
+        setStatus('error', `${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`);
+        return;
+      }
+    }
+    setStatus('error', 'The stream ended before the image was complete.');
+  } catch (e) {
+    if (!mine.signal.aborted) setStatus('error', `The stream failed (${e.message}).`);
+  } finally {
+    if (source === mine) { mine.abort(); source = null; }
+  }
+}
+
+// The API key, when the service answers 401: asked for once, kept for this browser session (sessionStorage).
+const KEY_ITEM = 'detailflow-api-key';
+
+async function fetchWithKey(url, init) {
+  for (;;) {
+    const key = sessionStorage.getItem(KEY_ITEM);
+    const headers = { ...init.headers, ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+    const response = await fetch(url, { ...init, headers });
+    if (response.status !== 401) return response;
+    const entered = prompt(key ? 'That API key was refused. API key:' : 'This service needs an API key:');
+    if (!entered) return response;
+    sessionStorage.setItem(KEY_ITEM, entered.trim());
+  }
+}
+
+// text/event-stream → { event, data } (events are separated by a blank line; comment lines are skipped).
+async function* serverSentEvents(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer = (buffer + value).replaceAll('\r\n', '\n');
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      const data = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (data.length > 0) yield { event, data: data.join('\n') };
+    }
+  }
 }
 
 function showCurrent(image, final) {

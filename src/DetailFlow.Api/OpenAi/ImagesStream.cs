@@ -1,0 +1,108 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using DetailFlow.Api.Hosting;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace DetailFlow.Api.OpenAi;
+
+/// <summary>
+/// The <c>stream: true</c> answer: Server-Sent Events as the OpenAI Images API sends them — per image its
+/// <c>image_generation.partial_image</c> events (coarsest first), then one <c>image_generation.completed</c>. The n
+/// images are generated together but their events are written grouped, image 0's first (each event also carries the
+/// extension <c>image_index</c>). Comment lines keep idle connections alive; a failure after the headers went out is an
+/// <c>error</c> event in the OpenAI error shape. A client that disconnects cancels its images.
+/// </summary>
+public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger logger) : IResult
+{
+    private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(10);
+
+    // Base64 holds '+', which the default encoder writes as \u002B; the relaxed one keeps it (the data line is not HTML).
+    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public async Task ExecuteAsync(HttpContext http)
+    {
+        var response = http.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await WriteAsync(response, ": stream open\n\n", http.RequestAborted);   // the headers go out now, not with the first image
+
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var channels = Enumerable.Range(0, plan.N).Select(_ => Channel.CreateUnbounded<ImageStreamEvent>()).ToArray();
+        var work = Enumerable.Range(0, plan.N).Select(i => ProduceAsync(http, i, channels[i].Writer, cancel.Token)).ToArray();
+        try
+        {
+            foreach (var channel in channels) await DrainAsync(response, channel.Reader, http.RequestAborted);
+        }
+        catch (Exception e) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            var error = OpenAiErrors.From(e, http);
+            if (error.Status >= 500) logger.LogError(e, "Streamed image generation failed");
+            await cancel.CancelAsync();
+            string data = JsonSerializer.Serialize(new { type = "error", error = error.Error });
+            await WriteAsync(response, $"event: error\ndata: {data}\n\n", CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The client left: its images are cancelled below; nothing to report to anyone.
+        }
+        finally
+        {
+            await cancel.CancelAsync();
+            try { await Task.WhenAll(work); }
+            catch (Exception) { /* reported above, or the client left */ }
+        }
+    }
+
+    /// <summary>Generates image <paramref name="index"/>, its previews and final image becoming events; a failure completes the channel with it.</summary>
+    private async Task ProduceAsync(HttpContext http, int index, ChannelWriter<ImageStreamEvent> events, CancellationToken ct)
+    {
+        try
+        {
+            int partial = 0;
+            var image = await ImagesEndpoints.RenderAsync(http, model, plan, index, p =>
+            {
+                events.TryWrite(Event(ImageStreamEvent.Partial, p, index) with { PartialImageIndex = partial++ });
+                return ValueTask.CompletedTask;
+            }, ct);
+            events.TryWrite(Event(ImageStreamEvent.Completed, image, index) with { Usage = ImageUsage.For(1, plan.Tokens), Seed = image.Seed });
+            events.TryComplete();
+        }
+        catch (Exception e)
+        {
+            events.TryComplete(e);
+        }
+    }
+
+    private ImageStreamEvent Event(string type, RenderedImage image, int index) => new(type,
+        Convert.ToBase64String(ImageFormats.Convert(image.Png, plan.Format, plan.Compression)), DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+        ImagesPlan.SizeText(image.Resolution), plan.Quality, "opaque", plan.Format, index);
+
+    /// <summary>Writes one image's events as they come, a comment line whenever none came for a while; rethrows its failure.</summary>
+    private static async Task DrainAsync(HttpResponse response, ChannelReader<ImageStreamEvent> reader, CancellationToken ct)
+    {
+        while (true)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(HeartbeatEvery);
+            bool more;
+            try { more = await reader.WaitToReadAsync(wait.Token); }
+            catch (OperationCanceledException) when (wait.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                await WriteAsync(response, ": keep-alive\n\n", ct);
+                continue;
+            }
+            if (!more) break;
+            while (reader.TryRead(out var e))
+                await WriteAsync(response, $"event: {e.Type}\ndata: {JsonSerializer.Serialize(e, Json)}\n\n", ct);
+        }
+        await reader.Completion;   // throws the producer's failure
+    }
+
+    private static async Task WriteAsync(HttpResponse response, string text, CancellationToken ct)
+    {
+        await response.Body.WriteAsync(Encoding.UTF8.GetBytes(text), ct);
+        await response.Body.FlushAsync(ct);
+    }
+}
