@@ -22,7 +22,8 @@ namespace DetailFlow.Api.Batching;
 /// </summary>
 public sealed class Batcher(
     IOptions<BatcherOptions> options, IOptions<ModelOptions> modelOptions, ModelLoader loader, ModelState state,
-    DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime) : IHostedService, IDisposable
+    DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime, IStepGate? stepGate = null)
+    : IHostedService, IDisposable
 {
     private readonly DecodeWorker _decoder = new(modelOptions.Value.EffectiveDecodeThreads, telemetry, logger);
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
@@ -265,6 +266,7 @@ public sealed class Batcher(
         _stepRows = 0;
         try
         {
+            stepGate?.BeforeStep();
             using var gcGuard = ScalarGcGuard.Enter();   // TorchSharp Scalar temporaries vs. other threads' GCs
             engine.Step();
         }
