@@ -52,13 +52,55 @@ public sealed class Batcher(
     /// <summary>Queues <paramref name="job"/>; false when the queue is full.</summary>
     public bool TrySubmit(InferenceJob job)
     {
-        if (Interlocked.Increment(ref _outstanding) > Capacity)
+        using var admission = TryAdmit(1);
+        return admission?.TrySubmit(job) ?? false;
+    }
+
+    /// <summary>
+    /// Reserves room for <paramref name="count"/> jobs as one unit: all of them or none (null, nothing reserved), so a
+    /// request for several images is refused before any of them runs. Unused room is given back on dispose.
+    /// </summary>
+    public Admission? TryAdmit(int count)
+    {
+        while (true)
         {
-            Interlocked.Decrement(ref _outstanding);
-            return false;
+            int seen = Volatile.Read(ref _outstanding);
+            if (count > 0 && seen + count > Capacity) return null;
+            if (Interlocked.CompareExchange(ref _outstanding, seen + count, seen) == seen) return new Admission(this, count);
         }
+    }
+
+    internal void Release(int count) => Interlocked.Add(ref _outstanding, -count);
+
+    /// <summary>Queues a job whose room is already reserved; the room is freed when the job ends.</summary>
+    internal void Enqueue(InferenceJob job)
+    {
         job.Result.Task.ContinueWith(_ => Interlocked.Decrement(ref _outstanding), TaskScheduler.Default);
         if (!_incoming.Writer.TryWrite(job)) job.Fail(Stopping(started: false));   // the inference thread has exited
+    }
+
+    /// <summary>
+    /// Decodes a job whose codes are all known (a cache hit) on the decode thread directly: it takes no room in the queue
+    /// and never waits for the inference thread.
+    /// </summary>
+    public void Decode(InferenceJob job)
+    {
+        if (IsDraining) { job.Fail(Stopping(started: false)); return; }
+        var model = job.Model ?? state.Model;
+        if (model is null || model.IsDisposed) { job.Fail(new InvalidOperationException("the job's model is no longer loaded")); return; }
+        var items = new List<DecodeItem>();
+        AddKnown(items, job, model, job.Known);
+        if (!_decoder.Post(items)) job.Fail(Stopping(started: false));   // the decode thread has stopped
+    }
+
+    /// <summary>The preview and (when all codes are known) final decodes that <paramref name="known"/> already allows.</summary>
+    private static bool AddKnown(List<DecodeItem> items, InferenceJob job, LoadedModel model, long[] known)
+    {
+        int reach = Math.Min(known.Length, job.Tokens);
+        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
+            items.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
+        if (known.Length < job.Tokens) return false;
+        items.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
         return true;
     }
 
@@ -216,14 +258,7 @@ public sealed class Batcher(
         var model = job.Model ?? state.Model;
         if (model is null || model.IsDisposed) { job.Fail(new InvalidOperationException("the job's model is no longer loaded")); return; }
         var known = job.Known;
-        int reach = Math.Min(known.Length, job.Tokens);
-        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
-            _decodes.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
-        if (known.Length >= job.Tokens)
-        {
-            _decodes.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
-            return;
-        }
+        if (AddKnown(_decodes, job, model, known)) return;
         GenerationRow row;
         var abort = CancellationTokenSource.CreateLinkedTokenSource(job.Token);
         try

@@ -32,17 +32,19 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
         _thread.Start();
     }
 
-    /// <summary>Queues <paramref name="items"/> (in order) and clears the list.</summary>
-    public void Post(List<DecodeItem> items)
+    /// <summary>Queues <paramref name="items"/> (in order) and clears the list; false (nothing queued) once the thread is stopping.</summary>
+    public bool Post(List<DecodeItem> items)
     {
-        if (items.Count == 0) return;
+        if (items.Count == 0) return true;
         lock (_gate)
         {
+            if (_stopping) return false;
             _waiting.AddRange(items);
             foreach (var item in items) _held[item.Model] = _held.GetValueOrDefault(item.Model) + 1;
             Monitor.PulseAll(_gate);
         }
         items.Clear();
+        return true;
     }
 
     /// <summary>Nothing is waiting or being decoded.</summary>
@@ -137,12 +139,13 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
             job.FirstPreviewSeen = true;
             telemetry.TimeToFirstPreview.Record(job.Elapsed.TotalSeconds);
         }
-        job.Post(async () =>
+        job.Post(() =>
         {
             var encoder = item.Final ? PngEncoder.Compact : PngEncoder.Fast;
             var encoded = new EncodedImage(image.PrefixLength, image.Resolution, encoder.Encode(image.Image));
             if (item.Final) job.Result.TrySetResult(new JobResult(item.Codes, encoded, item.Generated));
-            else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) await onPreview(encoded);
+            else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) onPreview(encoded);
+            return Task.CompletedTask;
         });
     }
 }

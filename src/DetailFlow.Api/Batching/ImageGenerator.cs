@@ -30,27 +30,33 @@ public sealed record ImageOutcome(JobResult Result, string CodesId, bool CacheHi
 
 /// <summary>
 /// Cache first, then the batcher: a seeded request whose final image is cached is answered from the cache (unless it
-/// streams previews); one whose codes are cached (at this or a greater detail) is only decoded; otherwise it is
-/// generated once (continuing any shorter cached prefix). Its codes and final image are cached.
+/// streams previews); one whose codes are cached (at this or a greater detail) is only decoded, straight on the decode
+/// thread; otherwise it is generated once (continuing any shorter cached prefix). Its codes and final image are cached.
+/// The images of one request that need generating are admitted to the queue together or not at all.
 /// </summary>
 public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowTelemetry telemetry, IOptions<BatcherOptions> options)
 {
+    /// <summary>One image; <paramref name="onPreview"/> must not block (see <see cref="InferenceJob.OnPreview"/>).</summary>
     public async Task<ImageOutcome> GenerateAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
-        Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
+        Action<EncodedImage>? onPreview, CancellationToken ct) => (await GenerateAsync(model, [spec], previews, onPreview, ct))[0];
+
+    /// <summary>Several images of one request: the queue takes all of those needing generation, or the request fails with <see cref="QueueFullException"/> before any runs.</summary>
+    public async Task<ImageOutcome[]> GenerateAsync(LoadedModel model, IReadOnlyList<ImageSpec> specs, IReadOnlySet<int> previews,
+        Action<EncodedImage>? onPreview, CancellationToken ct)
     {
         int deadline = options.Value.DeadlineSeconds;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(TimeSpan.FromSeconds(deadline));
         try
         {
-            var (result, hit) = await ProduceAsync(model, spec, previews, onPreview, cts.Token);
-            if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
-            string id = Guid.NewGuid().ToString("N");
-            await cache.StoreResultAsync(id, new StoredResult(model.Fingerprint, spec.ClassId, spec.Options, result.Codes), CancellationToken.None);
-            telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", "ok"));
-            return new ImageOutcome(result, id, hit, spec.Options.Seed);
+            var cached = await Task.WhenAll(specs.Select(s => CachedAsync(model, s, cts.Token)));
+            int toGenerate = specs.Where((s, i) => (Longest(cached[i], s.Known)?.Length ?? 0) < s.Tokens).Count();
+            using var admission = batcher.TryAdmit(toGenerate) ?? throw new QueueFullException(options.Value.RetryAfterSeconds);
+            var outcomes = await Task.WhenAll(specs.Select((s, i) => OneAsync(model, s, cached[i], admission, previews, onPreview, cts.Token)));
+            telemetry.Requests.Add(specs.Count, new KeyValuePair<string, object?>("outcome", "ok"));
+            return outcomes;
         }
-        catch (Exception e) when (Outcome(e) is { } outcome && Count(outcome))
+        catch (Exception e) when (Outcome(e) is { } outcome && Count(outcome, specs.Count))
         {
             throw;
         }
@@ -60,28 +66,42 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         }
     }
 
-    private async Task<(JobResult Result, bool Hit)> ProduceAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
-        Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
+    /// <summary>The longest codes cached for <paramref name="spec"/> (null when it is not cacheable).</summary>
+    private async Task<long[]?> CachedAsync(LoadedModel model, ImageSpec spec, CancellationToken ct) => spec.Cacheable
+        ? await cache.FindAsync(CodeCache.Key(model, spec.ClassId, spec.Options), ct)
+        : null;
+
+    private async Task<ImageOutcome> OneAsync(LoadedModel model, ImageSpec spec, long[]? known, Admission admission,
+        IReadOnlySet<int> previews, Action<EncodedImage>? onPreview, CancellationToken ct)
     {
-        InferenceJob Job(long[]? known, CancellationToken token, Func<EncodedImage, ValueTask>? previewTo) => new()
+        var (result, hit) = await ProduceAsync(model, spec, known, admission, previews, onPreview, ct);
+        if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
+        string id = Guid.NewGuid().ToString("N");
+        await cache.StoreResultAsync(id, new StoredResult(model.Fingerprint, spec.ClassId, spec.Options, result.Codes), CancellationToken.None);
+        return new ImageOutcome(result, id, hit, spec.Options.Seed);
+    }
+
+    private async Task<(JobResult Result, bool Hit)> ProduceAsync(LoadedModel model, ImageSpec spec, long[]? known, Admission admission,
+        IReadOnlySet<int> previews, Action<EncodedImage>? onPreview, CancellationToken ct)
+    {
+        InferenceJob Job(long[]? codes, CancellationToken token, Action<EncodedImage>? previewTo) => new()
         {
-            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = known ?? [], Model = model,
+            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = codes ?? [], Model = model,
             PreviewTokens = previews, OnPreview = previewTo, Token = token,
         };
-        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), ct), false);
+        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), admission, ct), false);
 
         string key = CodeCache.Key(model, spec.ClassId, spec.Options);
         async Task<JobResult> Decoded(long[] codes)
         {
             if (previews.Count == 0 && await cache.FindImageAsync(key, spec.Tokens, ct) is { } image)
                 return new JobResult(codes[..spec.Tokens], new EncodedImage(spec.Tokens, image.Resolution, image.Png), Generated: false);
-            var result = await RunAsync(Job(codes, ct, onPreview), ct);
+            var result = await RunAsync(Job(codes, ct, onPreview), admission, ct);
             await Remember(result);
             return result;
         }
         Task Remember(JobResult r) => cache.StoreImageAsync(key, r.Image.Tokens, new CachedImage(r.Image.Resolution, r.Image.Png), CancellationToken.None);
 
-        var known = await cache.FindAsync(key, ct);
         if (known is not null && known.Length >= spec.Tokens) return (await Decoded(known), true);
         var start = Longest(known, spec.Known);
         JobResult? mine = null;
@@ -94,7 +114,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
             deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
             try
             {
-                mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token);
+                mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), admission, deadline.Token);
                 await Remember(mine);   // before the codes reach the waiters, so they find the image too
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shared.IsCancellationRequested)
@@ -108,13 +128,11 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         return mine is not null ? (mine, false) : (await Decoded(codes), true);
     }
 
-    /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped, not errors.</summary>
-    private static Func<EncodedImage, ValueTask>? WhileWaiting(Func<EncodedImage, ValueTask>? onPreview, CancellationToken caller) =>
-        onPreview is null ? null : async image =>
+    /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped.</summary>
+    private static Action<EncodedImage>? WhileWaiting(Action<EncodedImage>? onPreview, CancellationToken caller) =>
+        onPreview is null ? null : image =>
         {
-            if (caller.IsCancellationRequested) return;
-            try { await onPreview(image); }
-            catch (OperationCanceledException) when (caller.IsCancellationRequested) { }
+            if (!caller.IsCancellationRequested) onPreview(image);
         };
 
     private static string? Outcome(Exception e) => e switch
@@ -122,17 +140,19 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         QueueFullException => "rejected", ServiceStoppingException => "stopping", DeadlineExceededException => "deadline", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
     };
 
-    private bool Count(string outcome)
+    private bool Count(string outcome, int images)
     {
-        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        telemetry.Requests.Add(images, new KeyValuePair<string, object?>("outcome", outcome));
         return false;
     }
 
     private static long[]? Longest(long[]? a, long[]? b) => (a?.Length ?? 0) >= (b?.Length ?? 0) ? a : b;
 
-    private async Task<JobResult> RunAsync(InferenceJob job, CancellationToken ct)
+    /// <summary>All codes known: decoded at once, outside the queue. Otherwise generated in <paramref name="admission"/>'s room.</summary>
+    private async Task<JobResult> RunAsync(InferenceJob job, Admission admission, CancellationToken ct)
     {
-        if (!batcher.TrySubmit(job)) throw new QueueFullException(options.Value.RetryAfterSeconds);
+        if (job.Known.Length >= job.Tokens) batcher.Decode(job);
+        else if (!admission.TrySubmit(job)) throw new QueueFullException(options.Value.RetryAfterSeconds);
         return await job.Result.Task.WaitAsync(ct);
     }
 }

@@ -33,8 +33,11 @@ public sealed class InferenceJob
     /// <summary>Prefix lengths to preview (empty unless streaming).</summary>
     public IReadOnlySet<int> PreviewTokens { get; init; } = new HashSet<int>();
 
-    /// <summary>Receives each preview, in order (called off the inference thread).</summary>
-    public Func<EncodedImage, ValueTask>? OnPreview { get; init; }
+    /// <summary>
+    /// Receives each preview, in order, on the job's PNG chain (off the inference thread). It must not block: the final
+    /// image waits behind it, for every caller sharing the job.
+    /// </summary>
+    public Action<EncodedImage>? OnPreview { get; init; }
 
     public CancellationToken Token { get; init; }
 

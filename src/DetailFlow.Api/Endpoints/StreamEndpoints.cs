@@ -18,6 +18,9 @@ public static class StreamEndpoints
 {
     private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(10);
 
+    /// <summary>Events a slow reader may fall behind by before its oldest previews are dropped.</summary>
+    private const int PreviewBacklog = 4;
+
     public static IEndpointRouteBuilder MapStreamEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("v1").WithTags("Generation");
@@ -55,24 +58,29 @@ public static class StreamEndpoints
         ImageGenerator generator, HttpContext http, [EnumeratorCancellation] CancellationToken ct)
     {
         yield return Heartbeat();
-        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(4) { SingleReader = true });
+        // Never blocks a writer: a reader that falls behind loses its oldest previews (the job's PNG chain, which every
+        // caller sharing the computation waits on, must not wait for one reader). The last event, written last, is kept.
+        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(PreviewBacklog)
+        {
+            SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest,
+        });
         int index = 0;
         var work = Task.Run(async () =>
         {
             try
             {
                 var outcome = await generator.GenerateAsync(model, spec, previews,
-                    async image => await events.Writer.WriteAsync(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
-                        Convert.ToBase64String(image.Png)), "preview"), ct), ct);
+                    image => events.Writer.TryWrite(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
+                        Convert.ToBase64String(image.Png)), "preview")), ct);
                 var r = outcome.Result;
-                await events.Writer.WriteAsync(new SseItem<object>(new CompletedEvent(outcome.Seed, r.Image.Tokens, r.Image.Resolution,
-                    Convert.ToBase64String(r.Image.Png), outcome.CodesId, outcome.CacheHit), "completed"), ct);
+                events.Writer.TryWrite(new SseItem<object>(new CompletedEvent(outcome.Seed, r.Image.Tokens, r.Image.Resolution,
+                    Convert.ToBase64String(r.Image.Png), outcome.CodesId, outcome.CacheHit), "completed"));
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 var problem = Problems.Map(e, http)?.ProblemDetails
                     ?? new ProblemDetails { Status = 500, Title = "Generation failed", Detail = "An unexpected error occurred." };
-                await events.Writer.WriteAsync(new SseItem<object>(problem, "error"), CancellationToken.None);
+                events.Writer.TryWrite(new SseItem<object>(problem, "error"));
             }
             finally
             {
