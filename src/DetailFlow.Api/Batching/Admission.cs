@@ -8,9 +8,16 @@ namespace DetailFlow.Api.Batching;
 public sealed class Admission : IDisposable
 {
     private readonly Batcher _batcher;
+    private readonly int _retryAfterSeconds;
     private int _left;
 
-    internal Admission(Batcher batcher, int count) => (_batcher, _left) = (batcher, count);
+    internal Admission(Batcher batcher, int count, int retryAfterSeconds) => (_batcher, _left, _retryAfterSeconds) = (batcher, count, retryAfterSeconds);
+
+    /// <summary>Queues <paramref name="job"/> like <see cref="TrySubmit"/>; <see cref="QueueFullException"/> when there is no room.</summary>
+    public void Submit(InferenceJob job)
+    {
+        if (!TrySubmit(job)) throw new QueueFullException(_retryAfterSeconds);
+    }
 
     /// <summary>Queues <paramref name="job"/> in a reserved place, or in fresh room; false when there is neither.</summary>
     public bool TrySubmit(InferenceJob job)
@@ -39,4 +46,10 @@ public sealed class Admission : IDisposable
         int left = Interlocked.Exchange(ref _left, 0);
         if (left > 0) _batcher.Release(left);
     }
+}
+
+/// <summary>The queue had no room for the request's jobs (429 with Retry-After).</summary>
+public sealed class QueueFullException(int retryAfterSeconds) : Exception("the generation queue is full")
+{
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
 }

@@ -7,7 +7,20 @@ using TorchSharp;
 namespace DetailFlow.Api.Batching;
 
 /// <summary>A code prefix of a job to decode: a preview, or the final image (<see cref="Final"/>).</summary>
-internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
+internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated)
+{
+    /// <summary>Adds the previews, and the final image when every code is known, that the job's known codes allow; true when final.</summary>
+    public static bool AddKnown(List<DecodeItem> items, InferenceJob job, LoadedModel model)
+    {
+        var known = job.Known;
+        int reach = Math.Min(known.Length, job.Tokens);
+        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
+            items.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
+        if (known.Length < job.Tokens) return false;
+        items.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
+        return true;
+    }
+}
 
 /// <summary>
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over

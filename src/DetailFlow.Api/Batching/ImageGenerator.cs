@@ -5,20 +5,6 @@ using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Batching;
 
-/// <summary>The batcher was full.</summary>
-public sealed class QueueFullException(int retryAfterSeconds) : Exception("the generation queue is full")
-{
-    public int RetryAfterSeconds { get; } = retryAfterSeconds;
-}
-
-/// <summary>The service is shutting down: the job had not started, or did not finish within the drain time.</summary>
-public sealed class ServiceStoppingException(bool started, int drainSeconds, int retryAfterSeconds) : Exception(started
-    ? $"the service is shutting down and the image did not finish within the drain time of {drainSeconds} s"
-    : "the service is shutting down and no longer starts new work")
-{
-    public int RetryAfterSeconds { get; } = retryAfterSeconds;
-}
-
 /// <summary>The request's deadline passed before its image was ready.</summary>
 public sealed class DeadlineExceededException(int seconds) : Exception($"the request did not finish within its deadline of {seconds} s");
 
@@ -51,7 +37,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         {
             var cached = await Task.WhenAll(specs.Select(s => CachedAsync(model, s, cts.Token)));
             int toGenerate = specs.Where((s, i) => (Longest(cached[i], s.Known)?.Length ?? 0) < s.Tokens).Count();
-            using var admission = batcher.TryAdmit(toGenerate) ?? throw new QueueFullException(options.Value.RetryAfterSeconds);
+            using var admission = batcher.Admit(toGenerate);
             var outcomes = await Task.WhenAll(specs.Select((s, i) => OneAsync(model, s, cached[i], admission, previews, onPreview, cts.Token)));
             telemetry.Requests.Add(specs.Count, new KeyValuePair<string, object?>("outcome", "ok"));
             return outcomes;
@@ -137,7 +123,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
 
     private static string? Outcome(Exception e) => e switch
     {
-        QueueFullException => "rejected", ServiceStoppingException => "stopping", DeadlineExceededException => "deadline", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
+        QueueFullException => "rejected", ServiceStoppingException => "stopping", DeadlineExceededException => "deadline", OperationCanceledException => "cancelled", _ => "error",
     };
 
     private bool Count(string outcome, int images)
@@ -152,7 +138,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
     private async Task<JobResult> RunAsync(InferenceJob job, Admission admission, CancellationToken ct)
     {
         if (job.Known.Length >= job.Tokens) batcher.Decode(job);
-        else if (!admission.TrySubmit(job)) throw new QueueFullException(options.Value.RetryAfterSeconds);
+        else admission.Submit(job);
         return await job.Result.Task.WaitAsync(ct);
     }
 }
