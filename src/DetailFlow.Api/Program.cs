@@ -11,10 +11,7 @@ builder.AddDetailFlow();
 
 var app = builder.Build();
 app.UseDetailFlow();
-app.MapGenerateEndpoints();
-app.MapStreamEndpoints();
-app.MapRefineEndpoints();
-app.MapModelEndpoints();
+app.MapV1Endpoints();
 app.MapAdminEndpoints();
 
 try

@@ -6,14 +6,10 @@ namespace DetailFlow.Api.Endpoints;
 
 public static class GenerateEndpoints
 {
-    public static IEndpointRouteBuilder MapGenerateEndpoints(this IEndpointRouteBuilder app)
-    {
-        var api = app.MapGroup("v1").WithTags("Generation");
-        api.MapPost("generate", Generate).WithName("Generate")
-            .WithSummary("Generate images of a class; one PNG as image/png, otherwise JSON with base64 images")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
-        return app;
-    }
+    /// <summary>Maps the route in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapGenerateEndpoints(this RouteGroupBuilder generation) =>
+        generation.MapPost("generate", Generate).WithName("Generate")
+            .WithSummary("Generate images of a class; one PNG as image/png, otherwise JSON with base64 images");
 
     public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Generate(
         GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)

@@ -7,12 +7,10 @@ namespace DetailFlow.Api.Endpoints;
 
 public static class ModelEndpoints
 {
-    public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder app)
-    {
-        app.MapGroup("v1").WithTags("Models").MapGet("models", GetModels).WithName("GetModels")
+    /// <summary>Maps the route in the v1 group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapModelEndpoints(this RouteGroupBuilder v1) =>
+        v1.MapGet("models", GetModels).WithTags("Models").WithName("GetModels")
             .WithSummary("The served model: schedule (tokens → resolution), labels and request defaults");
-        return app;
-    }
 
     public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state)
     {

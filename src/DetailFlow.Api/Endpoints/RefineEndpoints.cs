@@ -17,15 +17,13 @@ public sealed record RefineRequest : SamplingRequest
 
 public static class RefineEndpoints
 {
-    public static IEndpointRouteBuilder MapRefineEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>Maps the routes in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapRefineEndpoints(this RouteGroupBuilder generation)
     {
-        app.MapGroup("v1").WithTags("Generation").MapPost("refine", Refine).WithName("Refine")
-            .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
-        app.MapGroup("v1").WithTags("Generation").MapGet("refine/stream", RefineStream).WithName("RefineStream")
-            .WithSummary("Continue an earlier result (by codes_id) to a larger tokens, streaming previews of the added detail (SSE)")
-            .RequireRateLimiting(RequestLimits.Policy);
-        return app;
+        generation.MapPost("refine", Refine).WithName("Refine")
+            .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over");
+        generation.MapGet("refine/stream", RefineStream).WithName("RefineStream")
+            .WithSummary("Continue an earlier result (by codes_id) to a larger tokens, streaming previews of the added detail (SSE)");
     }
 
     public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Refine(

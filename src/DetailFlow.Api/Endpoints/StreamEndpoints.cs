@@ -21,12 +21,11 @@ public static class StreamEndpoints
     /// <summary>Events a slow reader may fall behind by before its oldest previews are dropped.</summary>
     private const int PreviewBacklog = 4;
 
-    public static IEndpointRouteBuilder MapStreamEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>Maps the routes in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapStreamEndpoints(this RouteGroupBuilder api)
     {
-        var api = app.MapGroup("v1").WithTags("Generation");
         api.MapPost("generate/stream", (GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http) =>
-            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
+            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)");
         api.MapGet("generate/stream", (
                 [FromQuery(Name = "class")] string? @class, long? seed, [FromQuery(Name = "cfg_scale")] double? cfgScale, double? temperature,
                 [FromQuery(Name = "top_k")] int? topK, [FromQuery(Name = "top_p")] double? topP, int? tokens, string? previews,
@@ -36,9 +35,7 @@ public static class StreamEndpoints
                 Class = @class is null ? null : JsonSerializer.SerializeToElement(@class), Seed = seed, CfgScale = cfgScale,
                 Temperature = temperature, TopK = topK, TopP = topP, Tokens = tokens,
                 Previews = previews is null ? null : JsonSerializer.SerializeToElement(previews),
-            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)")
-            .RequireRateLimiting(RequestLimits.Policy);
-        return app;
+            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)");
     }
 
     public static Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult> Stream(
@@ -78,9 +75,7 @@ public static class StreamEndpoints
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                var problem = Problems.Map(e, http)?.ProblemDetails
-                    ?? new ProblemDetails { Status = 500, Title = "Generation failed", Detail = "An unexpected error occurred." };
-                events.Writer.TryWrite(new SseItem<object>(problem, "error"));
+                events.Writer.TryWrite(new SseItem<object>(Problems.ForStream(e, http), "error"));
             }
             finally
             {
