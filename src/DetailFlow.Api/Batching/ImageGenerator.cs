@@ -8,16 +8,25 @@ namespace DetailFlow.Api.Batching;
 /// <summary>The request's deadline passed before its image was ready.</summary>
 public sealed class DeadlineExceededException(int seconds) : Exception($"the request did not finish within its deadline of {seconds} s");
 
-/// <summary>One image to produce: class, sampling (seed included), detail, optional known codes (refine).</summary>
-public sealed record ImageSpec(long ClassId, SamplingOptions Options, int Tokens, bool Cacheable, long[]? Known = null);
+/// <summary>
+/// One image to produce: class, sampling (seed included), detail, optional known codes (refine). A cacheable spec
+/// reads its cache entry first; <see cref="Cached"/> is that entry when the endpoint has already read it (refine by id).
+/// </summary>
+public sealed record ImageSpec(long ClassId, SamplingOptions Options, int Tokens, bool Cacheable, long[]? Known = null)
+{
+    /// <summary>The cache id (default: <see cref="CodeCache.Id"/> of the class and sampling).</summary>
+    public string? CacheId { get; init; }
+
+    public CodeEntry? Cached { get; init; }
+}
 
 /// <summary>An image, its codes, the id to refine it by, and whether it came from the cache.</summary>
 public sealed record ImageOutcome(JobResult Result, string CodesId, bool CacheHit, long Seed);
 
 /// <summary>
-/// Cache first, then the batcher: a seeded request whose final image is cached is answered from the cache (unless it
-/// streams previews); one whose codes are cached (at this or a greater detail) is only decoded, straight on the decode
-/// thread; otherwise it is generated once (continuing any shorter cached prefix). Its codes and final image are cached.
+/// Cache first, then the batcher: a request whose codes are cached (at this or a greater detail) is answered from the
+/// cached image or only decoded, straight on the decode thread, and writes nothing; otherwise it is generated once
+/// (continuing any shorter cached prefix; identical concurrent requests share the work) and its entry is written once.
 /// The images of one request that need generating are admitted to the queue together or not at all.
 /// </summary>
 public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowTelemetry telemetry, IOptions<BatcherOptions> options)
@@ -35,10 +44,12 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         cts.CancelAfter(TimeSpan.FromSeconds(deadline));
         try
         {
-            var cached = await Task.WhenAll(specs.Select(s => CachedAsync(model, s, cts.Token)));
-            int toGenerate = specs.Where((s, i) => (Longest(cached[i], s.Known)?.Length ?? 0) < s.Tokens).Count();
+            var ids = specs.Select(s => s.CacheId ?? CodeCache.Id(model, s.ClassId, s.Options)).ToArray();
+            var cached = await Task.WhenAll(specs.Select((s, i) => CachedAsync(s, ids[i], cts.Token)));
+            int toGenerate = specs.Where((s, i) => (Longest(cached[i]?.Codes, s.Known)?.Length ?? 0) < s.Tokens).Count();
             using var admission = batcher.Admit(toGenerate);
-            var outcomes = await Task.WhenAll(specs.Select((s, i) => OneAsync(model, s, cached[i], admission, previews, onPreview, cts.Token)));
+            var outcomes = await Task.WhenAll(specs.Select((s, i) =>
+                OneAsync(model, s, ids[i], cached[i], admission, previews, onPreview, cts.Token)));
             telemetry.Requests.Add(specs.Count, new KeyValuePair<string, object?>("outcome", "ok"));
             return outcomes;
         }
@@ -52,68 +63,73 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         }
     }
 
-    /// <summary>The longest codes cached for <paramref name="spec"/> (null when it is not cacheable).</summary>
-    private async Task<long[]?> CachedAsync(LoadedModel model, ImageSpec spec, CancellationToken ct) => spec.Cacheable
-        ? await cache.FindAsync(CodeCache.Key(model, spec.ClassId, spec.Options), ct)
-        : null;
+    /// <summary>The request's one cache read: the entry the endpoint passed, or a cacheable spec's entry.</summary>
+    private async Task<CodeEntry?> CachedAsync(ImageSpec spec, string id, CancellationToken ct) =>
+        spec.Cached ?? (spec.Cacheable ? await cache.FindAsync(id, ct) : null);
 
-    private async Task<ImageOutcome> OneAsync(LoadedModel model, ImageSpec spec, long[]? known, Admission admission,
+    private async Task<ImageOutcome> OneAsync(LoadedModel model, ImageSpec spec, string id, CodeEntry? cached, Admission admission,
         IReadOnlySet<int> previews, Action<EncodedImage>? onPreview, CancellationToken ct)
     {
-        var (result, hit) = await ProduceAsync(model, spec, known, admission, previews, onPreview, ct);
+        var (result, hit) = await ProduceAsync(new Work(model, spec, id, admission, previews, onPreview), cached, ct);
         if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
-        string id = Guid.NewGuid().ToString("N");
-        await cache.StoreResultAsync(id, new StoredResult(model.Fingerprint, spec.ClassId, spec.Options, result.Codes), CancellationToken.None);
-        return new ImageOutcome(result, id, hit, spec.Options.Seed);
+        return new ImageOutcome(result, CodeCache.CodesId(id, spec.Tokens), hit, spec.Options.Seed);
     }
 
-    private async Task<(JobResult Result, bool Hit)> ProduceAsync(LoadedModel model, ImageSpec spec, long[]? known, Admission admission,
-        IReadOnlySet<int> previews, Action<EncodedImage>? onPreview, CancellationToken ct)
+    /// <summary>What one image's production needs besides the cached entry.</summary>
+    private sealed record Work(LoadedModel Model, ImageSpec Spec, string Id, Admission Admission, IReadOnlySet<int> Previews,
+        Action<EncodedImage>? OnPreview)
     {
-        InferenceJob Job(long[]? codes, CancellationToken token, Action<EncodedImage>? previewTo) => new()
+        public InferenceJob Job(long[]? codes, CancellationToken token, Action<EncodedImage>? previewTo) => new()
         {
-            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = codes ?? [], Model = model,
-            PreviewTokens = previews, OnPreview = previewTo, Token = token,
+            ClassId = Spec.ClassId, Options = Spec.Options, Tokens = Spec.Tokens, Known = codes ?? [], Model = Model,
+            PreviewTokens = Previews, OnPreview = previewTo, Token = token,
         };
-        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), admission, ct), false);
 
-        string key = CodeCache.Key(model, spec.ClassId, spec.Options);
-        async Task<JobResult> Decoded(long[] codes)
+        public CodeEntry Entry(JobResult r) => new(Model.Fingerprint, Spec.ClassId, Spec.Options, r.Codes, r.Image.Tokens,
+            new CachedImage(r.Image.Resolution, r.Image.Png));
+    }
+
+    private async Task<(JobResult Result, bool Hit)> ProduceAsync(Work w, CodeEntry? cached, CancellationToken ct)
+    {
+        var spec = w.Spec;
+        if (cached is not null && cached.Codes.Length >= spec.Tokens)
         {
-            if (previews.Count == 0 && await cache.FindImageAsync(key, spec.Tokens, ct) is { } image)
-                return new JobResult(codes[..spec.Tokens], new EncodedImage(spec.Tokens, image.Resolution, image.Png), Generated: false);
-            var result = await RunAsync(Job(codes, ct, onPreview), admission, ct);
-            await Remember(result);
-            return result;
+            // A hit: the cached image, or a decode of the cached codes; nothing is written.
+            if (w.Previews.Count == 0 && cached.ImageTokens == spec.Tokens)
+                return (new JobResult(cached.Codes[..spec.Tokens], new EncodedImage(spec.Tokens, cached.Image.Resolution, cached.Image.Png), Generated: false), true);
+            return (await RunAsync(w.Job(cached.Codes, ct, w.OnPreview), w.Admission, ct), true);
         }
-        Task Remember(JobResult r) => cache.StoreImageAsync(key, r.Image.Tokens, new CachedImage(r.Image.Resolution, r.Image.Png), CancellationToken.None);
-
-        if (known is not null && known.Length >= spec.Tokens) return (await Decoded(known), true);
-        var start = Longest(known, spec.Known);
+        var start = Longest(cached?.Codes, spec.Known);
+        if (!spec.Cacheable)
+        {
+            var own = await RunAsync(w.Job(start, ct, w.OnPreview), w.Admission, ct);
+            await cache.StoreAsync(w.Id, w.Entry(own), CancellationToken.None);   // what its codes_id refines
+            return (own, false);
+        }
         JobResult? mine = null;
-        var codes = await cache.GetOrComputeAsync(key, spec.Tokens, async shared =>
+        var shared = await cache.ComputeOnceAsync(w.Id, spec.Tokens, async sharedToken =>
         {
             // Identical concurrent requests share this computation, so it runs under the cache's shared token (cancelled
             // only when every waiting caller has gone) and its own deadline, never under this caller's token; this
             // caller's previews stop when it leaves, without failing the others.
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shared);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(sharedToken);
             deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
             try
             {
-                mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), admission, deadline.Token);
-                await Remember(mine);   // before the codes reach the waiters, so they find the image too
+                mine = await RunAsync(w.Job(start, deadline.Token, WhileWaiting(w.OnPreview, ct)), w.Admission, deadline.Token);
+                await cache.StoreAsync(w.Id, w.Entry(mine), CancellationToken.None);   // before the waiters return, so later requests hit
+                return mine;
             }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shared.IsCancellationRequested)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !sharedToken.IsCancellationRequested)
             {
                 // This shared computation's own deadline (it may have started before this caller's): a 504 for every waiter, not a 500.
                 throw new DeadlineExceededException(options.Value.DeadlineSeconds);
             }
-            return mine.Codes;
         }, ct);
-        await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
-        return mine is not null ? (mine, false) : (await Decoded(codes), true);
+        if (mine is not null) return (mine, false);
+        // Joined another request's computation: its image, or (streaming) a decode here for this caller's previews.
+        return w.Previews.Count == 0 ? (shared, true) : (await RunAsync(w.Job(shared.Codes, ct, w.OnPreview), w.Admission, ct), true);
     }
-
     /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped.</summary>
     private static Action<EncodedImage>? WhileWaiting(Action<EncodedImage>? onPreview, CancellationToken caller) =>
         onPreview is null ? null : image =>

@@ -7,6 +7,8 @@ namespace DetailFlow.Api.Batching;
 public sealed record EncodedImage(int Tokens, int Resolution, byte[] Png);
 
 /// <summary>The final codes and image of a job; <see cref="Generated"/> is false when no forward ran (all codes known).</summary>
+/// <remarks>Never changed once made, so identical requests that share a computation share the instance.</remarks>
+[System.ComponentModel.ImmutableObject(true)]
 public sealed record JobResult(long[] Codes, EncodedImage Image, bool Generated);
 
 /// <summary>

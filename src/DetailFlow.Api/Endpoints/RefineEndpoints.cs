@@ -40,9 +40,8 @@ public static class RefineEndpoints
         if (r is null) errors["body"] = ["a JSON object is required"];
         else if (r.CodesId is { } id)
         {
-            var stored = await FindAsync(id, model, cache, http.RequestAborted);
-            if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
-            else spec = new ImageSpec(stored.ClassId, stored.Options, tokens, Cacheable: true, Known: stored.Codes);
+            spec = (await ContinueAsync(id, tokens, model, cache, http.RequestAborted))?.Spec;
+            if (spec is null) errors["codes_id"] = ["unknown or expired codes_id"];
         }
         else if (r.Codes is { } codes)
         {
@@ -55,7 +54,8 @@ public static class RefineEndpoints
                 errors["codes"] = [$"{codes.Length} codes: the length must be on the schedule ({string.Join(", ", model.Schedule.ValidPrefixes)})"];
             else if (codes.Any(c => c < 0 || c >= model.GptConfig.VocabSize))
                 errors["codes"] = [$"codes must lie in 0..{model.GptConfig.VocabSize - 1}"];
-            if (valid is not null) spec = new ImageSpec(valid.ClassId, valid.Options, tokens, Cacheable: false, Known: codes);
+            if (valid is not null)
+                spec = new ImageSpec(valid.ClassId, valid.Options, tokens, Cacheable: false, Known: codes) { CacheId = CodeCache.Id(model, valid.ClassId, valid.Options, codes) };
         }
         else errors["codes_id"] = ["codes_id or codes is required"];
         if (errors.Count > 0 || spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
@@ -83,18 +83,24 @@ public static class RefineEndpoints
         int t = tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(t))
             errors["tokens"] = [RequestValidator.OffSchedule(model, t)];
-        var stored = await FindAsync(codesId, model, cache, http.RequestAborted);
+        var stored = await ContinueAsync(codesId, t, model, cache, http.RequestAborted);
         if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
         var shown = RequestValidator.PreviewTokens(previews is null ? null : JsonSerializer.SerializeToElement(previews), model, t,
-            (field, message) => errors[field] = [message], after: stored?.Codes.Length ?? 0);
-        if (errors.Count > 0 || stored is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
-        var spec = new ImageSpec(stored.ClassId, stored.Options, t, Cacheable: true, Known: stored.Codes);
-        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, spec, shown, generator, http, http.RequestAborted));
+            (field, message) => errors[field] = [message], after: stored?.From ?? 0);
+        if (errors.Count > 0 || stored is not { } found) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
+        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, found.Spec, shown, generator, http, http.RequestAborted));
     }
 
-    private static async Task<StoredResult?> FindAsync(string? id, LoadedModel model, CodeCache cache, CancellationToken ct)
+    /// <summary>
+    /// The spec that continues the result <paramref name="codesId"/> names to <paramref name="tokens"/>, with the cache
+    /// entry read here (the request's one read), and the result's own detail; null when it is unknown or expired.
+    /// </summary>
+    private static async Task<(ImageSpec Spec, int From)?> ContinueAsync(string? codesId, int tokens, LoadedModel model, CodeCache cache,
+        CancellationToken ct)
     {
-        var stored = id is { Length: > 0 and <= 64 } ? await cache.FindResultAsync(id, ct) : null;
-        return stored?.Fingerprint == model.Fingerprint ? stored : null;
+        if (!CodeCache.TryParseCodesId(codesId, out string id, out int from)) return null;
+        var entry = await cache.FindAsync(id, ct);
+        if (entry is null || entry.Fingerprint != model.Fingerprint || entry.Codes.Length < from) return null;
+        return (new ImageSpec(entry.ClassId, entry.Options, tokens, Cacheable: true, Known: entry.Codes[..from]) { CacheId = id, Cached = entry }, from);
     }
 }
