@@ -39,6 +39,7 @@ public sealed class SlowStreamReaderTests(GatedCacheFactory api) : IClassFixture
         {
             using var response = await b.WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("hit", response.Headers.GetValues("X-Cache").Single());   // it waited on A's computation, not its own
 
             Assert.True(await firstPreview);
             var kinds = new List<string> { a.Current.EventType! };
