@@ -22,7 +22,7 @@ public sealed class SlowStreamReaderTests(GatedCacheFactory api) : IClassFixture
     {
         var model = api.Services.GetRequiredService<ModelState>().Model!;
         var generator = api.Services.GetRequiredService<ImageGenerator>();
-        var request = new GenerateRequest { Class = JsonSerializer.SerializeToElement(5), Seed = 24601, Tokens = 32 };
+        var request = new GenerateRequest { Class = new FlexibleValue(null, 5, false), Seed = 24601, Tokens = 32 };
         var valid = RequestValidator.Validate(request, model, stream: true).Request!;
         var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, Cacheable: true);
         var previews = model.Schedule.ValidPrefixes.Where(t => t < 32).ToHashSet();   // more than any small buffer holds

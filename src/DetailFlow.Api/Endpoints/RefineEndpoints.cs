@@ -11,8 +11,8 @@ namespace DetailFlow.Api.Endpoints;
 /// <summary>Body of <c>POST /v1/refine</c>: an earlier result (<c>codes_id</c>, or <c>codes</c> with the sampling fields) and a larger <c>tokens</c>.</summary>
 public sealed record RefineRequest : SamplingRequest
 {
-    [JsonPropertyName("codes_id")] public string? CodesId { get; init; }
-    [JsonPropertyName("codes")] public long[]? Codes { get; init; }
+    [JsonPropertyName("codes_id"), FromQuery(Name = "codes_id")] public string? CodesId { get; init; }
+    [JsonPropertyName("codes"), FromQuery(Name = "codes")] public long[]? Codes { get; init; }
 }
 
 public static class RefineEndpoints
@@ -75,17 +75,16 @@ public static class RefineEndpoints
     /// <c>/v1/generate/stream</c>, previews only of prefixes beyond the result's codes.
     /// </summary>
     public static async Task<Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult>> RefineStream(
-        [FromQuery(Name = "codes_id")] string? codesId, int? tokens, string? previews,
-        ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
+        [AsParameters] RefineRequest r, ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
     {
         if (state.Rent(http) is not { } model) return Problems.NotReady();
         var errors = new Dictionary<string, string[]>();
-        int t = tokens ?? model.MaxTokens;
+        int t = r.Tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(t))
             errors["tokens"] = [RequestValidator.OffSchedule(model, t)];
-        var stored = await ContinueAsync(codesId, t, model, cache, http.RequestAborted);
+        var stored = await ContinueAsync(r.CodesId, t, model, cache, http.RequestAborted);
         if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
-        var shown = RequestValidator.PreviewTokens(previews is null ? null : JsonSerializer.SerializeToElement(previews), model, t,
+        var shown = RequestValidator.PreviewTokens(r.Previews, model, t,
             (field, message) => errors[field] = [message], after: stored?.From ?? 0);
         if (errors.Count > 0 || stored is not { } found) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
         return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, found.Spec, shown, generator, http, http.RequestAborted));

@@ -26,16 +26,8 @@ public static class StreamEndpoints
     {
         api.MapPost("generate/stream", (GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http) =>
             Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)");
-        api.MapGet("generate/stream", (
-                [FromQuery(Name = "class")] string? @class, long? seed, [FromQuery(Name = "cfg_scale")] double? cfgScale, double? temperature,
-                [FromQuery(Name = "top_k")] int? topK, [FromQuery(Name = "top_p")] double? topP, int? tokens, string? previews,
-                ModelState state, ImageGenerator generator, HttpContext http) =>
-            Stream(new GenerateRequest
-            {
-                Class = @class is null ? null : JsonSerializer.SerializeToElement(@class), Seed = seed, CfgScale = cfgScale,
-                Temperature = temperature, TopK = topK, TopP = topP, Tokens = tokens,
-                Previews = previews is null ? null : JsonSerializer.SerializeToElement(previews),
-            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)");
+        api.MapGet("generate/stream", ([AsParameters] GenerateRequest request, ModelState state, ImageGenerator generator, HttpContext http) =>
+            Stream(request, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)");
     }
 
     public static Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult> Stream(
