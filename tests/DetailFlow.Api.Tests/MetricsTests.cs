@@ -92,7 +92,7 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         api.Gate.Close();
         var job = new InferenceJob
         {
-            ClassId = 1, Options = new SamplingOptions { Seed = 5150 }, Tokens = 32, Known = new long[8], PreviewTokens = new HashSet<int> { 8 },
+            Spec = new ImageSpec(1, new SamplingOptions { Seed = 5150 }, 32, Cacheable: false), Known = new long[8], PreviewTokens = new HashSet<int> { 8 },
         };
         try
         {

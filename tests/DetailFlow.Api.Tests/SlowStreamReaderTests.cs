@@ -24,7 +24,7 @@ public sealed class SlowStreamReaderTests(GatedCacheFactory api) : IClassFixture
         var generator = api.Services.GetRequiredService<ImageGenerator>();
         var request = new GenerateRequest { Class = new FlexibleValue(null, 5, false), Seed = 24601, Tokens = 32 };
         var valid = RequestValidator.Validate(request, model, stream: true).Request!;
-        var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, Cacheable: true);
+        var spec = valid.Image with { Cacheable = true };
         var previews = model.Schedule.ValidPrefixes.Where(t => t < 32).ToHashSet();   // more than any small buffer holds
         using var gone = new CancellationTokenSource();
         await using var a = StreamEndpoints.Events(model, spec, previews, generator, new DefaultHttpContext(), gone.Token).GetAsyncEnumerator();

@@ -13,11 +13,12 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
     public static bool AddKnown(List<DecodeItem> items, InferenceJob job, LoadedModel model)
     {
         var known = job.Known;
-        int reach = Math.Min(known.Length, job.Tokens);
-        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
+        int tokens = job.Spec.Tokens;
+        int reach = Math.Min(known.Length, tokens);
+        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < tokens).Order())
             items.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
-        if (known.Length < job.Tokens) return false;
-        items.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
+        if (known.Length < tokens) return false;
+        items.Add(new DecodeItem(job, model, known[..tokens], tokens, Final: true, Generated: false));
         return true;
     }
 }

@@ -35,7 +35,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
         {
             row = host.EngineFor(model).Submit(new GenerationRequest
             {
-                ClassLabel = job.ClassId, Options = job.Options, Detail = job.Tokens,
+                ClassLabel = job.Spec.ClassId, Options = job.Spec.Options, Detail = job.Spec.Tokens,
                 Prefix = job.Known.Length > 0 ? job.Known : null,
                 Progress = p => OnProgress(job, model, p), CancellationToken = abort.Token,
             });
@@ -89,7 +89,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
 
     private void OnProgress(InferenceJob job, LoadedModel model, GroupProgress p)
     {
-        _stepRows += job.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
+        _stepRows += job.Spec.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
         job.Started = true;
 
         if (p.IsComplete) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: true, Generated: true));

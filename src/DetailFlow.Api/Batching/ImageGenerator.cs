@@ -81,7 +81,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
     {
         public InferenceJob Job(long[]? codes, CancellationToken token, Action<EncodedImage>? previewTo) => new()
         {
-            ClassId = Spec.ClassId, Options = Spec.Options, Tokens = Spec.Tokens, Known = codes ?? [], Model = Model,
+            Spec = Spec, Known = codes ?? [], Model = Model,
             PreviewTokens = Previews, OnPreview = previewTo, Token = token,
         };
 
@@ -153,7 +153,7 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
     /// <summary>All codes known: decoded at once, outside the queue. Otherwise generated in <paramref name="admission"/>'s room.</summary>
     private async Task<JobResult> RunAsync(InferenceJob job, Admission admission, CancellationToken ct)
     {
-        if (job.Known.Length >= job.Tokens) batcher.Decode(job);
+        if (job.Known.Length >= job.Spec.Tokens) batcher.Decode(job);
         else admission.Submit(job);
         return await job.Result.Task.WaitAsync(ct);
     }

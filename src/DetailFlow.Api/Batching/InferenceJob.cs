@@ -22,14 +22,13 @@ public sealed class InferenceJob
     private Task _chain = Task.CompletedTask;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    public required long ClassId { get; init; }
-    public required SamplingOptions Options { get; init; }
-    public required int Tokens { get; init; }
+    /// <summary>The image asked for: class, sampling and detail, as validated (the same record from the endpoint on).</summary>
+    public required ImageSpec Spec { get; init; }
 
     /// <summary>The model the request rented (null: the active model when the batcher accepts the job).</summary>
     public Hosting.LoadedModel? Model { get; init; }
 
-    /// <summary>Codes already known (cache or refine); generation continues after them.</summary>
+    /// <summary>Codes already known (the cache's or the spec's own); generation continues after them.</summary>
     public long[] Known { get; init; } = [];
 
     /// <summary>Prefix lengths to preview (empty unless streaming).</summary>

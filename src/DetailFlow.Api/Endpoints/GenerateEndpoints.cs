@@ -19,10 +19,8 @@ public static class GenerateEndpoints
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
         try
         {
-            var specs = Enumerable.Range(0, valid.N).Select(i =>
-                new ImageSpec(valid.ClassId, valid.Options with { Seed = valid.Options.Seed + i }, valid.Tokens, valid.SeedGiven)).ToList();
-            var outcomes = await generator.GenerateAsync(model, specs, new HashSet<int>(), null, http.RequestAborted);
-            return Respond(http, model, valid.Tokens, outcomes, valid.Png);
+            var outcomes = await generator.GenerateAsync(model, valid.Images(), new HashSet<int>(), null, http.RequestAborted);
+            return Respond(http, model, valid.Image.Tokens, outcomes, valid.Png);
         }
         catch (Exception e) when (Problems.Map(e, http) is { } problem)
         {

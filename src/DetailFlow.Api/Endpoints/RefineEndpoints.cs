@@ -55,7 +55,7 @@ public static class RefineEndpoints
             else if (codes.Any(c => c < 0 || c >= model.GptConfig.VocabSize))
                 errors["codes"] = [$"codes must lie in 0..{model.GptConfig.VocabSize - 1}"];
             if (valid is not null)
-                spec = new ImageSpec(valid.ClassId, valid.Options, tokens, Cacheable: false, Known: codes) { CacheId = CodeCache.Id(model, valid.ClassId, valid.Options, codes) };
+                spec = valid.Image with { Cacheable = false, Known = codes, CacheId = CodeCache.Id(model, valid.Image.ClassId, valid.Image.Options, codes) };
         }
         else errors["codes_id"] = ["codes_id or codes is required"];
         if (errors.Count > 0 || spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");

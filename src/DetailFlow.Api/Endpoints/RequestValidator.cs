@@ -1,11 +1,20 @@
 using System.Text.Json;
+using DetailFlow.Api.Batching;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
 
 namespace DetailFlow.Api.Endpoints;
 
-/// <summary>A validated generation request: errors are keyed by the JSON field at fault.</summary>
-public sealed record ValidatedRequest(long ClassId, SamplingOptions Options, bool SeedGiven, int Tokens, int N, bool Png, IReadOnlySet<int> Previews);
+/// <summary>
+/// A validated generation request: <see cref="Image"/> is the first image's spec (the record that goes on to the
+/// generator and the engine), cacheable when the client chose the seed.
+/// </summary>
+public sealed record ValidatedRequest(ImageSpec Image, int N, bool Png, IReadOnlySet<int> Previews)
+{
+    /// <summary>The request's <see cref="N"/> images: seeds <c>seed</c>, <c>seed + 1</c>, …</summary>
+    public IReadOnlyList<ImageSpec> Images() =>
+        Enumerable.Range(0, N).Select(i => Image with { Options = Image.Options with { Seed = Image.Options.Seed + i } }).ToList();
+}
 
 public static class RequestValidator
 {
@@ -44,7 +53,7 @@ public static class RequestValidator
         if (format is not ("png" or "b64_json")) Error("response_format", $"response_format = '{format}': expected 'png' or 'b64_json'");
         var previews = stream ? PreviewTokens(r.Previews, model, tokens, Error) : new HashSet<int>();
         if (errors.Count > 0) return (null, errors);
-        return (new ValidatedRequest(classId, options, r.Seed is not null, tokens, n, format == "png" && n == 1, previews), errors);
+        return (new ValidatedRequest(new ImageSpec(classId, options, tokens, Cacheable: r.Seed is not null), n, format == "png" && n == 1, previews), errors);
     }
 
     private static long ClassId(FlexibleValue? value, LoadedModel model, Action<string, string> error)

@@ -37,9 +37,8 @@ public static class StreamEndpoints
         var (valid, errors) = RequestValidator.Validate(request, model, stream: true);
         if (valid is not null && valid.N != 1) { errors["n"] = ["the stream generates one image; n must be 1"]; valid = null; }
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
-        var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, valid.SeedGiven);
         http.Response.Headers["X-Model-Fingerprint"] = model.Fingerprint;
-        return TypedResults.ServerSentEvents(Events(model, spec, valid.Previews, generator, http, http.RequestAborted));
+        return TypedResults.ServerSentEvents(Events(model, valid.Image, valid.Previews, generator, http, http.RequestAborted));
     }
 
     /// <summary>The event sequence of one streamed image (generation or refinement).</summary>
