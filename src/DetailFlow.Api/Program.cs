@@ -12,11 +12,7 @@ builder.AddDetailFlow();
 
 var app = builder.Build();
 app.UseDetailFlow();
-app.MapGenerateEndpoints();
-app.MapStreamEndpoints();
-app.MapRefineEndpoints();
-app.MapModelEndpoints();
-app.MapOpenAiEndpoints();
+app.MapV1Endpoints();
 app.MapAdminEndpoints();
 
 try

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using DetailFlow.Api.Batching;
 using DetailFlow.Core.Generation;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
@@ -16,7 +17,16 @@ public sealed class MetricsCollection
     public const string Name = "metrics";
 }
 
-public sealed class MetricsFactory : ApiFactory;
+public sealed class MetricsFactory : ApiFactory
+{
+    public StepGate Gate { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => services.AddSingleton<IStepGate>(Gate));
+    }
+}
 
 [Collection(MetricsCollection.Name)]
 public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFactory>
@@ -78,20 +88,24 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         string before = await client.GetStringAsync("/metrics");
         double previews = Value(before, "detailflow_preview_first_seconds_count");
 
-        // The job's preview consumer blocks, so the job stays unfinished (its final image waits behind the preview).
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The steps are held, so the job stays unfinished; its first preview (of the 8 codes it starts from) needs no step.
+        api.Gate.Close();
         var job = new InferenceJob
         {
-            ClassId = 1, Options = new SamplingOptions { Seed = 5150 }, Tokens = 32, PreviewTokens = new HashSet<int> { 8 },
-            OnPreview = async _ => await release.Task,
+            Spec = new ImageSpec(1, new SamplingOptions { Seed = 5150 }, 32, Cacheable: false), Known = new long[8], PreviewTokens = new HashSet<int> { 8 },
         };
-        Assert.True(batcher.TrySubmit(job));
-        string held = await ScrapeUntil(client, m => Value(m, "detailflow_queue_depth") >= 1
-                                                     && Value(m, "detailflow_preview_first_seconds_count") >= previews + 1);
-        Assert.Equal(1, Value(held, "detailflow_queue_depth"));
-        Assert.False(job.Result.Task.IsCompleted);
-
-        release.SetResult();
+        try
+        {
+            Assert.True(batcher.TrySubmit(job));
+            string held = await ScrapeUntil(client, m => Value(m, "detailflow_queue_depth") >= 1
+                                                         && Value(m, "detailflow_preview_first_seconds_count") >= previews + 1);
+            Assert.Equal(1, Value(held, "detailflow_queue_depth"));
+            Assert.False(job.Result.Task.IsCompleted);
+        }
+        finally
+        {
+            api.Gate.Open();
+        }
         var result = await job.Result.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(32, result.Codes.Length);
         await ScrapeUntil(client, m => Value(m, "detailflow_queue_depth") == 0);

@@ -1,4 +1,3 @@
-using DetailFlow.Core.Runtime;
 using System.Diagnostics;
 using System.Threading.Channels;
 using DetailFlow.Api.Hosting;
@@ -8,34 +7,30 @@ using Microsoft.Extensions.Options;
 namespace DetailFlow.Api.Batching;
 
 /// <summary>
-/// Continuous batching: one dedicated inference thread loads the model, owns it and the <see cref="NextDetailEngine"/>,
-/// and loops: take new jobs (they join at the next step), run one step for every live row, hand the previews and
-/// finished images of that step to the <see cref="DecodeWorker"/> (its own thread: decoding and PNG encoding never hold up
-/// the next step). Jobs beyond
-/// the rows wait in a bounded queue; <see cref="TrySubmit"/> refuses when it is full. Each job names the model it was
-/// rented with; after an activation the old model keeps its own engine until its last row finishes, then the engine and
-/// the model are disposed here once the decode thread holds none of its prefixes (the GPT belongs to this thread, the
-/// decoder to the decode thread).
+/// Continuous batching: one dedicated inference thread loads the model (<see cref="ModelHost"/>, which also keeps an
+/// engine per model and retires replaced ones) and loops: take new jobs (they join at the next step), run one step for
+/// every live row, hand the previews and finished images of that step to the <see cref="DecodeWorker"/> (its own thread:
+/// decoding and PNG encoding never hold up the next step). Jobs beyond the rows wait in a bounded queue; a request's jobs
+/// are admitted together or refused (<see cref="TryAdmit"/>). Jobs whose codes are all known skip the queue and the
+/// inference thread (<see cref="Decode"/>).
 /// Graceful shutdown (<see cref="BeginDrain"/>, on <c>ApplicationStopping</c>): queued jobs that have not started fail with
 /// <see cref="ServiceStoppingException"/> (503) at once, started ones get up to <see cref="BatcherOptions.DrainSeconds"/> to
 /// finish, then they fail the same way; <see cref="StopAsync"/> returns once nothing is left on the rows.
 /// </summary>
 public sealed class Batcher(
     IOptions<BatcherOptions> options, IOptions<ModelOptions> modelOptions, ModelLoader loader, ModelState state,
-    DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime) : IHostedService, IDisposable
+    DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime, IStepGate? stepGate = null)
+    : IHostedService, IDisposable
 {
     private readonly DecodeWorker _decoder = new(modelOptions.Value.EffectiveDecodeThreads, telemetry, logger);
+    private ModelHost? _host;
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _drainSignal = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<DecodeItem> _decodes = [];
-    private readonly List<InferenceJob> _live = [];   // jobs handed to an engine (inference thread only)
-    private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
     private Thread? _thread;
     private int _outstanding;
     private int _disposed;
-    private int _stepRows;
     private int _rowsInUse;   // written by the inference thread each loop, read by the rows-in-use gauge
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
@@ -52,14 +47,48 @@ public sealed class Batcher(
     /// <summary>Queues <paramref name="job"/>; false when the queue is full.</summary>
     public bool TrySubmit(InferenceJob job)
     {
-        if (Interlocked.Increment(ref _outstanding) > Capacity)
+        using var admission = TryAdmit(1);
+        return admission?.TrySubmit(job) ?? false;
+    }
+
+    /// <summary><see cref="TryAdmit"/>, or <see cref="QueueFullException"/> when the queue cannot take them all.</summary>
+    public Admission Admit(int count) => TryAdmit(count) ?? throw new QueueFullException(options.Value.RetryAfterSeconds);
+
+    /// <summary>
+    /// Reserves room for <paramref name="count"/> jobs as one unit: all of them or none (null, nothing reserved), so a
+    /// request for several images is refused before any of them runs. Unused room is given back on dispose.
+    /// </summary>
+    public Admission? TryAdmit(int count)
+    {
+        while (true)
         {
-            Interlocked.Decrement(ref _outstanding);
-            return false;
+            int seen = Volatile.Read(ref _outstanding);
+            if (count > 0 && seen + count > Capacity) return null;
+            if (Interlocked.CompareExchange(ref _outstanding, seen + count, seen) == seen) return new Admission(this, count, options.Value.RetryAfterSeconds);
         }
+    }
+
+    internal void Release(int count) => Interlocked.Add(ref _outstanding, -count);
+
+    /// <summary>Queues a job whose room is already reserved; the room is freed when the job ends.</summary>
+    internal void Enqueue(InferenceJob job)
+    {
         job.Result.Task.ContinueWith(_ => Interlocked.Decrement(ref _outstanding), TaskScheduler.Default);
         if (!_incoming.Writer.TryWrite(job)) job.Fail(Stopping(started: false));   // the inference thread has exited
-        return true;
+    }
+
+    /// <summary>
+    /// Decodes a job whose codes are all known (a cache hit) on the decode thread directly: it takes no room in the queue
+    /// and never waits for the inference thread.
+    /// </summary>
+    public void Decode(InferenceJob job)
+    {
+        if (IsDraining) { job.Fail(Stopping(started: false)); return; }
+        var model = job.Model ?? state.Model;
+        if (model is null || model.IsDisposed) { job.Fail(new InvalidOperationException("the job's model is no longer loaded")); return; }
+        var items = new List<DecodeItem>();
+        DecodeItem.AddKnown(items, job, model);
+        if (!_decoder.Post(items)) job.Fail(Stopping(started: false));   // the decode thread has stopped
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -98,22 +127,16 @@ public sealed class Batcher(
 
     private void Run()
     {
-        LoadedModel model;
-        try
+        var host = _host = new ModelHost(loader, state, _decoder, options.Value.MaxRows, logger);
+        var rows = new EngineRows(host, state, _decoder, telemetry, logger, stepGate);
+        if (!host.TryLoad())
         {
-            model = loader.LoadInitial();
-        }
-        catch (Exception e)
-        {
-            logger.LogCritical("Model loading failed: {Message}", e.Message);
-            state.Failed(e.Message);
             Environment.ExitCode = 1;
             _decoder.Stop(TimeSpan.FromSeconds(1));
             _drained.TrySetResult();
             lifetime.StopApplication();
             return;
         }
-        state.Loaded(model);
         try
         {
             while (!_stop.IsCancellationRequested)
@@ -121,27 +144,27 @@ public sealed class Batcher(
                 while (_incoming.Reader.TryRead(out var job))
                 {
                     if (IsDraining) job.Fail(Stopping(started: false));
-                    else Accept(job);
+                    else rows.Accept(job);
                 }
-                if (IsDraining) Drain();
-                _decoder.Post(_decodes);
-                Volatile.Write(ref _rowsInUse, _engines.Values.Sum(e => e.RowsInUse));
-                var busy = _engines.Values.Where(e => e.ActiveRequests > 0 || e.PendingRequests > 0).ToList();
+                if (IsDraining) rows.Drain(Stopwatch.GetTimestamp() >= Interlocked.Read(ref _drainUntil), started => Stopping(started));
+                rows.Flush();
+                Volatile.Write(ref _rowsInUse, host.RowsInUse);
+                var busy = host.Busy();
                 if (busy.Count == 0)
                 {
-                    DisposeRetired();
+                    host.DisposeRetired();
                     bool decoding = !_decoder.IsIdle;
                     if (IsDraining && !decoding) _drained.TrySetResult();
                     // Poll while a retired model or a drain waits for the decode thread; otherwise sleep until work arrives.
-                    bool poll = state.RetiredCount > 0 || (IsDraining && decoding);
+                    bool poll = host.HasRetired || (IsDraining && decoding);
                     WaitForWork(poll ? TimeSpan.FromMilliseconds(50) : Timeout.InfiniteTimeSpan);
                     continue;
                 }
-                foreach (var engine in busy) Step(engine);
-                _decoder.Post(_decodes);
-                DisposeRetired();
+                foreach (var engine in busy) rows.Step(engine);
+                rows.Flush();
+                host.DisposeRetired();
             }
-            foreach (var job in DrainIncoming().Concat(_live)) job.Fail(Stopping(job.Started));
+            foreach (var job in DrainIncoming().Concat(rows.Live).ToList()) job.Fail(Stopping(job.Started));
             _drained.TrySetResult();
         }
         finally
@@ -149,48 +172,9 @@ public sealed class Batcher(
             // Before the models it decodes for can be disposed; a decode still running then keeps them alive (the process is exiting).
             _decoderStopped = _decoder.Stop(TimeSpan.FromSeconds(30));
             if (!_decoderStopped) logger.LogWarning("The decode thread did not finish within 30 s; leaving the models to the process exit");
-            foreach (var engine in _engines.Values) engine.Dispose();
-            _engines.Clear();
+            host.DisposeEngines();
         }
     }
-
-    /// <summary>Disposes the engine and weights of every replaced model that no request and no row uses any more.</summary>
-    private void DisposeRetired()
-    {
-        foreach (var old in state.Unrented())
-        {
-            if (_engines.TryGetValue(old, out var engine) && (engine.ActiveRequests > 0 || engine.PendingRequests > 0)) continue;
-            if (_decoder.Holds(old) || !state.TryForget(old)) continue;
-            if (engine is not null) { engine.Dispose(); _engines.Remove(old); }
-            old.Dispose();
-            logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
-        }
-    }
-
-    private NextDetailEngine EngineFor(LoadedModel model)
-    {
-        if (!_engines.TryGetValue(model, out var engine)) _engines[model] = engine = new NextDetailEngine(model.Gpt, options.Value.MaxRows);
-        return engine;
-    }
-
-    /// <summary>Refuses jobs that hold no rows yet, and once the drain time is over every job still generating.</summary>
-    private void Drain()
-    {
-        bool late = Stopwatch.GetTimestamp() >= Interlocked.Read(ref _drainUntil);
-        foreach (var job in _live.Where(j => !j.IsFinished && (late || !j.Started)))
-        {
-            job.Fail(Stopping(job.Started));
-            job.Abort?.Cancel();   // the engine drops the row at its next step
-        }
-        Prune();
-    }
-
-    private void Prune() => _live.RemoveAll(j =>
-    {
-        if (!j.IsFinished) return false;
-        j.Abort?.Dispose();
-        return true;
-    });
 
     private ServiceStoppingException Stopping(bool started) => new(started, options.Value.DrainSeconds, options.Value.RetryAfterSeconds);
 
@@ -212,75 +196,6 @@ public sealed class Batcher(
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException) { }
     }
 
-    private void Accept(InferenceJob job)
-    {
-        if (job.Token.IsCancellationRequested) { job.Cancel(); return; }
-        var model = job.Model ?? state.Model;
-        if (model is null || model.IsDisposed) { job.Fail(new InvalidOperationException("the job's model is no longer loaded")); return; }
-        var known = job.Known;
-        int reach = Math.Min(known.Length, job.Tokens);
-        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < job.Tokens).Order())
-            _decodes.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
-        if (known.Length >= job.Tokens)
-        {
-            _decodes.Add(new DecodeItem(job, model, known[..job.Tokens], job.Tokens, Final: true, Generated: false));
-            return;
-        }
-        GenerationRow row;
-        var abort = CancellationTokenSource.CreateLinkedTokenSource(job.Token);
-        try
-        {
-            row = EngineFor(model).Submit(new GenerationRequest
-            {
-                ClassLabel = job.ClassId, Options = job.Options, Detail = job.Tokens,
-                Prefix = known.Length > 0 ? known : null,
-                Progress = p => OnProgress(job, model, p), CancellationToken = abort.Token,
-            });
-        }
-        catch (ArgumentException e)
-        {
-            abort.Dispose();
-            job.Fail(e);
-            return;
-        }
-        Prune();
-        job.Abort = abort;
-        _live.Add(job);
-        row.Completion.ContinueWith(t =>
-        {
-            if (t.IsCanceled) job.Cancel();
-            else if (t.IsFaulted) job.Fail(t.Exception!.InnerException ?? t.Exception);
-        }, TaskScheduler.Default);
-    }
-
-    private void OnProgress(InferenceJob job, LoadedModel model, GroupProgress p)
-    {
-        _stepRows += job.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
-        job.Started = true;
-
-        if (p.IsComplete) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: true, Generated: true));
-        else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: false, Generated: true));
-    }
-
-    private void Step(NextDetailEngine engine)
-    {
-        var clock = Stopwatch.StartNew();
-        _stepRows = 0;
-        try
-        {
-            using var gcGuard = ScalarGcGuard.Enter();   // TorchSharp Scalar temporaries vs. other threads' GCs
-            engine.Step();
-        }
-        catch (Exception e)
-        {
-            // The engine has already failed every live row of this step; their jobs report the error.
-            logger.LogError(e, "Engine step failed");
-        }
-        if (_stepRows == 0) return;   // no forward ran (only admissions or cancellations)
-        telemetry.StepTime.Record(clock.Elapsed.TotalSeconds);
-        telemetry.RowsPerStep.Record(_stepRows);
-    }
-
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;   // registered twice (singleton + hosted service): disposed twice
@@ -289,8 +204,14 @@ public sealed class Batcher(
         _incoming.Writer.TryComplete();
         _thread?.Join(TimeSpan.FromSeconds(10));
         // _stop and _drainSignal are never disposed (no timer or wait handle): the host may call StopAsync or BeginDrain after Dispose.
-        if (!_decoderStopped) return;
-        state.Model?.Dispose();
-        foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
+        if (_decoderStopped) _host?.DisposeModels();
     }
+}
+
+/// <summary>The service is shutting down: the job had not started, or did not finish within the drain time.</summary>
+public sealed class ServiceStoppingException(bool started, int drainSeconds, int retryAfterSeconds) : Exception(started
+    ? $"the service is shutting down and the image did not finish within the drain time of {drainSeconds} s"
+    : "the service is shutting down and no longer starts new work")
+{
+    public int RetryAfterSeconds { get; } = retryAfterSeconds;
 }

@@ -7,7 +7,21 @@ using TorchSharp;
 namespace DetailFlow.Api.Batching;
 
 /// <summary>A code prefix of a job to decode: a preview, or the final image (<see cref="Final"/>).</summary>
-internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated);
+internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Codes, int Tokens, bool Final, bool Generated)
+{
+    /// <summary>Adds the previews, and the final image when every code is known, that the job's known codes allow; true when final.</summary>
+    public static bool AddKnown(List<DecodeItem> items, InferenceJob job, LoadedModel model)
+    {
+        var known = job.Known;
+        int tokens = job.Spec.Tokens;
+        int reach = Math.Min(known.Length, tokens);
+        foreach (int t in job.PreviewTokens.Where(t => t <= reach && t < tokens).Order())
+            items.Add(new DecodeItem(job, model, known, t, Final: false, Generated: false));
+        if (known.Length < tokens) return false;
+        items.Add(new DecodeItem(job, model, known[..tokens], tokens, Final: true, Generated: false));
+        return true;
+    }
+}
 
 /// <summary>
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
@@ -32,17 +46,19 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
         _thread.Start();
     }
 
-    /// <summary>Queues <paramref name="items"/> (in order) and clears the list.</summary>
-    public void Post(List<DecodeItem> items)
+    /// <summary>Queues <paramref name="items"/> (in order) and clears the list; false (nothing queued) once the thread is stopping.</summary>
+    public bool Post(List<DecodeItem> items)
     {
-        if (items.Count == 0) return;
+        if (items.Count == 0) return true;
         lock (_gate)
         {
+            if (_stopping) return false;
             _waiting.AddRange(items);
             foreach (var item in items) _held[item.Model] = _held.GetValueOrDefault(item.Model) + 1;
             Monitor.PulseAll(_gate);
         }
         items.Clear();
+        return true;
     }
 
     /// <summary>Nothing is waiting or being decoded.</summary>
@@ -137,12 +153,13 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
             job.FirstPreviewSeen = true;
             telemetry.TimeToFirstPreview.Record(job.Elapsed.TotalSeconds);
         }
-        job.Post(async () =>
+        job.Post(() =>
         {
             var encoder = item.Final ? PngEncoder.Compact : PngEncoder.Fast;
             var encoded = new EncodedImage(image.PrefixLength, image.Resolution, encoder.Encode(image.Image));
             if (item.Final) job.Result.TrySetResult(new JobResult(item.Codes, encoded, item.Generated));
-            else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) await onPreview(encoded);
+            else if (job.OnPreview is { } onPreview && !job.Token.IsCancellationRequested) onPreview(encoded);
+            return Task.CompletedTask;
         });
     }
 }

@@ -5,52 +5,59 @@ using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Batching;
 
-/// <summary>The batcher was full.</summary>
-public sealed class QueueFullException(int retryAfterSeconds) : Exception("the generation queue is full")
-{
-    public int RetryAfterSeconds { get; } = retryAfterSeconds;
-}
-
-/// <summary>The service is shutting down: the job had not started, or did not finish within the drain time.</summary>
-public sealed class ServiceStoppingException(bool started, int drainSeconds, int retryAfterSeconds) : Exception(started
-    ? $"the service is shutting down and the image did not finish within the drain time of {drainSeconds} s"
-    : "the service is shutting down and no longer starts new work")
-{
-    public int RetryAfterSeconds { get; } = retryAfterSeconds;
-}
-
 /// <summary>The request's deadline passed before its image was ready.</summary>
 public sealed class DeadlineExceededException(int seconds) : Exception($"the request did not finish within its deadline of {seconds} s");
 
-/// <summary>One image to produce: class, sampling (seed included), detail, optional known codes (refine).</summary>
-public sealed record ImageSpec(long ClassId, SamplingOptions Options, int Tokens, bool Cacheable, long[]? Known = null);
+/// <summary>
+/// One image to produce: class, sampling (seed included), detail, optional known codes (refine). A cacheable spec
+/// reads its cache entry first; <see cref="Cached"/> is that entry when the endpoint has already read it (refine by id).
+/// </summary>
+public sealed record ImageSpec(long ClassId, SamplingOptions Options, int Tokens, bool Cacheable, long[]? Known = null)
+{
+    /// <summary>The cache id (default: <see cref="CodeCache.Id"/> of the class and sampling).</summary>
+    public string? CacheId { get; init; }
+
+    public CodeEntry? Cached { get; init; }
+}
 
 /// <summary>An image, its codes, the id to refine it by, and whether it came from the cache.</summary>
 public sealed record ImageOutcome(JobResult Result, string CodesId, bool CacheHit, long Seed);
 
 /// <summary>
-/// Cache first, then the batcher: a seeded request whose final image is cached is answered from the cache (unless it
-/// streams previews); one whose codes are cached (at this or a greater detail) is only decoded; otherwise it is
-/// generated once (continuing any shorter cached prefix). Its codes and final image are cached.
+/// Cache first, then the batcher: a request whose codes are cached (at this or a greater detail) is answered from the
+/// cached image or only decoded, straight on the decode thread, and writes nothing; otherwise it is generated once
+/// (continuing any shorter cached prefix; identical concurrent requests share the work) and its entry is written once.
+/// The images of one request that need generating are admitted to the queue together or not at all.
 /// </summary>
 public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowTelemetry telemetry, IOptions<BatcherOptions> options)
 {
+    /// <summary>One image; <paramref name="onPreview"/> must not block (see <see cref="InferenceJob.OnPreview"/>).</summary>
     public async Task<ImageOutcome> GenerateAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
-        Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
+        Action<EncodedImage>? onPreview, CancellationToken ct) =>
+        (await GenerateAsync(model, [spec], previews, onPreview is null ? null : (_, image) => onPreview(image), ct))[0];
+
+    /// <summary>
+    /// Several images of one request: the queue takes all of those needing generation, or the request fails with
+    /// <see cref="QueueFullException"/> before any runs. Each preview comes with the index of its spec.
+    /// </summary>
+    public async Task<ImageOutcome[]> GenerateAsync(LoadedModel model, IReadOnlyList<ImageSpec> specs, IReadOnlySet<int> previews,
+        Action<int, EncodedImage>? onPreview, CancellationToken ct)
     {
         int deadline = options.Value.DeadlineSeconds;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(TimeSpan.FromSeconds(deadline));
         try
         {
-            var (result, hit) = await ProduceAsync(model, spec, previews, onPreview, cts.Token);
-            if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
-            string id = Guid.NewGuid().ToString("N");
-            await cache.StoreResultAsync(id, new StoredResult(model.Fingerprint, spec.ClassId, spec.Options, result.Codes), CancellationToken.None);
-            telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", "ok"));
-            return new ImageOutcome(result, id, hit, spec.Options.Seed);
+            var ids = specs.Select(s => s.CacheId ?? CodeCache.Id(model, s.ClassId, s.Options)).ToArray();
+            var cached = await Task.WhenAll(specs.Select((s, i) => CachedAsync(s, ids[i], cts.Token)));
+            int toGenerate = specs.Where((s, i) => (Longest(cached[i]?.Codes, s.Known)?.Length ?? 0) < s.Tokens).Count();
+            using var admission = batcher.Admit(toGenerate);
+            var outcomes = await Task.WhenAll(specs.Select((s, i) =>
+                OneAsync(model, s, ids[i], cached[i], admission, previews, onPreview is null ? null : image => onPreview(i, image), cts.Token)));
+            telemetry.Requests.Add(specs.Count, new KeyValuePair<string, object?>("outcome", "ok"));
+            return outcomes;
         }
-        catch (Exception e) when (Outcome(e) is { } outcome && Count(outcome))
+        catch (Exception e) when (Outcome(e) is { } outcome && Count(outcome, specs.Count))
         {
             throw;
         }
@@ -60,79 +67,98 @@ public sealed class ImageGenerator(Batcher batcher, CodeCache cache, DetailFlowT
         }
     }
 
-    private async Task<(JobResult Result, bool Hit)> ProduceAsync(LoadedModel model, ImageSpec spec, IReadOnlySet<int> previews,
-        Func<EncodedImage, ValueTask>? onPreview, CancellationToken ct)
+    /// <summary>The request's one cache read: the entry the endpoint passed, or a cacheable spec's entry.</summary>
+    private async Task<CodeEntry?> CachedAsync(ImageSpec spec, string id, CancellationToken ct) =>
+        spec.Cached ?? (spec.Cacheable ? await cache.FindAsync(id, ct) : null);
+
+    private async Task<ImageOutcome> OneAsync(LoadedModel model, ImageSpec spec, string id, CodeEntry? cached, Admission admission,
+        IReadOnlySet<int> previews, Action<EncodedImage>? onPreview, CancellationToken ct)
     {
-        InferenceJob Job(long[]? known, CancellationToken token, Func<EncodedImage, ValueTask>? previewTo) => new()
+        var (result, hit) = await ProduceAsync(new Work(model, spec, id, admission, previews, onPreview), cached, ct);
+        if (hit) telemetry.Hit(); else if (spec.Cacheable) telemetry.CacheMisses.Add(1);
+        return new ImageOutcome(result, CodeCache.CodesId(id, spec.Tokens), hit, spec.Options.Seed);
+    }
+
+    /// <summary>What one image's production needs besides the cached entry.</summary>
+    private sealed record Work(LoadedModel Model, ImageSpec Spec, string Id, Admission Admission, IReadOnlySet<int> Previews,
+        Action<EncodedImage>? OnPreview)
+    {
+        public InferenceJob Job(long[]? codes, CancellationToken token, Action<EncodedImage>? previewTo) => new()
         {
-            ClassId = spec.ClassId, Options = spec.Options, Tokens = spec.Tokens, Known = known ?? [], Model = model,
-            PreviewTokens = previews, OnPreview = previewTo, Token = token,
+            Spec = Spec, Known = codes ?? [], Model = Model,
+            PreviewTokens = Previews, OnPreview = previewTo, Token = token,
         };
-        if (!spec.Cacheable) return (await RunAsync(Job(spec.Known, ct, onPreview), ct), false);
 
-        string key = CodeCache.Key(model, spec.ClassId, spec.Options);
-        async Task<JobResult> Decoded(long[] codes)
+        public CodeEntry Entry(JobResult r) => new(Model.Fingerprint, Spec.ClassId, Spec.Options, r.Codes, r.Image.Tokens,
+            new CachedImage(r.Image.Resolution, r.Image.Png));
+    }
+
+    private async Task<(JobResult Result, bool Hit)> ProduceAsync(Work w, CodeEntry? cached, CancellationToken ct)
+    {
+        var spec = w.Spec;
+        if (cached is not null && cached.Codes.Length >= spec.Tokens)
         {
-            if (previews.Count == 0 && await cache.FindImageAsync(key, spec.Tokens, ct) is { } image)
-                return new JobResult(codes[..spec.Tokens], new EncodedImage(spec.Tokens, image.Resolution, image.Png), Generated: false);
-            var result = await RunAsync(Job(codes, ct, onPreview), ct);
-            await Remember(result);
-            return result;
+            // A hit: the cached image, or a decode of the cached codes; nothing is written.
+            if (w.Previews.Count == 0 && cached.ImageTokens == spec.Tokens)
+                return (new JobResult(cached.Codes[..spec.Tokens], new EncodedImage(spec.Tokens, cached.Image.Resolution, cached.Image.Png), Generated: false), true);
+            return (await RunAsync(w.Job(cached.Codes, ct, w.OnPreview), w.Admission, ct), true);
         }
-        Task Remember(JobResult r) => cache.StoreImageAsync(key, r.Image.Tokens, new CachedImage(r.Image.Resolution, r.Image.Png), CancellationToken.None);
-
-        var known = await cache.FindAsync(key, ct);
-        if (known is not null && known.Length >= spec.Tokens) return (await Decoded(known), true);
-        var start = Longest(known, spec.Known);
+        var start = Longest(cached?.Codes, spec.Known);
+        if (!spec.Cacheable)
+        {
+            var own = await RunAsync(w.Job(start, ct, w.OnPreview), w.Admission, ct);
+            await cache.StoreAsync(w.Id, w.Entry(own), CancellationToken.None);   // what its codes_id refines
+            return (own, false);
+        }
         JobResult? mine = null;
-        var codes = await cache.GetOrComputeAsync(key, spec.Tokens, async shared =>
+        var shared = await cache.ComputeOnceAsync(w.Id, spec.Tokens, async sharedToken =>
         {
             // Identical concurrent requests share this computation, so it runs under the cache's shared token (cancelled
             // only when every waiting caller has gone) and its own deadline, never under this caller's token; this
             // caller's previews stop when it leaves, without failing the others.
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(shared);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(sharedToken);
             deadline.CancelAfter(TimeSpan.FromSeconds(options.Value.DeadlineSeconds));
             try
             {
-                mine = await RunAsync(Job(start, deadline.Token, WhileWaiting(onPreview, ct)), deadline.Token);
-                await Remember(mine);   // before the codes reach the waiters, so they find the image too
+                mine = await RunAsync(w.Job(start, deadline.Token, WhileWaiting(w.OnPreview, ct)), w.Admission, deadline.Token);
+                await cache.StoreAsync(w.Id, w.Entry(mine), CancellationToken.None);   // before the waiters return, so later requests hit
+                return mine;
             }
-            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shared.IsCancellationRequested)
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !sharedToken.IsCancellationRequested)
             {
                 // This shared computation's own deadline (it may have started before this caller's): a 504 for every waiter, not a 500.
                 throw new DeadlineExceededException(options.Value.DeadlineSeconds);
             }
-            return mine.Codes;
         }, ct);
-        await cache.StoreLongestAsync(key, codes, known, CancellationToken.None);
-        return mine is not null ? (mine, false) : (await Decoded(codes), true);
+        if (mine is not null) return (mine, false);
+        // Joined another request's computation: its image, or (streaming) a decode here for this caller's previews.
+        return w.Previews.Count == 0 ? (shared, true) : (await RunAsync(w.Job(shared.Codes, ct, w.OnPreview), w.Admission, ct), true);
     }
-
-    /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped, not errors.</summary>
-    private static Func<EncodedImage, ValueTask>? WhileWaiting(Func<EncodedImage, ValueTask>? onPreview, CancellationToken caller) =>
-        onPreview is null ? null : async image =>
+    /// <summary>Forwards previews while <paramref name="caller"/> is live; after that they are dropped.</summary>
+    private static Action<EncodedImage>? WhileWaiting(Action<EncodedImage>? onPreview, CancellationToken caller) =>
+        onPreview is null ? null : image =>
         {
-            if (caller.IsCancellationRequested) return;
-            try { await onPreview(image); }
-            catch (OperationCanceledException) when (caller.IsCancellationRequested) { }
+            if (!caller.IsCancellationRequested) onPreview(image);
         };
 
     private static string? Outcome(Exception e) => e switch
     {
-        QueueFullException => "rejected", ServiceStoppingException => "stopping", DeadlineExceededException => "deadline", OperationCanceledException => "cancelled", ArgumentException => "invalid", _ => "error",
+        QueueFullException => "rejected", ServiceStoppingException => "stopping", DeadlineExceededException => "deadline", OperationCanceledException => "cancelled", _ => "error",
     };
 
-    private bool Count(string outcome)
+    private bool Count(string outcome, int images)
     {
-        telemetry.Requests.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+        telemetry.Requests.Add(images, new KeyValuePair<string, object?>("outcome", outcome));
         return false;
     }
 
     private static long[]? Longest(long[]? a, long[]? b) => (a?.Length ?? 0) >= (b?.Length ?? 0) ? a : b;
 
-    private async Task<JobResult> RunAsync(InferenceJob job, CancellationToken ct)
+    /// <summary>All codes known: decoded at once, outside the queue. Otherwise generated in <paramref name="admission"/>'s room.</summary>
+    private async Task<JobResult> RunAsync(InferenceJob job, Admission admission, CancellationToken ct)
     {
-        if (!batcher.TrySubmit(job)) throw new QueueFullException(options.Value.RetryAfterSeconds);
+        if (job.Known.Length >= job.Spec.Tokens) batcher.Decode(job);
+        else admission.Submit(job);
         return await job.Result.Task.WaitAsync(ct);
     }
 }

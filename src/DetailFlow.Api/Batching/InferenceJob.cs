@@ -7,6 +7,8 @@ namespace DetailFlow.Api.Batching;
 public sealed record EncodedImage(int Tokens, int Resolution, byte[] Png);
 
 /// <summary>The final codes and image of a job; <see cref="Generated"/> is false when no forward ran (all codes known).</summary>
+/// <remarks>Never changed once made, so identical requests that share a computation share the instance.</remarks>
+[System.ComponentModel.ImmutableObject(true)]
 public sealed record JobResult(long[] Codes, EncodedImage Image, bool Generated);
 
 /// <summary>
@@ -20,21 +22,23 @@ public sealed class InferenceJob
     private Task _chain = Task.CompletedTask;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
-    public required long ClassId { get; init; }
-    public required SamplingOptions Options { get; init; }
-    public required int Tokens { get; init; }
+    /// <summary>The image asked for: class, sampling and detail, as validated (the same record from the endpoint on).</summary>
+    public required ImageSpec Spec { get; init; }
 
     /// <summary>The model the request rented (null: the active model when the batcher accepts the job).</summary>
     public Hosting.LoadedModel? Model { get; init; }
 
-    /// <summary>Codes already known (cache or refine); generation continues after them.</summary>
+    /// <summary>Codes already known (the cache's or the spec's own); generation continues after them.</summary>
     public long[] Known { get; init; } = [];
 
     /// <summary>Prefix lengths to preview (empty unless streaming).</summary>
     public IReadOnlySet<int> PreviewTokens { get; init; } = new HashSet<int>();
 
-    /// <summary>Receives each preview, in order (called off the inference thread).</summary>
-    public Func<EncodedImage, ValueTask>? OnPreview { get; init; }
+    /// <summary>
+    /// Receives each preview, in order, on the job's PNG chain (off the inference thread). It must not block: the final
+    /// image waits behind it, for every caller sharing the job.
+    /// </summary>
+    public Action<EncodedImage>? OnPreview { get; init; }
 
     public CancellationToken Token { get; init; }
 

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -7,12 +9,12 @@ using Microsoft.Extensions.Options;
 namespace DetailFlow.Api.Caching;
 
 /// <summary>
-/// Generated codes in <see cref="HybridCache"/> (L1 memory, L2 Redis when configured). The key is the model
-/// fingerprint, the class and every sampling field including the seed — not the detail level: codes are drawn per
-/// (seed, code index), so the codes of a short prefix are the start of the long one. The base key holds the longest
-/// codes seen; a per-length key deduplicates identical concurrent computations. The final PNG of each detail level is
-/// cached beside the codes, so a repeated request is answered without decoding. Stored results (for refine) live
-/// under their id.
+/// Generated codes in <see cref="HybridCache"/> (L1 memory, L2 Redis when configured), one <see cref="CodeEntry"/> per
+/// id. The id hashes the model fingerprint, the class and every sampling field including the seed (and, for codes a
+/// client supplied, those codes) — not the detail level: codes are drawn per (seed, code index), so the codes of a short
+/// prefix are the start of the long one. An entry holds the longest codes generated and the final PNG of that detail,
+/// and it is what <c>/v1/refine</c> continues (a result's <c>codes_id</c> is its id and detail, <see cref="CodesId"/>).
+/// A request reads its entry once and writes it at most once (never on a hit).
 /// </summary>
 public sealed class CodeCache(HybridCache cache, IOptions<CacheOptions> options)
 {
@@ -21,48 +23,60 @@ public sealed class CodeCache(HybridCache cache, IOptions<CacheOptions> options)
         Flags = HybridCacheEntryFlags.DisableLocalCacheWrite | HybridCacheEntryFlags.DisableDistributedCacheWrite,
     };
 
+    /// <summary>Neither read nor written: the call only joins identical computations in flight.</summary>
+    private static readonly HybridCacheEntryOptions InFlightOnly = new()
+    {
+        Flags = HybridCacheEntryFlags.DisableLocalCache | HybridCacheEntryFlags.DisableDistributedCache,
+    };
+
     private HybridCacheEntryOptions Entry => new()
     {
         Expiration = TimeSpan.FromMinutes(options.Value.ExpirationMinutes),
         LocalCacheExpiration = TimeSpan.FromMinutes(options.Value.ExpirationMinutes),
     };
 
-    public static string Key(LoadedModel model, long classId, SamplingOptions s) => string.Create(CultureInfo.InvariantCulture,
-        $"codes:{model.Fingerprint}:{classId}:{s.CfgScale:R}:{s.GradualCfg}:{s.Temperature:R}:{s.TopK}:{s.TopP:R}:{s.Greedy}:{s.Seed}");
-
-    /// <summary>The longest codes cached under <paramref name="key"/>, or null.</summary>
-    public async Task<long[]?> FindAsync(string key, CancellationToken ct) =>
-        await cache.GetOrCreateAsync<long[]?>(key, _ => ValueTask.FromResult<long[]?>(null), ReadOnly, cancellationToken: ct);
-
-    /// <summary>Computes the codes for <paramref name="tokens"/> once, however many identical requests ask at the same time.</summary>
-    public async Task<long[]> GetOrComputeAsync(string key, int tokens, Func<CancellationToken, Task<long[]>> compute, CancellationToken ct) =>
-        await cache.GetOrCreateAsync($"{key}:t{tokens}", async c => await compute(c), Entry, cancellationToken: ct);
-
-    /// <summary>Makes <paramref name="codes"/> the base entry unless a longer one is already there.</summary>
-    public async Task StoreLongestAsync(string key, long[] codes, long[]? known, CancellationToken ct)
+    /// <summary>The id of the codes of (model, class, sampling with seed), or of codes a client supplied for them.</summary>
+    public static string Id(LoadedModel model, long classId, SamplingOptions s, long[]? supplied = null)
     {
-        if (known is not null && known.Length >= codes.Length) return;
-        await cache.SetAsync(key, codes, Entry, cancellationToken: ct);
+        string text = string.Create(CultureInfo.InvariantCulture,
+            $"{model.Fingerprint}:{classId}:{s.CfgScale:R}:{s.GradualCfg}:{s.Temperature:R}:{s.TopK}:{s.TopP:R}:{s.Greedy}:{s.Seed}");
+        if (supplied is not null) text += ":" + string.Join(',', supplied);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32];
     }
 
-    /// <summary>The cached final image of the first <paramref name="tokens"/> codes under <paramref name="key"/>, or null.</summary>
-    public async Task<CachedImage?> FindImageAsync(string key, int tokens, CancellationToken ct) =>
-        await cache.GetOrCreateAsync<CachedImage?>(ImageKey(key, tokens), _ => ValueTask.FromResult<CachedImage?>(null), ReadOnly, cancellationToken: ct);
+    /// <summary>A result's <c>codes_id</c>: its entry's id and its detail level.</summary>
+    public static string CodesId(string id, int tokens) => string.Create(CultureInfo.InvariantCulture, $"{id}t{tokens}");
 
-    public async Task StoreImageAsync(string key, int tokens, CachedImage image, CancellationToken ct) =>
-        await cache.SetAsync(ImageKey(key, tokens), image, Entry, cancellationToken: ct);
+    /// <summary>Splits a <c>codes_id</c> into the entry's id and the result's detail; false when it is not one.</summary>
+    public static bool TryParseCodesId(string? codesId, out string id, out int tokens)
+    {
+        (id, tokens) = ("", 0);
+        if (codesId is not { Length: > 33 and <= 64 } || codesId[32] != 't' || !codesId[..32].All(char.IsAsciiHexDigitLower)) return false;
+        if (!int.TryParse(codesId.AsSpan(33), NumberStyles.None, CultureInfo.InvariantCulture, out tokens) || tokens <= 0) return false;
+        id = codesId[..32];
+        return true;
+    }
 
-    private static string ImageKey(string key, int tokens) => string.Create(CultureInfo.InvariantCulture, $"{key}:t{tokens}:png");
+    /// <summary>The entry under <paramref name="id"/>, or null.</summary>
+    public async Task<CodeEntry?> FindAsync(string id, CancellationToken ct) =>
+        await cache.GetOrCreateAsync<CodeEntry?>(Key(id), _ => ValueTask.FromResult<CodeEntry?>(null), ReadOnly, cancellationToken: ct);
 
-    public async Task StoreResultAsync(string id, StoredResult result, CancellationToken ct) =>
-        await cache.SetAsync($"result:{id}", result, Entry, cancellationToken: ct);
+    /// <summary>Runs <paramref name="compute"/> once however many identical requests ask at the same time (nothing is cached by this call).</summary>
+    public async Task<T> ComputeOnceAsync<T>(string id, int tokens, Func<CancellationToken, Task<T>> compute, CancellationToken ct) =>
+        await cache.GetOrCreateAsync(string.Create(CultureInfo.InvariantCulture, $"{Key(id)}:t{tokens}"), async c => await compute(c),
+            InFlightOnly, cancellationToken: ct);
 
-    public async Task<StoredResult?> FindResultAsync(string id, CancellationToken ct) =>
-        await cache.GetOrCreateAsync<StoredResult?>($"result:{id}", _ => ValueTask.FromResult<StoredResult?>(null), ReadOnly, cancellationToken: ct);
+    public async Task StoreAsync(string id, CodeEntry entry, CancellationToken ct) =>
+        await cache.SetAsync(Key(id), entry, Entry, cancellationToken: ct);
+
+    private static string Key(string id) => $"codes:{id}";
 }
 
 /// <summary>A final image: its decoded resolution and PNG bytes.</summary>
 public sealed record CachedImage(int Resolution, byte[] Png);
 
-/// <summary>What <c>/v1/refine</c> needs to continue a result: its class, sampling settings (seed included) and codes.</summary>
-public sealed record StoredResult(string Fingerprint, long ClassId, SamplingOptions Options, long[] Codes);
+/// <summary>
+/// What is cached for one id: the model it was generated with, its class and sampling (seed included) — all that
+/// <c>/v1/refine</c> needs to continue it — its longest codes, and the final image at <see cref="ImageTokens"/>.
+/// </summary>
+public sealed record CodeEntry(string Fingerprint, long ClassId, SamplingOptions Options, long[] Codes, int ImageTokens, CachedImage Image);

@@ -6,17 +6,14 @@ namespace DetailFlow.Api.Endpoints;
 
 public static class GenerateEndpoints
 {
-    public static IEndpointRouteBuilder MapGenerateEndpoints(this IEndpointRouteBuilder app)
-    {
-        var api = app.MapGroup("v1").WithTags("Generation");
-        api.MapPost("generate", Generate).WithName("Generate")
-            .WithSummary("Generate images of a class; one PNG as image/png, otherwise JSON with base64 images")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
-        // The design card's route: the same handler, limits and keys.
-        app.MapPost("generate", Generate).WithTags("Generation").WithName("GenerateDesignCard").WithSummary("The same as POST /v1/generate")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
-        return app;
-    }
+    /// <summary>Maps the route in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapGenerateEndpoints(this RouteGroupBuilder generation) =>
+        generation.MapPost("generate", Generate).WithName("Generate")
+            .WithSummary("Generate images of a class; one PNG as image/png, otherwise JSON with base64 images");
+
+    /// <summary>The design card's route, <c>POST /generate</c>: the same handler, limits and keys.</summary>
+    internal static void MapDesignCardRoute(this RouteGroupBuilder generation) =>
+        generation.MapPost("generate", Generate).WithName("GenerateDesignCard").WithSummary("The same as POST /v1/generate");
 
     public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Generate(
         GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)
@@ -26,10 +23,8 @@ public static class GenerateEndpoints
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
         try
         {
-            var outcomes = await Task.WhenAll(Enumerable.Range(0, valid.N).Select(i => generator.GenerateAsync(model,
-                new ImageSpec(valid.ClassId, valid.Options with { Seed = valid.Options.Seed + i }, valid.Tokens, valid.SeedGiven),
-                new HashSet<int>(), null, http.RequestAborted)));
-            return Respond(http, model, valid.Tokens, outcomes, valid.Png);
+            var outcomes = await generator.GenerateAsync(model, valid.Images(), new HashSet<int>(), null, http.RequestAborted);
+            return Respond(http, model, valid.Image.Tokens, outcomes, valid.Png);
         }
         catch (Exception e) when (Problems.Map(e, http) is { } problem)
         {

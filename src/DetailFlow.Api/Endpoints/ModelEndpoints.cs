@@ -8,12 +8,10 @@ namespace DetailFlow.Api.Endpoints;
 
 public static class ModelEndpoints
 {
-    public static IEndpointRouteBuilder MapModelEndpoints(this IEndpointRouteBuilder app)
-    {
-        app.MapGroup("v1").WithTags("Models").MapGet("models", GetModels).WithName("GetModels")
+    /// <summary>Maps the route in the v1 group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapModelEndpoints(this RouteGroupBuilder v1) =>
+        v1.MapGet("models", GetModels).WithTags("Models").WithName("GetModels")
             .WithSummary("The served model in the OpenAI list shape, with its schedule (tokens → resolution), labels, request defaults and precision");
-        return app;
-    }
 
     public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state, IOptions<ModelOptions> options)
     {

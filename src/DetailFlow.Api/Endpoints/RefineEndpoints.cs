@@ -11,21 +11,19 @@ namespace DetailFlow.Api.Endpoints;
 /// <summary>Body of <c>POST /v1/refine</c>: an earlier result (<c>codes_id</c>, or <c>codes</c> with the sampling fields) and a larger <c>tokens</c>.</summary>
 public sealed record RefineRequest : SamplingRequest
 {
-    [JsonPropertyName("codes_id")] public string? CodesId { get; init; }
-    [JsonPropertyName("codes")] public long[]? Codes { get; init; }
+    [JsonPropertyName("codes_id"), FromQuery(Name = "codes_id")] public string? CodesId { get; init; }
+    [JsonPropertyName("codes"), FromQuery(Name = "codes")] public long[]? Codes { get; init; }
 }
 
 public static class RefineEndpoints
 {
-    public static IEndpointRouteBuilder MapRefineEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>Maps the routes in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapRefineEndpoints(this RouteGroupBuilder generation)
     {
-        app.MapGroup("v1").WithTags("Generation").MapPost("refine", Refine).WithName("Refine")
-            .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
-        app.MapGroup("v1").WithTags("Generation").MapGet("refine/stream", RefineStream).WithName("RefineStream")
-            .WithSummary("Continue an earlier result (by codes_id) to a larger tokens, streaming previews of the added detail (SSE)")
-            .RequireRateLimiting(RequestLimits.Policy);
-        return app;
+        generation.MapPost("refine", Refine).WithName("Refine")
+            .WithSummary("Continue an earlier result (by codes_id or codes) to a larger tokens, without starting over");
+        generation.MapGet("refine/stream", RefineStream).WithName("RefineStream")
+            .WithSummary("Continue an earlier result (by codes_id) to a larger tokens, streaming previews of the added detail (SSE)");
     }
 
     public static async Task<Results<FileContentHttpResult, Ok<GenerateResponse>, ValidationProblem, ProblemHttpResult>> Refine(
@@ -42,9 +40,8 @@ public static class RefineEndpoints
         if (r is null) errors["body"] = ["a JSON object is required"];
         else if (r.CodesId is { } id)
         {
-            var stored = await FindAsync(id, model, cache, http.RequestAborted);
-            if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
-            else spec = new ImageSpec(stored.ClassId, stored.Options, tokens, Cacheable: true, Known: stored.Codes);
+            spec = (await ContinueAsync(id, tokens, model, cache, http.RequestAborted))?.Spec;
+            if (spec is null) errors["codes_id"] = ["unknown or expired codes_id"];
         }
         else if (r.Codes is { } codes)
         {
@@ -57,7 +54,8 @@ public static class RefineEndpoints
                 errors["codes"] = [$"{codes.Length} codes: the length must be on the schedule ({string.Join(", ", model.Schedule.ValidPrefixes)})"];
             else if (codes.Any(c => c < 0 || c >= model.GptConfig.VocabSize))
                 errors["codes"] = [$"codes must lie in 0..{model.GptConfig.VocabSize - 1}"];
-            if (valid is not null) spec = new ImageSpec(valid.ClassId, valid.Options, tokens, Cacheable: false, Known: codes);
+            if (valid is not null)
+                spec = valid.Image with { Cacheable = false, Known = codes, CacheId = CodeCache.Id(model, valid.Image.ClassId, valid.Image.Options, codes) };
         }
         else errors["codes_id"] = ["codes_id or codes is required"];
         if (errors.Count > 0 || spec is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
@@ -77,26 +75,31 @@ public static class RefineEndpoints
     /// <c>/v1/generate/stream</c>, previews only of prefixes beyond the result's codes.
     /// </summary>
     public static async Task<Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult>> RefineStream(
-        [FromQuery(Name = "codes_id")] string? codesId, int? tokens, string? previews,
-        ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
+        [AsParameters] RefineRequest r, ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
     {
         if (state.Rent(http) is not { } model) return Problems.NotReady();
         var errors = new Dictionary<string, string[]>();
-        int t = tokens ?? model.MaxTokens;
+        int t = r.Tokens ?? model.MaxTokens;
         if (!model.Schedule.IsValidPrefix(t))
             errors["tokens"] = [RequestValidator.OffSchedule(model, t)];
-        var stored = await FindAsync(codesId, model, cache, http.RequestAborted);
+        var stored = await ContinueAsync(r.CodesId, t, model, cache, http.RequestAborted);
         if (stored is null) errors["codes_id"] = ["unknown or expired codes_id"];
-        var shown = RequestValidator.PreviewTokens(previews is null ? null : JsonSerializer.SerializeToElement(previews), model, t,
-            (field, message) => errors[field] = [message], after: stored?.Codes.Length ?? 0);
-        if (errors.Count > 0 || stored is null) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
-        var spec = new ImageSpec(stored.ClassId, stored.Options, t, Cacheable: true, Known: stored.Codes);
-        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, spec, shown, generator, http, http.RequestAborted));
+        var shown = RequestValidator.PreviewTokens(r.Previews, model, t,
+            (field, message) => errors[field] = [message], after: stored?.From ?? 0);
+        if (errors.Count > 0 || stored is not { } found) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
+        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, found.Spec, shown, generator, http, http.RequestAborted));
     }
 
-    private static async Task<StoredResult?> FindAsync(string? id, LoadedModel model, CodeCache cache, CancellationToken ct)
+    /// <summary>
+    /// The spec that continues the result <paramref name="codesId"/> names to <paramref name="tokens"/>, with the cache
+    /// entry read here (the request's one read), and the result's own detail; null when it is unknown or expired.
+    /// </summary>
+    private static async Task<(ImageSpec Spec, int From)?> ContinueAsync(string? codesId, int tokens, LoadedModel model, CodeCache cache,
+        CancellationToken ct)
     {
-        var stored = id is { Length: > 0 and <= 64 } ? await cache.FindResultAsync(id, ct) : null;
-        return stored?.Fingerprint == model.Fingerprint ? stored : null;
+        if (!CodeCache.TryParseCodesId(codesId, out string id, out int from)) return null;
+        var entry = await cache.FindAsync(id, ct);
+        if (entry is null || entry.Fingerprint != model.Fingerprint || entry.Codes.Length < from) return null;
+        return (new ImageSpec(entry.ClassId, entry.Options, tokens, Cacheable: true, Known: entry.Codes[..from]) { CacheId = id, Cached = entry }, from);
     }
 }

@@ -1,11 +1,20 @@
 using System.Text.Json;
+using DetailFlow.Api.Batching;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
 
 namespace DetailFlow.Api.Endpoints;
 
-/// <summary>A validated generation request: errors are keyed by the JSON field at fault.</summary>
-public sealed record ValidatedRequest(long ClassId, SamplingOptions Options, bool SeedGiven, int Tokens, int N, bool Png, IReadOnlySet<int> Previews);
+/// <summary>
+/// A validated generation request: <see cref="Image"/> is the first image's spec (the record that goes on to the
+/// generator and the engine), cacheable when the client chose the seed.
+/// </summary>
+public sealed record ValidatedRequest(ImageSpec Image, int N, bool Png, IReadOnlySet<int> Previews)
+{
+    /// <summary>The request's <see cref="N"/> images: seeds <c>seed</c>, <c>seed + 1</c>, …</summary>
+    public IReadOnlyList<ImageSpec> Images() =>
+        Enumerable.Range(0, N).Select(i => Image with { Options = Image.Options with { Seed = Image.Options.Seed + i } }).ToList();
+}
 
 public static class RequestValidator
 {
@@ -44,24 +53,21 @@ public static class RequestValidator
         if (format is not ("png" or "b64_json")) Error("response_format", $"response_format = '{format}': expected 'png' or 'b64_json'");
         var previews = stream ? PreviewTokens(r.Previews, model, tokens, Error) : new HashSet<int>();
         if (errors.Count > 0) return (null, errors);
-        return (new ValidatedRequest(classId, options, r.Seed is not null, tokens, n, format == "png" && n == 1, previews), errors);
+        return (new ValidatedRequest(new ImageSpec(classId, options, tokens, Cacheable: r.Seed is not null), n, format == "png" && n == 1, previews), errors);
     }
 
-    private static long ClassId(JsonElement? value, LoadedModel model, Action<string, string> error)
+    private static long ClassId(FlexibleValue? value, LoadedModel model, Action<string, string> error)
     {
         int classes = model.GptConfig.NumClasses;
         switch (value)
         {
-            case null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined }:
+            case null:
                 error("class", "class is required: a class id or a label");
                 return 0;
-            case { ValueKind: JsonValueKind.Number } v when v.TryGetInt64(out long id):
+            case { Number: { } id }:
                 if (id < 0 || id >= classes) error("class", $"class = {id}: unknown class id; the model has classes 0..{classes - 1}");
                 return id;
-            case { ValueKind: JsonValueKind.String } v:
-                string label;
-                try { label = v.GetString()!; }
-                catch (InvalidOperationException) { error("class", "class is not a valid string (lone surrogate)"); return 0; }
+            case { Text: { } label }:
                 if (long.TryParse(label, out long parsed) && parsed >= 0 && parsed < classes) return parsed;
                 int index = model.Labels.ToList().FindIndex(l => string.Equals(l, label, StringComparison.OrdinalIgnoreCase));
                 if (index < 0) error("class", $"class = '{Truncate(label)}': unknown label (see GET /v1/models)");
@@ -76,16 +82,16 @@ public static class RequestValidator
     /// Prefix lengths to preview: "all", a count spread over the schedule (default 4), or none (0) — of those longer than
     /// <paramref name="after"/> (the codes already known, when refining) and shorter than <paramref name="tokens"/>.
     /// </summary>
-    public static IReadOnlySet<int> PreviewTokens(JsonElement? value, LoadedModel model, int tokens, Action<string, string> error, int after = 0)
+    public static IReadOnlySet<int> PreviewTokens(FlexibleValue? value, LoadedModel model, int tokens, Action<string, string> error, int after = 0)
     {
         var schedule = model.Schedule.ValidPrefixes.Where(t => t > after && t < tokens).ToArray();
         int count = DefaultPreviewCount;
         switch (value)
         {
-            case null or { ValueKind: JsonValueKind.Null or JsonValueKind.Undefined }: break;
-            case { ValueKind: JsonValueKind.String } v when v.GetString() == "all": return schedule.ToHashSet();
-            case { ValueKind: JsonValueKind.String } v when int.TryParse(v.GetString(), out int c) && c >= 0: count = c; break;
-            case { ValueKind: JsonValueKind.Number } v when v.TryGetInt32(out int c) && c >= 0: count = c; break;
+            case null: break;
+            case { Text: "all" }: return schedule.ToHashSet();
+            case { Text: { } text } when int.TryParse(text, out int c) && c >= 0: count = c; break;
+            case { Number: { } n } when n is >= 0 and <= int.MaxValue: count = (int)n; break;
             default: error("previews", "previews must be a non-negative count or \"all\""); return new HashSet<int>();
         }
         return Spread(schedule, count);

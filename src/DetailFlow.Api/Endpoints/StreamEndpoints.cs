@@ -18,24 +18,16 @@ public static class StreamEndpoints
 {
     private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(10);
 
-    public static IEndpointRouteBuilder MapStreamEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>Events a slow reader may fall behind by before its oldest previews are dropped.</summary>
+    private const int PreviewBacklog = 4;
+
+    /// <summary>Maps the routes in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
+    internal static void MapStreamEndpoints(this RouteGroupBuilder api)
     {
-        var api = app.MapGroup("v1").WithTags("Generation");
         api.MapPost("generate/stream", (GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http) =>
-            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)")
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes));
-        api.MapGet("generate/stream", (
-                [FromQuery(Name = "class")] string? @class, long? seed, [FromQuery(Name = "cfg_scale")] double? cfgScale, double? temperature,
-                [FromQuery(Name = "top_k")] int? topK, [FromQuery(Name = "top_p")] double? topP, int? tokens, string? previews,
-                ModelState state, ImageGenerator generator, HttpContext http) =>
-            Stream(new GenerateRequest
-            {
-                Class = @class is null ? null : JsonSerializer.SerializeToElement(@class), Seed = seed, CfgScale = cfgScale,
-                Temperature = temperature, TopK = topK, TopP = topP, Tokens = tokens,
-                Previews = previews is null ? null : JsonSerializer.SerializeToElement(previews),
-            }, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)")
-            .RequireRateLimiting(RequestLimits.Policy);
-        return app;
+            Stream(request, state, generator, http)).WithName("GenerateStream").WithSummary("Generate one image, streaming previews (SSE)");
+        api.MapGet("generate/stream", ([AsParameters] GenerateRequest request, ModelState state, ImageGenerator generator, HttpContext http) =>
+            Stream(request, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)");
     }
 
     public static Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult> Stream(
@@ -45,9 +37,8 @@ public static class StreamEndpoints
         var (valid, errors) = RequestValidator.Validate(request, model, stream: true);
         if (valid is not null && valid.N != 1) { errors["n"] = ["the stream generates one image; n must be 1"]; valid = null; }
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
-        var spec = new ImageSpec(valid.ClassId, valid.Options, valid.Tokens, valid.SeedGiven);
         http.Response.Headers["X-Model-Fingerprint"] = model.Fingerprint;
-        return TypedResults.ServerSentEvents(Events(model, spec, valid.Previews, generator, http, http.RequestAborted));
+        return TypedResults.ServerSentEvents(Events(model, valid.Image, valid.Previews, generator, http, http.RequestAborted));
     }
 
     /// <summary>The event sequence of one streamed image (generation or refinement).</summary>
@@ -55,24 +46,27 @@ public static class StreamEndpoints
         ImageGenerator generator, HttpContext http, [EnumeratorCancellation] CancellationToken ct)
     {
         yield return Heartbeat();
-        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(4) { SingleReader = true });
+        // Never blocks a writer: a reader that falls behind loses its oldest previews (the job's PNG chain, which every
+        // caller sharing the computation waits on, must not wait for one reader). The last event, written last, is kept.
+        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(PreviewBacklog)
+        {
+            SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest,
+        });
         int index = 0;
         var work = Task.Run(async () =>
         {
             try
             {
                 var outcome = await generator.GenerateAsync(model, spec, previews,
-                    async image => await events.Writer.WriteAsync(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
-                        Convert.ToBase64String(image.Png)), "preview"), ct), ct);
+                    image => events.Writer.TryWrite(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
+                        Convert.ToBase64String(image.Png)), "preview")), ct);
                 var r = outcome.Result;
-                await events.Writer.WriteAsync(new SseItem<object>(new CompletedEvent(outcome.Seed, r.Image.Tokens, r.Image.Resolution,
-                    Convert.ToBase64String(r.Image.Png), outcome.CodesId, outcome.CacheHit), "completed"), ct);
+                events.Writer.TryWrite(new SseItem<object>(new CompletedEvent(outcome.Seed, r.Image.Tokens, r.Image.Resolution,
+                    Convert.ToBase64String(r.Image.Png), outcome.CodesId, outcome.CacheHit), "completed"));
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                var problem = Problems.Map(e, http)?.ProblemDetails
-                    ?? new ProblemDetails { Status = 500, Title = "Generation failed", Detail = "An unexpected error occurred." };
-                await events.Writer.WriteAsync(new SseItem<object>(problem, "error"), CancellationToken.None);
+                events.Writer.TryWrite(new SseItem<object>(Problems.ForStream(e, http), "error"));
             }
             finally
             {

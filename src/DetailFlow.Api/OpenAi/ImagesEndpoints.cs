@@ -23,17 +23,17 @@ public static class ImagesEndpoints
 {
     private static readonly JsonSerializerOptions Json = new() { MaxDepth = 8 };
 
-    public static IEndpointRouteBuilder MapOpenAiEndpoints(this IEndpointRouteBuilder app)
+    /// <summary>Maps the route in the v1 generation group (<see cref="Endpoints.V1Endpoints"/>): its rate limit, body cap and keys.</summary>
+    public static void MapOpenAiEndpoints(this RouteGroupBuilder generation)
     {
-        app.MapGroup("v1").WithTags("OpenAI-compatible").MapPost("images/generations", Generate).WithName("CreateImage")
+        generation.MapPost("images/generations", Generate).WithTags("OpenAI-compatible").WithName("CreateImage")
             .WithSummary("OpenAI Images API: prompt = a class label, synonym or id; b64_json images, or SSE with stream = true")
             // "*/*" too: routing would otherwise answer other content types itself, as problem details; the handler's 415 is OpenAI-shaped.
             .Accepts<ImagesRequest>("application/json", "*/*")
             .Produces<ImagesResponse>(StatusCodes.Status200OK).Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .Produces<OpenAiErrorBody>(StatusCodes.Status400BadRequest).Produces<OpenAiErrorBody>(StatusCodes.Status401Unauthorized)
             .Produces<OpenAiErrorBody>(StatusCodes.Status404NotFound).Produces<OpenAiErrorBody>(StatusCodes.Status429TooManyRequests)
-            .RequireRateLimiting(RequestLimits.Policy).WithMetadata(new RequestSizeLimitAttribute(RequestLimits.MaxBodyBytes), OpenAiRoute.Instance);
-        return app;
+            .WithMetadata(OpenAiRoute.Instance);
     }
 
     public static async Task<IResult> Generate(HttpContext http, ModelState state, ILoggerFactory logs)
@@ -44,7 +44,7 @@ public static class ImagesEndpoints
             if (state.Rent(http) is not { } model) throw OpenAiErrors.NotReady();
             var plan = ImagesPlan.From(request, model);
             if (plan.Stream) return new ImagesStream(plan, model, logs.CreateLogger(typeof(ImagesStream)));
-            var images = await Task.WhenAll(Enumerable.Range(0, plan.N).Select(i => RenderAsync(http, model, plan, i, null, http.RequestAborted)));
+            var images = await RenderAsync(http, model, plan, null, http.RequestAborted);
             var data = images.Select(g => new ImageData(Convert.ToBase64String(ImageFormats.Convert(g.Png, plan.Format, plan.Compression)), g.Seed));
             return TypedResults.Ok(new ImagesResponse(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), data.ToArray(), "opaque", plan.Size(model),
                 plan.Quality, plan.Format, ImageUsage.For(plan.N, plan.Tokens)));
@@ -58,18 +58,18 @@ public static class ImagesEndpoints
     }
 
     /// <summary>
-    /// The one coupling to the native generation path: image <paramref name="index"/> of <paramref name="plan"/> (seed + index),
-    /// previews at the plan's prefixes to <paramref name="onPartial"/>.
+    /// The one coupling to the native generation path: the plan's n images (seeds seed + index), admitted to the queue
+    /// together; previews at the plan's prefixes go to <paramref name="onPartial"/> with their image's index (it must not block).
     /// </summary>
-    internal static async Task<RenderedImage> RenderAsync(HttpContext http, Hosting.LoadedModel model, ImagesPlan plan, int index,
-        Func<RenderedImage, ValueTask>? onPartial, CancellationToken ct)
+    internal static async Task<RenderedImage[]> RenderAsync(HttpContext http, Hosting.LoadedModel model, ImagesPlan plan,
+        Action<int, RenderedImage>? onPartial, CancellationToken ct)
     {
         var generator = http.RequestServices.GetRequiredService<ImageGenerator>();
-        var spec = new ImageSpec(plan.ClassId, plan.Options with { Seed = plan.Options.Seed + index }, plan.Tokens, plan.SeedGiven);
-        var outcome = await generator.GenerateAsync(model, spec, plan.Previews,
-            onPartial is null ? null : p => onPartial(new RenderedImage(p.Png, p.Resolution, p.Tokens, spec.Options.Seed)), ct);
-        var image = outcome.Result.Image;
-        return new RenderedImage(image.Png, image.Resolution, image.Tokens, outcome.Seed);
+        var specs = Enumerable.Range(0, plan.N)
+            .Select(i => new ImageSpec(plan.ClassId, plan.Options with { Seed = plan.Options.Seed + i }, plan.Tokens, plan.SeedGiven)).ToArray();
+        var outcomes = await generator.GenerateAsync(model, specs, plan.Previews,
+            onPartial is null ? null : (i, p) => onPartial(i, new RenderedImage(p.Png, p.Resolution, p.Tokens, specs[i].Options.Seed)), ct);
+        return outcomes.Select(o => new RenderedImage(o.Result.Image.Png, o.Result.Image.Resolution, o.Result.Image.Tokens, o.Seed)).ToArray();
     }
 
     /// <summary>The body as an <see cref="ImagesRequest"/>: JSON object, known fields only, each of its type.</summary>

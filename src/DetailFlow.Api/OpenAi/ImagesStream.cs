@@ -30,7 +30,7 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         var channels = Enumerable.Range(0, plan.N).Select(_ => Channel.CreateUnbounded<ImageStreamEvent>()).ToArray();
-        var work = Enumerable.Range(0, plan.N).Select(i => ProduceAsync(http, i, channels[i].Writer, cancel.Token)).ToArray();
+        var work = ProduceAsync(http, channels, cancel.Token);
         try
         {
             foreach (var channel in channels) await DrainAsync(response, channel.Reader, http.RequestAborted);
@@ -50,28 +50,29 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
         finally
         {
             await cancel.CancelAsync();
-            try { await Task.WhenAll(work); }
+            try { await work; }
             catch (Exception) { /* reported above, or the client left */ }
         }
     }
 
-    /// <summary>Generates image <paramref name="index"/>, its previews and final image becoming events; a failure completes the channel with it.</summary>
-    private async Task ProduceAsync(HttpContext http, int index, ChannelWriter<ImageStreamEvent> events, CancellationToken ct)
+    /// <summary>Generates the images, previews and final images becoming events of their image's channel (never blocking:
+    /// at most partial_images + 1 events an image); a failure completes every channel with it.</summary>
+    private async Task ProduceAsync(HttpContext http, Channel<ImageStreamEvent>[] channels, CancellationToken ct)
     {
         try
         {
-            int partial = 0;
-            var image = await ImagesEndpoints.RenderAsync(http, model, plan, index, p =>
+            var partials = new int[plan.N];
+            var images = await ImagesEndpoints.RenderAsync(http, model, plan, (i, p) =>
+                channels[i].Writer.TryWrite(Event(ImageStreamEvent.Partial, p, i) with { PartialImageIndex = partials[i]++ }), ct);
+            for (int i = 0; i < images.Length; i++)
             {
-                events.TryWrite(Event(ImageStreamEvent.Partial, p, index) with { PartialImageIndex = partial++ });
-                return ValueTask.CompletedTask;
-            }, ct);
-            events.TryWrite(Event(ImageStreamEvent.Completed, image, index) with { Usage = ImageUsage.For(1, plan.Tokens), Seed = image.Seed });
-            events.TryComplete();
+                channels[i].Writer.TryWrite(Event(ImageStreamEvent.Completed, images[i], i) with { Usage = ImageUsage.For(1, plan.Tokens), Seed = images[i].Seed });
+                channels[i].Writer.TryComplete();
+            }
         }
         catch (Exception e)
         {
-            events.TryComplete(e);
+            foreach (var channel in channels) channel.Writer.TryComplete(e);
         }
     }
 

@@ -1,0 +1,75 @@
+using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Generation;
+
+namespace DetailFlow.Api.Batching;
+
+/// <summary>
+/// The models on the inference thread: loads the first one, keeps one <see cref="NextDetailEngine"/> per model, and
+/// disposes a replaced model (engine and weights) once no request rents it, no row uses it and the decode thread holds
+/// none of its prefixes. Everything here runs on the inference thread (the GPT and its engine belong to it), except
+/// <see cref="DisposeModels"/>, which runs after that thread has ended.
+/// </summary>
+internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWorker decoder, int maxRows, ILogger logger)
+{
+    private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Loads and activates the configured model; false (the error recorded for readiness) when it cannot.</summary>
+    public bool TryLoad()
+    {
+        try
+        {
+            state.Loaded(loader.LoadInitial());
+            return true;
+        }
+        catch (Exception e)
+        {
+            logger.LogCritical("Model loading failed: {Message}", e.Message);
+            state.Failed(e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>A replaced model waits to be disposed (the loop polls for it).</summary>
+    public bool HasRetired => state.RetiredCount > 0;
+
+    public NextDetailEngine EngineFor(LoadedModel model)
+    {
+        if (!_engines.TryGetValue(model, out var engine)) _engines[model] = engine = new NextDetailEngine(model.Gpt, maxRows);
+        return engine;
+    }
+
+    /// <summary>Engines with rows generating or waiting to join.</summary>
+    public List<NextDetailEngine> Busy() => _engines.Values.Where(IsBusy).ToList();
+
+    /// <summary>KV-cache rows held by live generations, all models.</summary>
+    public int RowsInUse => _engines.Values.Sum(e => e.RowsInUse);
+
+    private static bool IsBusy(NextDetailEngine e) => e.ActiveRequests > 0 || e.PendingRequests > 0;
+
+    /// <summary>Disposes the engine and weights of every replaced model that no request and no row uses any more.</summary>
+    public void DisposeRetired()
+    {
+        foreach (var old in state.Unrented())
+        {
+            if (_engines.TryGetValue(old, out var engine) && IsBusy(engine)) continue;
+            if (decoder.Holds(old) || !state.TryForget(old)) continue;
+            if (engine is not null) { engine.Dispose(); _engines.Remove(old); }
+            old.Dispose();
+            logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
+        }
+    }
+
+    /// <summary>At the end of the inference thread: its engines go with it.</summary>
+    public void DisposeEngines()
+    {
+        foreach (var engine in _engines.Values) engine.Dispose();
+        _engines.Clear();
+    }
+
+    /// <summary>After the threads have ended: the active model and every replaced one no request holds.</summary>
+    public void DisposeModels()
+    {
+        state.Model?.Dispose();
+        foreach (var old in state.Unrented()) if (state.TryForget(old)) old.Dispose();
+    }
+}
