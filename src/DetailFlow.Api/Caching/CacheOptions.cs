@@ -13,6 +13,10 @@ public sealed class CacheOptions
 
     public string RedisInstanceName { get; set; } = "detailflow:";
 
+    /// <summary>How long an entry stays in the in-process level when Redis is the second level (without Redis: <see cref="ExpirationMinutes"/>).</summary>
+    [Range(1, 525_600, ErrorMessage = "CacheOptions:LocalExpirationMinutes must be in 1..525600")]
+    public int LocalExpirationMinutes { get; set; } = 3;
+
     /// <summary>
     /// Budget of the in-process cache level in MiB (codes, final PNGs and refine results, sized by their payloads); beyond
     /// it the least recently used entries are evicted (with Redis they stay there until they expire).

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
+using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +17,7 @@ namespace DetailFlow.Api.Caching;
 /// and it is what <c>/v1/refine</c> continues (a result's <c>codes_id</c> is its id and detail, <see cref="CodesId"/>).
 /// A request reads its entry once and writes it at most once (never on a hit).
 /// </summary>
-public sealed class CodeCache(HybridCache cache, IOptions<CacheOptions> options)
+public sealed class CodeCache(HybridCache cache, IOptions<CacheOptions> options, IDistributedCache? secondLevel = null)
 {
     private static readonly HybridCacheEntryOptions ReadOnly = new()
     {
@@ -32,7 +33,10 @@ public sealed class CodeCache(HybridCache cache, IOptions<CacheOptions> options)
     private HybridCacheEntryOptions Entry => new()
     {
         Expiration = TimeSpan.FromMinutes(options.Value.ExpirationMinutes),
-        LocalCacheExpiration = TimeSpan.FromMinutes(options.Value.ExpirationMinutes),
+        // With Redis behind it, the in-process level is a short-lived front (Redis answers the rest in a round trip), so it
+        // reaches its steady size within minutes instead of filling its budget over the whole expiration.
+        LocalCacheExpiration = TimeSpan.FromMinutes(secondLevel is null ? options.Value.ExpirationMinutes
+            : Math.Min(options.Value.LocalExpirationMinutes, options.Value.ExpirationMinutes)),
     };
 
     /// <summary>The id of the codes of (model, class, sampling with seed), or of codes a client supplied for them.</summary>
