@@ -20,7 +20,8 @@ public static class ModelEndpoints
         var d = m.Defaults;
         var info = new ModelInfo(m.Name, m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
-            new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount));
+            new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount))
+        { DType = m.GptDType, DecoderDType = m.DecoderDType };
         return TypedResults.Ok(new ModelList([info]));
     }
 }
@@ -34,7 +35,14 @@ public sealed record ModelInfo(
     [property: JsonPropertyName("labels")] IReadOnlyList<string> Labels,
     [property: JsonPropertyName("max_tokens")] int MaxTokens,
     [property: JsonPropertyName("schedule")] IReadOnlyList<ScheduleEntry> Schedule,
-    [property: JsonPropertyName("defaults")] Defaults Defaults);
+    [property: JsonPropertyName("defaults")] Defaults Defaults)
+{
+    /// <summary>The GPT's precision in force (fp32, bf16, fp16; ModelOptions:DType <c>Auto</c> chooses it per machine).</summary>
+    [JsonPropertyName("dtype")] public string? DType { get; init; }
+
+    /// <summary>The decoder's precision in force.</summary>
+    [JsonPropertyName("decoder_dtype")] public string? DecoderDType { get; init; }
+}
 
 public sealed record ScheduleEntry([property: JsonPropertyName("tokens")] int Tokens, [property: JsonPropertyName("resolution")] int Resolution);
 
