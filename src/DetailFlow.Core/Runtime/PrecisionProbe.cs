@@ -52,15 +52,20 @@ public static class PrecisionProbe
                 : new PrecisionChoice(ScalarType.Float32, [], "CUDA device without bf16 support", 0);
         var clock = Stopwatch.StartNew();
         var timings = Measure(workload, device, budget, candidates ?? ModelPrecisions.Candidates);
-        double seconds = clock.Elapsed.TotalSeconds;
+        return Pick(workload.Name, timings, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The candidate with the lowest score among measured <paramref name="timings"/>; fp32 when fp32 is missing.</summary>
+    public static PrecisionChoice Pick(string workload, IReadOnlyList<PrecisionTiming> timings, double probeSeconds)
+    {
         if (timings.Count == 0 || timings.All(t => t.DType != ScalarType.Float32))
-            return new PrecisionChoice(ScalarType.Float32, timings, "nothing measured within the probe budget", seconds);
+            return new PrecisionChoice(ScalarType.Float32, timings, "nothing measured within the probe budget", probeSeconds);
         var reference = timings.First(t => t.DType == ScalarType.Float32);
         double Score(PrecisionTiming t) => t.SingleSeconds / reference.SingleSeconds + t.SaturatedSeconds / reference.SaturatedSeconds;
         var best = timings.MinBy(Score)!;
         string reason = string.Create(CultureInfo.InvariantCulture,
-            $"fastest at {workload.Name}'s shapes: {Score(best) / 2:F2}× fp32's time, mean of one request and a full batch");
-        return new PrecisionChoice(best.DType, timings, reason, seconds);
+            $"fastest at {workload}'s shapes: {Score(best) / 2:F2}× fp32's time, mean of one request and a full batch");
+        return new PrecisionChoice(best.DType, timings, reason, probeSeconds);
     }
 
     /// <summary>
@@ -78,12 +83,15 @@ public static class PrecisionProbe
         var clock = Stopwatch.StartNew();
         foreach (var (shape, isSingle) in order)
         {
-            if (clock.Elapsed >= budget) break;
+            var times = new Dictionary<ScalarType, double>();
             foreach (var dtype in candidates.Where(c => !failed.Contains(c)))
             {
-                if (GemmTimer.BestSeconds(shape, dtype, device, slice) is not { } t) { failed.Add(dtype); continue; }
-                (isSingle ? single : saturated)[dtype] += t * shape.Count;
+                if (clock.Elapsed >= budget) break;
+                if (GemmTimer.BestSeconds(shape, dtype, device, slice) is { } t) times[dtype] = t;
+                else failed.Add(dtype);
             }
+            if (candidates.Any(c => !failed.Contains(c) && !times.ContainsKey(c))) break;   // out of time within this shape: drop it
+            foreach (var (dtype, t) in times) (isSingle ? single : saturated)[dtype] += t * shape.Count;
             if (isSingle) singleFlops += shape.Flops; else saturatedFlops += shape.Flops;
         }
         return candidates.Where(c => !failed.Contains(c) && single[c] > 0 && saturated[c] > 0)
