@@ -41,7 +41,7 @@ public static class GenerationBenchmark
             output.WriteLine(Invariant($"machine: {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY {Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(libgomp default: spin)"}, load average before: {loadBefore}"));
             output.WriteLine(Invariant($"roofline ({roofline.Seconds:F1} s): GPT GEMM GFLOP/s at 1 / {roofline.Requests} requests: {string.Join(", ", roofline.Gpt.Select(c => Invariant($"{c.DType} {c.SingleGflops:F0} / {c.SaturatedGflops:F0}")))}; weights stream at {roofline.BandwidthGbPerSecond:F1} GB/s; auto = {roofline.AutoGpt}"));
             output.WriteLine();
-            output.WriteLine(Invariant($"{"engine",-10} {"dtype",-6} {"concurrent",10} {"s/image",9} {"GFLOP/s",9} {"of floor",9}   runs (s, whole batch)"));
+            output.WriteLine(Invariant($"{"engine",-10} {"dtype",-9} {"concurrent",10} {"s/image",9} {"GFLOP/s",9} {"of floor",9}   runs (s, whole batch)"));
         }
         foreach (var precision in options.Precisions.Distinct())
             RunPrecision(precision, options, report, output, cancellationToken);
@@ -89,7 +89,7 @@ public static class GenerationBenchmark
                 };
                 report.Rows.Add(row);
                 if (!options.Json)
-                    output.WriteLine(Invariant($"{row.Engine,-10} {row.DType,-6} {row.Concurrent,10} {row.SecondsPerImage,9:F3} {row.Gflops,9:F1} {(fraction > 0 ? fraction.ToString("F2", CultureInfo.InvariantCulture) : "—"),9}   {string.Join(" ", seconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}"));
+                    output.WriteLine(Invariant($"{row.Engine,-10} {Label(row),-9} {row.Concurrent,10} {row.SecondsPerImage,9:F3} {row.Gflops,9:F1} {(fraction > 0 ? fraction.ToString("F2", CultureInfo.InvariantCulture) : "—"),9}   {string.Join(" ", seconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}"));
             }
         }
     }
@@ -119,10 +119,10 @@ public static class GenerationBenchmark
 
     private static IEnumerable<string> Summary(GenerationBenchmarkReport report)
     {
-        foreach (var dtype in report.Rows.Select(r => r.DType).Distinct())
+        foreach (var dtype in report.Rows.Select(Label).Distinct())
         {
-            var kv = report.Rows.Where(r => r.DType == dtype && r.Engine == Name(BenchEngine.Kv)).ToDictionary(r => r.Concurrent);
-            var rec = report.Rows.Where(r => r.DType == dtype && r.Engine == Name(BenchEngine.Recompute)).ToDictionary(r => r.Concurrent);
+            var kv = report.Rows.Where(r => Label(r) == dtype && r.Engine == Name(BenchEngine.Kv)).ToDictionary(r => r.Concurrent);
+            var rec = report.Rows.Where(r => Label(r) == dtype && r.Engine == Name(BenchEngine.Recompute)).ToDictionary(r => r.Concurrent);
             var speedups = kv.Keys.Where(rec.ContainsKey).Order()
                 .Select(c => Invariant($"{c} → {rec[c].SecondsPerImage / kv[c].SecondsPerImage:F2}×")).ToList();
             if (speedups.Count > 0) yield return $"{dtype}: KV speed-up over recompute at concurrency {string.Join(", ", speedups)}";
@@ -133,6 +133,9 @@ public static class GenerationBenchmark
             }
         }
     }
+
+    /// <summary>The precision that ran, prefixed with <c>auto:</c> where --dtype auto chose it.</summary>
+    private static string Label(GenerationBenchmarkRow row) => row.RequestedDType == "auto" ? "auto:" + row.DType : row.DType;
 
     private static string Name(BenchEngine engine) => engine == BenchEngine.Kv ? "kv" : "recompute";
 

@@ -70,7 +70,8 @@ public static class PrecisionProbe
 
     /// <summary>
     /// Each candidate's estimated forward time at both workloads. Shapes run largest first, both workloads alternating;
-    /// when the budget runs out, the estimate covers the shapes measured so far (the same ones for every candidate).
+    /// when the budget runs out, the estimate covers the shapes measured so far (the same ones for every candidate). The
+    /// largest shape of each workload is always measured, so a loaded machine can overrun the budget by those two.
     /// </summary>
     public static IReadOnlyList<PrecisionTiming> Measure(ProbeWorkload workload, Device device, TimeSpan budget, IReadOnlyList<ScalarType> candidates)
     {
@@ -86,7 +87,7 @@ public static class PrecisionProbe
             var times = new Dictionary<ScalarType, double>();
             foreach (var dtype in candidates.Where(c => !failed.Contains(c)))
             {
-                if (clock.Elapsed >= budget) break;
+                if (clock.Elapsed >= budget && singleFlops > 0 && saturatedFlops > 0) break;
                 if (GemmTimer.BestSeconds(shape, dtype, device, slice) is { } t) times[dtype] = t;
                 else failed.Add(dtype);
             }

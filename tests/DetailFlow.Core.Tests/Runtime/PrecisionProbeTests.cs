@@ -57,12 +57,22 @@ public class PrecisionProbeTests
     }
 
     [Fact]
-    public void Choose_WithNoBudget_FallsBackToFp32()
+    public void Choose_WithNoBudget_StillMeasuresTheLargestShapeOfEachWorkload()
     {
         var workload = new ProbeWorkload("test", StepShapes.Gpt(s_gpt, 8), StepShapes.Gpt(s_gpt, 64));
         var choice = PrecisionProbe.Choose(workload, CPU, TimeSpan.Zero);
+        Assert.Equal(ModelPrecisions.Candidates.Count, choice.Timings.Count);
+        // Only the largest shape at each size was timed: the rates cover its FLOPs alone.
+        var largest = workload.Single.MaxBy(s => s.Flops);
+        var fp32 = choice.Timings.Single(t => t.DType == ScalarType.Float32);
+        Assert.Equal(largest.Flops / fp32.SingleSeconds / 1e9, fp32.SingleGflops, 6);
+    }
+
+    [Fact]
+    public void Pick_WithoutFp32_FallsBackToFp32()
+    {
+        var choice = PrecisionProbe.Pick("test", [new PrecisionTiming(ScalarType.BFloat16, 1, 1, 1, 1)], 0);
         Assert.Equal(ScalarType.Float32, choice.Chosen);
-        Assert.Empty(choice.Timings);
     }
 
     [Theory]
