@@ -14,7 +14,8 @@ namespace DetailFlow.Cli.Bench;
 /// <item>its matrix work (KV engine, guidance: <see cref="GenerationFlops"/>) at the GEMM rate measured at one request
 /// (c = 1) or at a full batch (c &gt; 1);</item>
 /// </list>
-/// and the final decode adds its matrix work at the decoder's measured rate (previews not counted).
+/// and the final decode adds its matrix work at the decoder's measured rate (previews not counted). A batch's floor
+/// per image is never above one request's.
 /// </summary>
 public sealed record RooflineFloor
 {
@@ -41,8 +42,12 @@ public sealed record RooflineFloor
 
     [JsonIgnore] public double DecodeSeconds => DecodeGflopPerImage / DecoderGflops;
 
-    public double GptSecondsPerImage(int concurrent) =>
-        Math.Max(StreamSeconds / concurrent, GptGflopPerImage / (concurrent == 1 ? SingleGflops : SaturatedGflops));
+    /// <summary>The GPT's floor per image at <paramref name="concurrent"/> requests; never above the one-request floor (a batch can always run its requests one by one).</summary>
+    public double GptSecondsPerImage(int concurrent)
+    {
+        double single = Math.Max(StreamSeconds, GptGflopPerImage / SingleGflops);
+        return concurrent <= 1 ? single : Math.Min(single, Math.Max(StreamSeconds / concurrent, GptGflopPerImage / SaturatedGflops));
+    }
 
     public double SecondsPerImage(int concurrent, bool includeDecode = true) =>
         GptSecondsPerImage(Math.Max(1, concurrent)) + (includeDecode ? DecodeSeconds : 0);
