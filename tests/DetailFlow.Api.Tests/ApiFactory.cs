@@ -16,6 +16,8 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("ModelOptions:GptPath", TinyModel.GptPath);
         builder.UseSetting("ModelOptions:TokenizerPath", TinyModel.TokenizerPath);
         builder.UseSetting("ModelOptions:Threads", "1");
+        // Fixed fp32: tests compare with fp32 references; Auto (the default) has its own tests (AutoPrecisionTests).
+        builder.UseSetting("ModelOptions:DType", "Float32");
         for (int i = 0; i < TinyModel.Labels.Length; i++) builder.UseSetting($"ModelOptions:Labels:{i}", TinyModel.Labels[i]);
         foreach (var (k, v) in Settings) builder.UseSetting(k, v);
     }

@@ -90,6 +90,27 @@ public sealed class BenchServeTests(ApiFactory api) : IClassFixture<ApiFactory>
             Assert.Contains(ui.Lines, l => l.StartsWith(metric, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task BenchServe_WithARooflineFile_ReportsTheFractionOfItsFloor()
+    {
+        var (rooflineExit, roofline) = await RunAsync("bench roofline --preset tiny --budget 0.2 --requests 2 --json");
+        Assert.Equal(ExitCodes.Success, rooflineExit);
+        string file = Path.Combine(Directory.CreateTempSubdirectory("roofline-").FullName, "roofline.json");
+        await File.WriteAllTextAsync(file, Assert.Single(roofline.Lines));
+        double single = JsonDocument.Parse(roofline.Lines[0]).RootElement.GetProperty("floor").GetProperty("single_seconds").GetDouble();
+
+        var (exit, ui) = await RunAsync($"bench serve --url {Url} --clients 1 --seconds 0.3 --tokens 12 --json --roofline {file}");
+        Assert.Equal(ExitCodes.Success, exit);
+        var report = JsonDocument.Parse(Assert.Single(ui.Lines)).RootElement;
+        Assert.Equal(single, report.GetProperty("floor_seconds_per_image").GetDouble(), 9);
+        double p50 = report.GetProperty("latency_p50_ms").GetDouble() / 1000;
+        Assert.Equal(single / p50, report.GetProperty("floor_fraction").GetDouble(), 6);
+
+        var (badExit, bad) = await RunAsync($"bench serve --url {Url} --seconds 0.2 --roofline {file}.missing");
+        Assert.Equal(ExitCodes.InvalidInput, badExit);
+        Assert.Contains(bad.Errors, e => e.StartsWith("--roofline", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("http://192.0.2.1:5000")]
     [InlineData("http://example.com")]

@@ -123,7 +123,7 @@ public sealed class OpenAiImagesTests(ApiFactory api) : IClassFixture<ApiFactory
         Assert.Equal("model", m.GetProperty("object").GetString());
         Assert.True(m.GetProperty("created").GetInt64() > 0);
         Assert.Equal("detailflow", m.GetProperty("owned_by").GetString());
-        Assert.Equal("float32", m.GetProperty("precision").GetString());
+        Assert.Equal("fp32", m.GetProperty("dtype").GetString());
         foreach (var field in new[] { "id", "fingerprint", "labels", "schedule", "defaults", "max_tokens", "num_classes" })
             Assert.True(m.TryGetProperty(field, out _), field);
     }

@@ -32,6 +32,7 @@ public sealed class ServiceProcess : IAsyncDisposable, IDisposable
         env["ModelOptions__GptPath"] = TinyModel.GptPath;
         env["ModelOptions__TokenizerPath"] = TinyModel.TokenizerPath;
         env["ModelOptions__Threads"] = "1";
+        env["ModelOptions__DType"] = "Float32";
         for (int i = 0; i < TinyModel.Labels.Length; i++) env[$"ModelOptions__Labels__{i}"] = TinyModel.Labels[i];
         env["RateLimitOptions__PermitsPerMinute"] = "1000000";
         foreach (var (k, v) in settings) env[k] = v;

@@ -13,14 +13,14 @@ public static class ModelEndpoints
         v1.MapGet("models", GetModels).WithTags("Models").WithName("GetModels")
             .WithSummary("The served model in the OpenAI list shape, with its schedule (tokens → resolution), labels, request defaults and precision");
 
-    public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state, IOptions<ModelOptions> options)
+    public static Results<Ok<ModelList>, ProblemHttpResult> GetModels(ModelState state)
     {
         if (state.Model is not { } m) return Problems.NotReady();
         var d = m.Defaults;
         var info = new ModelInfo(m.Name, "model", Created(m), "detailflow", m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
-            new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount),
-            options.Value.DType.ToString().ToLowerInvariant());
+            new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount))
+        { DType = m.GptDType, DecoderDType = m.DecoderDType };
         return TypedResults.Ok(new ModelList("list", [info]));
     }
 
@@ -48,8 +48,14 @@ public sealed record ModelInfo(
     [property: JsonPropertyName("labels")] IReadOnlyList<string> Labels,
     [property: JsonPropertyName("max_tokens")] int MaxTokens,
     [property: JsonPropertyName("schedule")] IReadOnlyList<ScheduleEntry> Schedule,
-    [property: JsonPropertyName("defaults")] Defaults Defaults,
-    [property: JsonPropertyName("precision")] string Precision);
+    [property: JsonPropertyName("defaults")] Defaults Defaults)
+{
+    /// <summary>The GPT's precision in force (fp32, bf16, fp16; ModelOptions:DType <c>Auto</c> chooses it per machine).</summary>
+    [JsonPropertyName("dtype")] public string? DType { get; init; }
+
+    /// <summary>The decoder's precision in force.</summary>
+    [JsonPropertyName("decoder_dtype")] public string? DecoderDType { get; init; }
+}
 
 public sealed record ScheduleEntry([property: JsonPropertyName("tokens")] int Tokens, [property: JsonPropertyName("resolution")] int Resolution);
 

@@ -45,6 +45,17 @@ public sealed class DetailFlowTelemetry : IDisposable
 
     public void Hit() { Interlocked.Increment(ref _hits); CacheHits.Add(1); }
 
+    /// <summary>The served model's weight precisions (gauge 1 per component, tags <c>component</c> = gpt|decoder and <c>dtype</c>).</summary>
+    public void SetPrecision(string gpt, string decoder)
+    {
+        if (Interlocked.Exchange(ref _precision, [new("component", "gpt", gpt), new("component", "decoder", decoder)]) is null)
+            _meter.CreateObservableGauge("detailflow.model.precision", () => Volatile.Read(ref _precision)!.Select(p =>
+                new Measurement<int>(1, new KeyValuePair<string, object?>("component", p.Value), new KeyValuePair<string, object?>("dtype", p.DType))),
+                description: "Weight precision of the served model (ModelOptions:DType; Auto chooses per machine)");
+    }
+
+    private (string Key, string Value, string DType)[]? _precision;
+
     public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
 
     /// <summary>

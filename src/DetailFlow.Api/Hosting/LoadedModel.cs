@@ -2,6 +2,7 @@ using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Imaging;
+using DetailFlow.Core.Runtime;
 using DetailFlow.Core.Tokenizer;
 
 namespace DetailFlow.Api.Hosting;
@@ -37,6 +38,12 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public string Fingerprint { get; } = fingerprint;
 
     public int MaxTokens => GptConfig.BlockSize;
+
+    /// <summary>The GPT's weight precision in force (fp32, bf16, fp16), read once at load: endpoints must not touch the weights.</summary>
+    public string GptDType { get; } = ModelPrecisions.ShortName(gpt.DType);
+
+    /// <summary>The decoder's weight precision in force (ModelOptions:DType <c>Auto</c> chooses it apart from the GPT's).</summary>
+    public string DecoderDType { get; } = ModelPrecisions.ShortName(tokenizer.DType);
 
     /// <summary>What a request that names no sampling field gets (ModelOptions:CfgScale over the official defaults).</summary>
     public SamplingOptions Defaults { get; init; } = new();

@@ -5,21 +5,27 @@ using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Imaging;
+using DetailFlow.Core.Runtime;
 using DetailFlow.Core.Tokenizer;
+using DetailFlow.Api.Batching;
 using Microsoft.Extensions.Options;
 using TorchSharp;
-using DetailFlow.Core.Runtime;
+using static TorchSharp.torch;
 
 namespace DetailFlow.Api.Hosting;
 
 /// <summary>
 /// Loads the GPT and the decoder half of the tokenizer (converted safetensors or official checkpoints), checks that
-/// they belong together, builds the decoder backend (ModelOptions:DecoderBackend) and runs one warm-up forward + decode.
+/// they belong together, chooses each one's precision (ModelOptions:DType; <c>Auto</c>: <see cref="PrecisionProbe"/>),
+/// builds the decoder backend (ModelOptions:DecoderBackend) and runs one warm-up forward + decode.
 /// Called on the inference thread.
 /// </summary>
 public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoader> logger, IActiveModelStore? activeStore = null,
-    DecoderBackendFactory? decoders = null)
+    DecoderBackendFactory? decoders = null, DetailFlowTelemetry? telemetry = null, IOptions<BatcherOptions>? batcher = null)
 {
+    /// <summary>The probe's time for both models together (the bound: 2 s at load); the GPT gets 70 %.</summary>
+    private static readonly TimeSpan s_probeBudget = TimeSpan.FromSeconds(1.8);
+
     /// <summary>The configured model (<see cref="ModelOptions"/>).</summary>
     public ModelSource Configured
     {
@@ -55,17 +61,19 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var o = options.Value;
         TorchThreads.Configure(o.Threads);   // the inference thread's intra-op budget
         var device = torch.device(o.Device);
+        var fixedType = o.DType.ToScalarType() ?? ScalarType.Float32;
         GptTransformer gpt;
-        try { gpt = GptTransformer.Load(source.GptPath, entry: source.GptEntry, dtype: o.DType, device: device); }
+        try { gpt = GptTransformer.Load(source.GptPath, entry: source.GptEntry, dtype: fixedType, device: device); }
         catch (Exception e) when (e is not OutOfMemoryException)
         { throw new InvalidOperationException($"{gptField} = '{source.GptPath}': cannot load the GPT: {e.Message}", e); }
         VqModel vq;
-        try { vq = VqModel.Load(source.TokenizerPath, dtype: o.DType, device: device, decoderOnly: true); }
+        try { vq = VqModel.Load(source.TokenizerPath, dtype: fixedType, device: device, decoderOnly: true); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             gpt.Dispose();
             throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
         }
+        var (gptChoice, decoderChoice) = ChoosePrecisions(o, gpt, vq, device);
         IDecoderBackend decoder;
         try { decoder = (decoders ?? CreateDecoder)(o, vq); }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -75,7 +83,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             throw new InvalidOperationException($"ModelOptions:DecoderBackend = {o.DecoderBackend}: cannot build the decoder: {e.Message}", e);
         }
         var labels = source.Labels.Count == 0 || source.Labels.Count == gpt.Config.NumClasses ? source.Labels : [];
-        var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, o), decoder)
+        var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, gpt.DType, vq.DType), decoder)
         {
             Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
         };
@@ -83,7 +91,32 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         catch { model.Dispose(); throw; }
         logger.LogInformation("Model {Name} loaded ({Gpt}; {Classes} classes, {Labels} labels, N = {N}) on {Device}, decoder {Decoder}, fingerprint {Fingerprint}",
             model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Decoder.Name, model.Fingerprint);
+        logger.LogInformation("Model {Name} precision (ModelOptions:DType = {DType}): GPT {GptChoice}; decoder {DecoderChoice}",
+            model.Name, o.DType, gptChoice.Describe(), decoderChoice.Describe());
+        telemetry?.SetPrecision(model.GptDType, model.DecoderDType);
         return model;
+    }
+
+    /// <summary>
+    /// The GPT's and the decoder's precision: the configured one, or (Auto) each probed at its own shapes — the GPT at a
+    /// guided request's step (2 rows × G codes) and at a full batch (BatcherOptions:MaxRows × G), the decoder at one
+    /// and at four full-resolution images. The ONNX decoder runs float32 whatever the weights are.
+    /// </summary>
+    private (PrecisionChoice Gpt, PrecisionChoice Decoder) ChoosePrecisions(ModelOptions o, GptTransformer gpt, VqModel vq, Device device)
+    {
+        if (o.DType.ToScalarType() is { } fixedType)
+            return (new PrecisionChoice(fixedType, [], "configured", 0), new PrecisionChoice(fixedType, [], "configured", 0));
+        var g = gpt.Config;
+        int rows = batcher?.Value.MaxRows ?? new BatcherOptions().MaxRows;
+        var gptChoice = PrecisionProbe.Choose(new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)rows * g.GroupSize)),
+            device, s_probeBudget * 0.7);
+        var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
+            ? new PrecisionChoice(ScalarType.Float32, [], "the ONNX decoder runs float32", 0)
+            : PrecisionProbe.Choose(new ProbeWorkload("the decoder", StepShapes.Decoder(vq.Config, 1), StepShapes.Decoder(vq.Config, 4)),
+                device, s_probeBudget * 0.3);
+        if (gptChoice.Chosen != gpt.DType) gpt.to(gptChoice.Chosen);
+        if (decoderChoice.Chosen != vq.DType) vq.MoveTo(decoderChoice.Chosen);
+        return (gptChoice, decoderChoice);
     }
 
     /// <summary>The configured decoder backend over the loaded tokenizer (the default <see cref="DecoderBackendFactory"/>).</summary>
@@ -131,7 +164,8 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             ? File.ReadAllLines(o.LabelsFile).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray()
             : o.Labels;
 
-    private static string Fingerprint(ModelSource source, ModelOptions o)
+    /// <summary>Files, configs and the precisions in force: no cache entry is shared across precisions.</summary>
+    private static string Fingerprint(ModelSource source, ScalarType gptType, ScalarType decoderType)
     {
         var text = new StringBuilder();
         foreach (var path in new[] { source.GptPath, source.TokenizerPath })
@@ -141,7 +175,8 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             var json = Path.ChangeExtension(path, ".json");
             if (File.Exists(json)) text.Append(File.ReadAllText(json));
         }
-        text.Append(o.DType);
+        text.Append(gptType);
+        if (decoderType != gptType) text.Append("|decoder ").Append(decoderType);
         if (source.GptEntry != CheckpointEntry.Ema) text.Append('|').Append(source.GptEntry);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..16];
     }

@@ -1,4 +1,5 @@
 using DetailFlow.Core.Decoding;
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 
 namespace DetailFlow.Api.Hosting;
@@ -25,7 +26,12 @@ public sealed class ModelOptions
     /// <summary>Torch device string: <c>cpu</c>, <c>cuda</c>, <c>cuda:1</c>.</summary>
     public string Device { get; set; } = "cpu";
 
-    public torch.ScalarType DType { get; set; } = torch.ScalarType.Float32;
+    /// <summary>
+    /// Weight precision: <c>Auto</c> (chosen when the model loads, GPT and decoder each: bf16 on a CUDA device that
+    /// supports it, on CPU the fastest at the model's own shapes — <see cref="PrecisionProbe"/>), or a fixed
+    /// <c>Float32</c>, <c>BFloat16</c>, <c>Float16</c>.
+    /// </summary>
+    public ModelPrecision DType { get; set; } = ModelPrecision.Auto;
 
     /// <summary>Torch intra-op threads; 0 = libtorch's default (one per core).</summary>
     public int Threads { get; set; }

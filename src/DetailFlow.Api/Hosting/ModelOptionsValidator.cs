@@ -33,8 +33,8 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             errors.Add($"ModelOptions:DecoderBackend = {o.DecoderBackend}: expected Torch or Onnx");
         if (!string.IsNullOrWhiteSpace(o.OnnxModelPath) && !File.Exists(o.OnnxModelPath))
             errors.Add($"ModelOptions:OnnxModelPath = '{o.OnnxModelPath}': file not found (export one with `detailflow export-onnx`, or leave it empty)");
-        if (o.DType is not (TorchSharp.torch.ScalarType.Float32 or TorchSharp.torch.ScalarType.Float16 or TorchSharp.torch.ScalarType.BFloat16))
-            errors.Add($"ModelOptions:DType = {o.DType}: expected Float32, Float16 or BFloat16");
+        if (!Enum.IsDefined(o.DType))
+            errors.Add($"ModelOptions:DType = {o.DType}: expected Auto, Float32, Float16 or BFloat16");
         try { _ = TorchSharp.torch.device(o.Device); }
         catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
         { errors.Add($"ModelOptions:Device = '{o.Device}': {e.Message}"); }

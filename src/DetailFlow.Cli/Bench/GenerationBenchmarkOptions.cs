@@ -1,4 +1,5 @@
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Runtime;
 
 namespace DetailFlow.Cli.Bench;
 
@@ -12,13 +13,6 @@ public enum BenchEngine
     Recompute,
 }
 
-/// <summary>Weight precision of a benchmark row.</summary>
-public enum BenchPrecision
-{
-    Fp32,
-    Fp16,
-}
-
 /// <summary>
 /// Settings of <c>detailflow bench generate</c>. The model is a randomly initialised GPT of <see cref="Model"/>'s
 /// shape (default GPT-L as released for DetailFlow-16: 24×1024, 16 heads, vocab 8192, 1000 classes, N = 128, G = 8).
@@ -27,7 +21,8 @@ public sealed record GenerationBenchmarkOptions
 {
     public IReadOnlyList<int> Concurrency { get; init; } = [1, 4, 16];
     public int Runs { get; init; } = 3;
-    public IReadOnlyList<BenchPrecision> Precisions { get; init; } = [BenchPrecision.Fp32, BenchPrecision.Fp16];
+    /// <summary>Weight precisions to time; <see cref="ModelPrecision.Auto"/> runs what the service's probe picks here.</summary>
+    public IReadOnlyList<ModelPrecision> Precisions { get; init; } = [ModelPrecision.Auto];
     public IReadOnlyList<BenchEngine> Engines { get; init; } = [BenchEngine.Kv, BenchEngine.Recompute];
     public double CfgScale { get; init; } = 1.5;
     public bool Json { get; init; }
@@ -39,13 +34,16 @@ public sealed record GenerationBenchmarkOptions
     /// </summary>
     public Func<GenerationBenchmarkReport, CancellationToken, Task>? AddPreviews { get; init; }
 
+    /// <summary>Seconds of GEMM timing for the roofline (each of the GPT and the decoder); the Auto choice comes from the same timings.</summary>
+    public double RooflineBudgetSeconds { get; init; } = 2;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad option.</summary>
     public GenerationBenchmarkOptions Validate()
     {
         if (Concurrency.Count == 0 || Concurrency.Any(c => c < 1))
             throw new ArgumentException($"--concurrency: need positive request counts, got '{string.Join(",", Concurrency)}'", nameof(Concurrency));
         if (Runs < 1) throw new ArgumentException($"--runs: need at least 1 timed run, got {Runs}", nameof(Runs));
-        if (Precisions.Count == 0) throw new ArgumentException("--dtype: need at least one of fp32, fp16", nameof(Precisions));
+        if (Precisions.Count == 0) throw new ArgumentException("--dtype: need at least one of auto, fp32, bf16, fp16", nameof(Precisions));
         if (Engines.Count == 0) throw new ArgumentException("--engines: need at least one of kv, recompute", nameof(Engines));
         Model.Validate();
         return this;

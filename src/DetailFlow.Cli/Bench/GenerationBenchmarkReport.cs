@@ -13,6 +13,12 @@ public sealed record GenerationBenchmarkRow(
 {
     /// <summary>Wall seconds of each timed run (all images of the run).</summary>
     [JsonIgnore] public IReadOnlyList<double> RunSeconds { get; init; } = [];
+
+    /// <summary>The --dtype entry that gave this row (auto, fp32, bf16, fp16); <see cref="DType"/> is what ran.</summary>
+    [JsonPropertyName("requested_dtype")] public string RequestedDType { get; init; } = "";
+
+    /// <summary>The roofline's GPT floor (decode excluded: this bench does not decode) ÷ the measured s/image (kv rows; 0 otherwise).</summary>
+    [JsonPropertyName("floor_fraction")] public double FloorFraction { get; init; }
 }
 
 /// <summary>The <c>--json</c> document: <c>{"rows": [...], "previews": [...], "peak_rss_mb": m}</c>.</summary>
@@ -24,4 +30,9 @@ public sealed class GenerationBenchmarkReport
     [JsonPropertyName("previews")] public List<JsonNode> Previews { get; } = [];
 
     [JsonPropertyName("peak_rss_mb")] public double PeakRssMb { get; set; }
+
+    /// <summary>The precision <c>Auto</c> picked for the GPT on this machine (from <see cref="Roofline"/>'s timings).</summary>
+    [JsonPropertyName("auto_dtype")] public string AutoDType { get; set; } = "";
+
+    [JsonPropertyName("roofline")] public RooflineMeasurement? Roofline { get; set; }
 }

@@ -14,5 +14,6 @@ public sealed class BenchCommand : Command
         Subcommands.Add(new BenchModelCommand(ui));
         Subcommands.Add(new BenchMidFlightCommand(ui));
         Subcommands.Add(new BenchDecodeCommand(ui));
+        Subcommands.Add(new BenchRooflineCommand(ui));
     }
 }

@@ -1,6 +1,7 @@
 using DetailFlow.Core.Tokenizer;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Generation;
+using DetailFlow.Core.Runtime;
 using System.Text.Json.Nodes;
 using System.Globalization;
 using System.CommandLine;
@@ -10,7 +11,7 @@ using DetailFlow.Cli.Console;
 namespace DetailFlow.Cli.Commands;
 
 /// <summary>
-/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype fp32,fp16] [--engines kv,recompute] [--json]</c>:
+/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--engines kv,recompute] [--json]</c>:
 /// seconds per image of the KV-cached engine and the recompute sampler on a random GPT-L-sized model
 /// (<see cref="GenerationBenchmark"/>).
 /// </summary>
@@ -30,8 +31,8 @@ public sealed class BenchGenerateCommand : BaseCommand
 
     private static readonly Option<string> s_dtype = new("--dtype")
     {
-        Description = "Comma-separated weight precisions: fp32, fp16",
-        DefaultValueFactory = _ => "fp32,fp16",
+        Description = "Comma-separated weight precisions: auto (what ModelOptions:DType = Auto picks on this machine), fp32, bf16, fp16",
+        DefaultValueFactory = _ => "auto",
     };
 
     private static readonly Option<string> s_engines = new("--engines")
@@ -54,7 +55,7 @@ public sealed class BenchGenerateCommand : BaseCommand
 
     private static readonly Option<bool> s_json = new("--json")
     {
-        Description = "Print {\"rows\":[...],\"previews\":[...],\"peak_rss_mb\":m} instead of the table",
+        Description = "Print {\"rows\":[...],\"previews\":[...],\"peak_rss_mb\":m,\"auto_dtype\":d,\"roofline\":{...}} instead of the table",
     };
 
     public BenchGenerateCommand(IConsoleUi ui) : base("generate", "Time KV-cached vs recompute generation on a random GPT-L-sized model", ui)
@@ -71,12 +72,7 @@ public sealed class BenchGenerateCommand : BaseCommand
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
         var concurrency = List(parseResult.GetValue(s_concurrency)!, s => int.TryParse(s, out int n) && n > 0 ? n : (int?)null);
-        var precisions = List(parseResult.GetValue(s_dtype)!, s => s switch
-        {
-            "fp32" => BenchPrecision.Fp32,
-            "fp16" => BenchPrecision.Fp16,
-            _ => (BenchPrecision?)null,
-        });
+        var precisions = List(parseResult.GetValue(s_dtype)!, s => ModelPrecisions.TryParse(s, out var p) ? p : (ModelPrecision?)null);
         var engines = List(parseResult.GetValue(s_engines)!, s => s switch
         {
             "kv" => BenchEngine.Kv,
@@ -87,7 +83,7 @@ public sealed class BenchGenerateCommand : BaseCommand
         double cfg = parseResult.GetValue(s_cfg);
         string? error =
             concurrency is null ? $"--concurrency: expected positive integers like 1,4,16, got '{parseResult.GetValue(s_concurrency)}'"
-            : precisions is null ? $"--dtype: expected fp32 and/or fp16, got '{parseResult.GetValue(s_dtype)}'"
+            : precisions is null ? $"--dtype: expected auto, fp32, bf16 and/or fp16, got '{parseResult.GetValue(s_dtype)}'"
             : engines is null ? $"--engines: expected kv and/or recompute, got '{parseResult.GetValue(s_engines)}'"
             : runs < 1 ? $"--runs: need at least 1, got {runs}"
             : layers < 1 ? $"--layers: need at least 1, got {layers}"

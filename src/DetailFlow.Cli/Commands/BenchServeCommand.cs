@@ -44,6 +44,11 @@ public sealed class BenchServeCommand : BaseCommand
 
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the report as one JSON object" };
 
+    private static readonly Option<FileInfo?> s_roofline = new("--roofline")
+    {
+        Description = "JSON of `bench roofline --json` for the served model: also print the result as a fraction of its floor",
+    };
+
     private static readonly Option<int?> s_probe = new("--probe")
     {
         Description = "Mid-flight probe: K requests on the idle service, then K while --clients background clients keep a batch " +
@@ -60,6 +65,7 @@ public sealed class BenchServeCommand : BaseCommand
         Options.Add(s_class);
         Options.Add(s_json);
         Options.Add(s_probe);
+        Options.Add(s_roofline);
     }
 
     private static Uri FailUrl(System.CommandLine.Parsing.ArgumentResult r)
@@ -83,6 +89,13 @@ public sealed class BenchServeCommand : BaseCommand
             Ui.Error(e.Message);
             return ExitCodes.InvalidInput;
         }
+        RooflineFloor? floor = null;
+        if (parseResult.GetValue(s_roofline) is { } rooflineFile)
+        {
+            try { floor = JsonSerializer.Deserialize<RooflineDocument>(File.ReadAllText(rooflineFile.FullName))?.Floor; }
+            catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { Ui.Error($"--roofline {rooflineFile.FullName}: {e.Message}"); }
+            if (floor is null) return ExitCodes.InvalidInput;
+        }
         if (parseResult.GetValue(s_probe) is { } probes) return await ProbeAsync(options, probes, json, cancellationToken);
         if (!json)
             Ui.Info($"{options.Clients} client(s), {options.Duration.TotalSeconds:0.#} s, {(options.Stream ? "streamed" : "plain")} requests against {options.Url}");
@@ -96,8 +109,14 @@ public sealed class BenchServeCommand : BaseCommand
             Ui.Error(e.Message);
             return ExitCodes.CheckFailed;
         }
-        if (json) Ui.Line(JsonSerializer.Serialize(report));
-        else Show(report);
+        var fraction = floor is null ? null : FloorFraction(report, floor);
+        if (json)
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(report))!;
+            if (fraction is { } f) { node["floor_seconds_per_image"] = f.Floor; node["floor_fraction"] = f.Fraction; }
+            Ui.Line(node.ToJsonString());
+        }
+        else Show(report, fraction);
         return report.Completed > 0 ? ExitCodes.Success : ExitCodes.CheckFailed;
     }
 
@@ -139,7 +158,19 @@ public sealed class BenchServeCommand : BaseCommand
         return ExitCodes.Success;
     }
 
-    private void Show(ServeBenchmarkReport r)
+    /// <summary>
+    /// One client: the floor at one request ÷ the p50 latency. More: the floor per image at that many requests ÷ the
+    /// measured seconds per image (1 / throughput). Decode included (the service decodes every image).
+    /// </summary>
+    private static (double Floor, double Fraction)? FloorFraction(ServeBenchmarkReport r, RooflineFloor floor)
+    {
+        if (r.Clients == 1)
+            return r.LatencyP50Ms is { } p50 ? (floor.SingleSeconds, RooflineFloor.Fraction(floor.SingleSeconds, p50 / 1000)) : null;
+        double perImage = floor.SecondsPerImage(r.Clients);
+        return r.ImagesPerSecond > 0 ? (perImage, RooflineFloor.Fraction(perImage, 1 / r.ImagesPerSecond)) : null;
+    }
+
+    private void Show(ServeBenchmarkReport r, (double Floor, double Fraction)? fraction)
     {
         static string Ms(double? v) => v is { } x ? x.ToString("0.0", CultureInfo.InvariantCulture) + " ms" : "—";
         var rows = new List<string[]>
@@ -155,6 +186,9 @@ public sealed class BenchServeCommand : BaseCommand
             rows.Add(["first preview p95", Ms(r.FirstPreviewP95Ms)]);
         }
         rows.AddRange(r.ErrorKinds.Select(kv => new[] { $"error: {kv.Key}", kv.Value.ToString(CultureInfo.InvariantCulture) }));
+        if (fraction is { } f)
+            rows.Add([r.Clients == 1 ? "fraction of the floor (floor ÷ p50)" : "fraction of the floor (floor ÷ s/image)",
+                $"{f.Fraction.ToString("0.00", CultureInfo.InvariantCulture)} (floor {f.Floor.ToString("0.000", CultureInfo.InvariantCulture)} s/image)"]);
         Ui.Table(["metric", "value"], rows);
     }
 }

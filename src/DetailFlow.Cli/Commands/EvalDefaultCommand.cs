@@ -5,6 +5,7 @@ using DetailFlow.Cli.Console;
 using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Runtime;
 using DetailFlow.Core.Tokenizer;
 using DetailFlow.Training.Data;
 using DetailFlow.Training.Evaluation;
@@ -33,16 +34,22 @@ public sealed class EvalDefaultCommand : BaseCommand
     private static readonly Option<int> s_epochs = new("--classifier-epochs") { Description = "Classifier training epochs on the 60,000 real training images", DefaultValueFactory = _ => 2 };
     private static readonly Option<FileInfo?> s_classifier = new("--classifier") { Description = "Classifier weights cache: loaded when the file exists, otherwise trained (seeded) and saved there", DefaultValueFactory = _ => new FileInfo("runs/default/classifier.bin") };
     private static readonly Option<FileInfo?> s_json = new("--json") { Description = "Also write the numbers to this JSON file" };
+    private static readonly Option<string> s_dtype = new("--dtype") { Description = "Weight precision of the GPT and the tokenizer: fp32, bf16, fp16 (reduced-precision quality check)", DefaultValueFactory = _ => "fp32" };
 
     public EvalDefaultCommand(IConsoleUi ui) : base("eval-default", "Measure a Fashion-MNIST model: classifier accuracy (real test / generated), reconstruction PSNR, FID", ui)
     {
-        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_classifier, s_json })
+        foreach (var o in new Option[] { s_gpt, s_tokenizer, s_data, s_perClass, s_cfg, s_temperature, s_topK, s_seed, s_epochs, s_classifier, s_json, s_dtype })
             Options.Add(o);
         foreach (var o in DecoderBackendOptions.All) Options.Add(o);
     }
 
     protected override Task<int> ExecuteAsync(ParseResult parse, CancellationToken cancellationToken)
     {
+        if (!ModelPrecisions.TryParse(parse.GetValue(s_dtype)!, out var precision) || precision.ToScalarType() is not { } dtype)
+        {
+            Ui.Error($"--dtype: expected fp32, bf16 or fp16, got '{parse.GetValue(s_dtype)}'");
+            return Task.FromResult(ExitCodes.InvalidInput);
+        }
         string data = parse.GetValue(s_data)!.FullName;
         long seed = parse.GetValue(s_seed);
         int perClass = parse.GetValue(s_perClass);
@@ -76,7 +83,7 @@ public sealed class EvalDefaultCommand : BaseCommand
         double realAccuracy = testPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
         Ui.Info($"classifier: {(double.IsNaN(lastLoss) ? "cached" : $"{epochs} epochs, final loss {lastLoss:F4}")}; accuracy on the real test set {realAccuracy:F4}");
 
-        using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName);
+        using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName, dtype: dtype);
         vq.eval();
         int size = vq.Config.ImageSize, n = vq.NumLatentTokens;
         using var decoder = DecoderBackendOptions.Create(parse, vq);   // every decode below (reconstructions and samples) goes through it
@@ -90,7 +97,7 @@ public sealed class EvalDefaultCommand : BaseCommand
                 var (codesOfX, _) = vq.Encode(x, n);
                 var r = decoder.Decode(codesOfX, n, size);
                 psnr.AddRange(ImageMetrics.Psnr(x, r));
-                reconstructions.Add(r.clamp(-1, 1).MoveToOuterDisposeScope());
+                reconstructions.Add(r.clamp(-1, 1).to(float32).MoveToOuterDisposeScope());
             }
         using var reconX = cat(reconstructions, 0);
         foreach (var r in reconstructions) r.Dispose();
@@ -100,7 +107,7 @@ public sealed class EvalDefaultCommand : BaseCommand
         reconFeatures.Dispose();
         Ui.Info($"tokenizer: reconstruction PSNR on the {psnr.Count} test images (N = {n} tokens) {psnr.Average():F2} dB");
 
-        using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName);
+        using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName, dtype: dtype);
         int classes = gpt.Config.NumClasses;
         var rows = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
         var options = rows.Select((_, i) => new SamplingOptions
@@ -124,7 +131,7 @@ public sealed class EvalDefaultCommand : BaseCommand
         {
             using var scope = NewDisposeScope();
             var c = tensor(codes.Skip(i).Take(250).SelectMany(r => r).ToArray(), [Math.Min(250, codes.Count - i), n]);
-            generated.Add(decoder.Decode(c, n, size).clamp(-1, 1).MoveToOuterDisposeScope());
+            generated.Add(decoder.Decode(c, n, size).clamp(-1, 1).to(float32).MoveToOuterDisposeScope());
         }
         using var genX = cat(generated, 0);
         var (genPred, genFeatures) = classifier.Predict(genX);
@@ -138,6 +145,7 @@ public sealed class EvalDefaultCommand : BaseCommand
         var names = IdxImageSource.FashionMnistClasses;
         Ui.Table(["class", "class-consistency"], perClassAccuracy.Select((a, c) => new[] { c < names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture), a.ToString("F2", CultureInfo.InvariantCulture) }));
         double ratio = genAccuracy / realAccuracy;
+        Ui.Line($"weights: {ModelPrecisions.ShortName(dtype)}");
         Ui.Line($"classifier accuracy: real test {realAccuracy:F4}; generated ({rows.Length} images, {perClass}/class, cfg {parse.GetValue(s_cfg)}, temperature {parse.GetValue(s_temperature)}) {genAccuracy:F4} = {ratio:F3} × real (target ≥ 0.8)");
         Ui.Line($"reconstruction PSNR (test set): {psnr.Average():F2} dB; classifier accuracy on the reconstructions {reconAccuracy:F4}, their FID vs real test {reconFid:F3}");
         Ui.Line($"FID (classifier features, generated vs real test): {fid:F3}; real train ({rows.Length}) vs real test: {fidFloor:F3}");
@@ -147,7 +155,7 @@ public sealed class EvalDefaultCommand : BaseCommand
             {
                 real_test_accuracy = realAccuracy, generated_accuracy = genAccuracy, ratio, per_class = perClassAccuracy,
                 psnr_db = psnr.Average(), reconstruction_accuracy = reconAccuracy, reconstruction_fid = reconFid, fid, fid_real_train_vs_test = fidFloor, generated = rows.Length,
-                cfg = parse.GetValue(s_cfg), temperature = parse.GetValue(s_temperature), seed,
+                cfg = parse.GetValue(s_cfg), temperature = parse.GetValue(s_temperature), seed, dtype = ModelPrecisions.ShortName(dtype),
             }, new JsonSerializerOptions { WriteIndented = true }));
         trainX.Dispose(); trainY.Dispose(); testX.Dispose(); testY.Dispose(); realFeatures.Dispose(); genFeatures.Dispose(); trainFeatures.Dispose();
         foreach (var g in generated) g.Dispose();

@@ -94,6 +94,25 @@ public sealed class PreviewDecoderTests : IDisposable
         Assert.Equal(12, bitmap.Width);
     }
 
+    /// <summary>ModelOptions:DType = Auto can pick bf16 for the decoder: its previews (and the display-size resize) must render.</summary>
+    [Fact]
+    public void Bf16Decoder_RendersPreviewsAtTheScheduledAndDisplaySize_CloseToFp32()
+    {
+        var schedule = Schedule;
+        var codes = _case.File["codes"][1].data<long>().ToArray();
+        using var bf16 = TokenizerFixtureModel.Load(TestFixtures.Set, decoderOnly: true);
+        bf16.MoveTo(ScalarType.BFloat16);
+        var items = new[] { new PreviewItem(codes, 4), new PreviewItem(codes, 32) };
+        var reference = new PreviewRenderer(new PreviewDecoder(_model, t => schedule[t])).Render(items, displaySize: 32);
+        var reduced = new PreviewRenderer(new PreviewDecoder(bf16, t => schedule[t])).Render(items, displaySize: 32);
+        for (int i = 0; i < items.Length; i++)
+        {
+            Assert.Equal((32, 32), (reduced[i].Image.Width, reduced[i].Image.Height));
+            double meanAbs = reduced[i].Image.Pixels.Zip(reference[i].Image.Pixels).Average(p => Math.Abs(p.First - p.Second));
+            Assert.True(meanAbs < 4, $"bf16 preview {i} differs from fp32 by {meanAbs:F2} levels on average");
+        }
+    }
+
     [Fact]
     public void ItemsWithTooFewCodesOrAnUnscheduledPrefixAreRejected()
     {
