@@ -3,7 +3,7 @@
 #   CPU (default):  docker build -t detailflow-api:cpu .
 #   CUDA:           docker build --build-arg BACKEND=cuda -t detailflow-api:cuda .   (libtorch-cuda-12.8; NVIDIA base)
 # Configuration is by environment variables, Section__Key (ModelOptions__GptPath, ConnectionStrings__Redis, ...):
-# see README "Deploy". Listens on 8080 (ASPNETCORE_HTTP_PORTS) as the non-root user `app`; SIGTERM drains.
+# see docs/deploy.md. Listens on 8080 (ASPNETCORE_HTTP_PORTS) as the non-root user `app`; SIGTERM drains.
 ARG BACKEND=cpu
 ARG DOTNET_TAG=10.0-noble
 ARG CUDA_BASE=nvidia/cuda:12.8.1-base-ubuntu24.04

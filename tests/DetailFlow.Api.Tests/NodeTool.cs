@@ -4,7 +4,7 @@ namespace DetailFlow.Api.Tests;
 
 /// <summary>
 /// Runs Node.js tools for the client tests: the repository's <c>tests/openai-node</c> folder, its packages installed
-/// from the committed lockfile (<c>npm ci</c>, run here when <c>.ci/run</c> has not), and <c>node</c> itself.
+/// from the committed lockfile (<c>npm ci</c>, run here when <c>tests/run.sh</c> has not), and <c>node</c> itself.
 /// A missing Node is a failure with the reason, never a skip.
 /// </summary>
 public static class NodeTool
@@ -27,7 +27,7 @@ public static class NodeTool
             string installed = Path.Combine(folder, "node_modules", package, "package.json");
             if (File.Exists(installed) && (await File.ReadAllTextAsync(installed)).Contains($"\"version\": \"{version}\"")) return;
             var (code, output) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund"], folder, new Dictionary<string, string>(), TimeSpan.FromMinutes(5));
-            Assert.True(code == 0, $"npm ci in {folder} failed ({code}); it needs the npm registry once (or run .ci/run):\n{output}");
+            Assert.True(code == 0, $"npm ci in {folder} failed ({code}); it needs the npm registry once (or run tests/run.sh):\n{output}");
         }
         finally
         {
@@ -45,7 +45,7 @@ public static class NodeTool
         try { process = Process.Start(start) ?? throw new InvalidOperationException($"{program} did not start"); }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InvalidOperationException($"{program} is not installed (Node.js 20 and npm are needed; .ci/run installs Debian's nodejs and npm): {e.Message}", e);
+            throw new InvalidOperationException($"{program} is not installed (Node.js 20 and npm are needed; tests/run.sh installs Debian's nodejs and npm): {e.Message}", e);
         }
         using (process)
         {

@@ -26,7 +26,7 @@ public sealed class RedisServer : IDisposable
         _process = Process.Start(new ProcessStartInfo("redis-server", $"--port {Port} --bind 127.0.0.1 --save \"\" --appendonly no")
         {
             RedirectStandardOutput = true, UseShellExecute = false,
-        }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install -y redis-server)");
+        }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install -y redis-server, or run tests/run.sh)");
         _process.BeginOutputReadLine();
         for (int i = 0; i < 100; i++)
         {

@@ -3,7 +3,7 @@ using DetailFlow.Training.Data;
 namespace DetailFlow.Training.Tests;
 
 /// <summary>
-/// The Fashion-MNIST files of Debian's <c>dataset-fashion-mnist</c> (installed by <c>.ci/run</c>). Tests that need
+/// The Fashion-MNIST files of Debian's <c>dataset-fashion-mnist</c> (installed by <c>tests/run.sh</c>). Tests that need
 /// them fail with the install command when they are absent — they never skip.
 /// </summary>
 internal static class FashionMnist

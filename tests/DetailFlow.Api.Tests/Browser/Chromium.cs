@@ -4,7 +4,7 @@ namespace DetailFlow.Api.Tests.Browser;
 
 /// <summary>
 /// One headless Debian chromium per test class (PuppeteerSharp, never a browser download). Missing chromium is a
-/// failure with the fix in the message, not a skip: CI installs it (<c>.ci/run</c>).
+/// failure with the fix in the message, not a skip: <c>tests/run.sh</c> installs it.
 /// </summary>
 public sealed class Chromium : IAsyncLifetime
 {

@@ -68,7 +68,7 @@ public sealed class InceptionFeatureExtractor : IFeatureExtractor
 
     public static FileNotFoundException MissingWeights(string path) => new(
         $"FID Inception weights not found: {path}. Provide the file {WeightsFileName} (download it from {WeightsUrl}, " +
-        $"the weights pytorch-fid and torch-fidelity use) and pass it with --inception; see README 'Evaluation'.", path);
+        $"the weights pytorch-fid and torch-fidelity use) and pass it with --inception; see docs/evaluation.md.", path);
 
     public (Tensor Features, Tensor Logits) Extract(Tensor images)
     {
