@@ -1,6 +1,6 @@
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
-using DetailFlow.Core.Parity;
+using DetailFlow.Parity;
 using TorchSharp;
 using static TorchSharp.torch;
 
