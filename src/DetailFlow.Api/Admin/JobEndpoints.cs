@@ -77,22 +77,9 @@ public static class JobEndpoints
         var classes = Array.Empty<string>() as IReadOnlyList<string>;
         if (hasArchive)
         {
-            try
-            {
-                await using var archive = new FileStream(upload, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-                var imported = await Task.Run(() => ArchiveImport.Extract(archive, Path.Combine(jobFolder, "dataset"), o, ct), ct);
-                classes = imported.Classes;
-                logger.LogInformation("Job {Id}: archive unpacked: {Images} images in {Classes} classes", id, imported.Images, imported.Classes.Count);
-            }
-            catch (ArchiveRejectedException e)
-            {
-                return e.Status == StatusCodes.Status413PayloadTooLarge
-                    ? TypedResults.Problem(e.Message, statusCode: e.Status, title: "Archive too large", extensions: Field("archive"))
-                    : TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["archive"] = [e.Message] })
-                    {
-                        Title = "Archive rejected", Detail = e.Message, Status = e.Status,
-                    });
-            }
+            var (imported, problem) = await ImportArchiveAsync(upload, jobFolder, o, logger, id, ct);
+            if (problem is not null) return problem;
+            classes = imported!;
         }
         Directory.CreateDirectory(jobFolder);
         var now = DateTimeOffset.UtcNow;
@@ -104,6 +91,28 @@ public static class JobEndpoints
         await store.SaveAsync(job, CancellationToken.None);
         await store.EnqueueAsync(id, CancellationToken.None);
         return new Accepted($"/admin/jobs/{id}", TypedResults.Json(job, AdminJson.Options, statusCode: StatusCodes.Status202Accepted));
+    }
+
+    /// <summary>Unpacks the uploaded archive into the job's dataset folder: its class names, or the problem that refuses it.</summary>
+    private static async Task<(IReadOnlyList<string>? Classes, IResult? Problem)> ImportArchiveAsync(string upload, string jobFolder, AdminOptions o,
+        ILogger logger, string id, CancellationToken ct)
+    {
+        try
+        {
+            await using var archive = new FileStream(upload, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            var imported = await Task.Run(() => ArchiveImport.Extract(archive, Path.Combine(jobFolder, "dataset"), o, ct), ct);
+            logger.LogInformation("Job {Id}: archive unpacked: {Images} images in {Classes} classes", id, imported.Images, imported.Classes.Count);
+            return (imported.Classes, null);
+        }
+        catch (ArchiveRejectedException e)
+        {
+            return (null, e.Status == StatusCodes.Status413PayloadTooLarge
+                ? TypedResults.Problem(e.Message, statusCode: e.Status, title: "Archive too large", extensions: Field("archive"))
+                : TypedResults.Problem(new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["archive"] = [e.Message] })
+                {
+                    Title = "Archive rejected", Detail = e.Message, Status = e.Status,
+                }));
+        }
     }
 
     /// <summary>Jobs per page unless <c>limit</c> says otherwise, and the most it may say.</summary>

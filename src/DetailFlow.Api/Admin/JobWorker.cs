@@ -114,30 +114,10 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
         _running[job.Id] = cts;
         var gate = new Lock();
-        // A resumed or taken-over job restarts from its newest checkpoint: report that step at once (not the last step
-        // the previous worker reached before it stopped), so the step never runs backwards for a client.
-        string? checkpoint = Latest(job).LastCheckpoint;
-        var current = job with
-        {
-            State = JobState.Running, Owner = Owner, Runs = job.Runs + 1, Error = null, Phase = "starting", Updated = DateTimeOffset.UtcNow,
-            Step = CheckpointStep(checkpoint), LastCheckpoint = checkpoint ?? job.LastCheckpoint,
-        };
+        var current = Started(job);
         await SaveAsync(current);
         bool lostLease = false;
-        var heartbeat = Task.Run(async () =>
-        {
-            while (!cts.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(Lease / 3, cts.Token);
-                    if (!await store.RenewLeaseAsync(job.Id, Owner, Lease)) { lostLease = true; cts.Cancel(); }
-                    else if (await store.IsCancelRequestedAsync(job.Id)) cts.Cancel();
-                }
-                catch (OperationCanceledException) { }
-                catch (Exception e) { logger.LogWarning("Job {Id}: lease renewal failed: {Message}", job.Id, e.Message); }
-            }
-        }, CancellationToken.None);
+        var heartbeat = HeartbeatAsync(job.Id, cts, () => lostLease = true);
 
         var lastSave = DateTime.MinValue;
         var kind = new KeyValuePair<string, object?>("kind", job.Spec.Kind);
@@ -168,36 +148,12 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
             SaveAsync(snapshot).GetAwaiter().GetResult();
         }
 
-        var done = new TaskCompletionSource<JobRunner.Outcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() =>
-        {
-            try { done.SetResult(JobRunner.Run(current, options.Value.TrainingThreads, Phase, Progress, cts.Token)); }
-            catch (Exception e) { done.SetException(e); }
-        }) { IsBackground = true, Name = "detailflow-training" };
         logger.LogInformation("Job {Id} ({Name}, {Kind}) started at step {Step} of {Total}", job.Id, job.Name, job.Spec.Kind, job.Step, job.Spec.Steps);
-        thread.Start();
+        var start = current;
+        var done = OnTrainingThread(() => JobRunner.Run(start, options.Value.TrainingThreads, Phase, Progress, cts.Token));
 
         JobRecord final;
-        try
-        {
-            var outcome = await done.Task;
-            bool cancelRequested = await store.IsCancelRequestedAsync(job.Id);
-            var state = !outcome.Result.Cancelled ? JobState.Completed
-                : stop.IsCancellationRequested && !cancelRequested ? JobState.Interrupted : JobState.Cancelled;
-            lock (gate) final = Latest(current) with
-            {
-                State = state, Step = outcome.Result.FinalStep, EtaSeconds = state == JobState.Completed ? 0 : null, Phase = null,
-                LastCheckpoint = outcome.Result.LastCheckpoint ?? current.LastCheckpoint, ClassNames = outcome.ClassNames,
-                Error = state == JobState.Interrupted ? "the service stopped while the job ran" : null, Updated = DateTimeOffset.UtcNow,
-            };
-            if (!lostLease) logger.LogInformation("Job {Id} {State} at step {Step}; checkpoint {Checkpoint}", job.Id, state, final.Step, final.LastCheckpoint);
-        }
-        catch (Exception e)
-        {
-            var state = e is OperationCanceledException ? (stop.IsCancellationRequested ? JobState.Interrupted : JobState.Cancelled) : JobState.Failed;
-            lock (gate) final = Latest(current) with { State = state, Phase = null, Error = e.Message, Updated = DateTimeOffset.UtcNow };
-            if (state == JobState.Failed) logger.LogError("Job {Id} failed: {Message}", job.Id, e.Message);
-        }
+        try { final = await OutcomeAsync(job.Id, done, () => { lock (gate) return current; }, () => lostLease, stop); }
         finally
         {
             _running.TryRemove(job.Id, out _);
@@ -209,6 +165,78 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         await store.SetCancelRequestedAsync(job.Id, false);
         await SaveAsync(final);
         telemetry.JobsFinished.Add(1, kind, new KeyValuePair<string, object?>("state", JobEndpoints.Name(final.State)));
+    }
+
+    /// <summary>
+    /// The record of a run that starts now. A resumed or taken-over job restarts from its newest checkpoint: report that
+    /// step at once (not the last step the previous worker reached before it stopped), so the step never runs backwards.
+    /// </summary>
+    private JobRecord Started(JobRecord job)
+    {
+        string? checkpoint = Latest(job).LastCheckpoint;
+        return job with
+        {
+            State = JobState.Running, Owner = Owner, Runs = job.Runs + 1, Error = null, Phase = "starting", Updated = DateTimeOffset.UtcNow,
+            Step = CheckpointStep(checkpoint), LastCheckpoint = checkpoint ?? job.LastCheckpoint,
+        };
+    }
+
+    /// <summary>Runs the training on its own background thread (it blocks for the whole job, so not on the pool).</summary>
+    private static Task<JobRunner.Outcome> OnTrainingThread(Func<JobRunner.Outcome> run)
+    {
+        var done = new TaskCompletionSource<JobRunner.Outcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try { done.SetResult(run()); }
+            catch (Exception e) { done.SetException(e); }
+        }) { IsBackground = true, Name = "detailflow-training" }.Start();
+        return done.Task;
+    }
+
+    /// <summary>Renews the lease every third of its length until <paramref name="cts"/> is cancelled; cancels the run when the lease is lost (calling <paramref name="lost"/> first) or a cancel was requested.</summary>
+    private Task HeartbeatAsync(string id, CancellationTokenSource cts, Action lost) => Task.Run(async () =>
+    {
+        while (!cts.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Lease / 3, cts.Token);
+                if (!await store.RenewLeaseAsync(id, Owner, Lease)) { lost(); cts.Cancel(); }
+                else if (await store.IsCancelRequestedAsync(id)) cts.Cancel();
+            }
+            catch (OperationCanceledException) { }
+            catch (Exception e) { logger.LogWarning("Job {Id}: lease renewal failed: {Message}", id, e.Message); }
+        }
+    }, CancellationToken.None);
+
+    /// <summary>
+    /// The job's final record once the training thread ends: completed, cancelled (a client asked), interrupted (the
+    /// service stopped) or failed.
+    /// </summary>
+    private async Task<JobRecord> OutcomeAsync(string id, Task<JobRunner.Outcome> done, Func<JobRecord> current, Func<bool> lostLease, CancellationToken stop)
+    {
+        try
+        {
+            var outcome = await done;
+            bool cancelRequested = await store.IsCancelRequestedAsync(id);
+            var state = !outcome.Result.Cancelled ? JobState.Completed
+                : stop.IsCancellationRequested && !cancelRequested ? JobState.Interrupted : JobState.Cancelled;
+            var last = current();
+            var final = Latest(last) with
+            {
+                State = state, Step = outcome.Result.FinalStep, EtaSeconds = state == JobState.Completed ? 0 : null, Phase = null,
+                LastCheckpoint = outcome.Result.LastCheckpoint ?? last.LastCheckpoint, ClassNames = outcome.ClassNames,
+                Error = state == JobState.Interrupted ? "the service stopped while the job ran" : null, Updated = DateTimeOffset.UtcNow,
+            };
+            if (!lostLease()) logger.LogInformation("Job {Id} {State} at step {Step}; checkpoint {Checkpoint}", id, state, final.Step, final.LastCheckpoint);
+            return final;
+        }
+        catch (Exception e)
+        {
+            var state = e is OperationCanceledException ? (stop.IsCancellationRequested ? JobState.Interrupted : JobState.Cancelled) : JobState.Failed;
+            if (state == JobState.Failed) logger.LogError("Job {Id} failed: {Message}", id, e.Message);
+            return Latest(current()) with { State = state, Phase = null, Error = e.Message, Updated = DateTimeOffset.UtcNow };
+        }
     }
 
     /// <summary>The step a checkpoint file holds (its name), 0 for none: where a resumed run continues.</summary>

@@ -27,9 +27,9 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
 /// (<see cref="Post"/>) into images — everything waiting in one go, one decoder call per model and resolution
 /// (<see cref="PreviewRenderer"/>) — then queues their PNG encoding on the thread pool (<see cref="PngEncoder.Fast"/> for
-/// previews, <see cref="PngEncoder.Compact"/> for final images), in the order they were posted. Beside the inference
-/// thread, a finished request's full-resolution decode no longer stalls the steps of the rows still generating; on a
-/// CPU it runs on its own intra-op threads (<see cref="ModelOptions.DecodeThreads"/>), i.e. the core the steps leave free.
+/// previews, <see cref="PngEncoder.Compact"/> for final images), in the order they were posted. It runs beside the
+/// inference thread so that a finished request's full-resolution decode does not stall the steps of the rows still
+/// generating; on a CPU it has its own intra-op threads (<see cref="ModelOptions.DecodeThreads"/>), the core the steps leave free.
 /// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
 /// </summary>
 internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, ILogger logger)

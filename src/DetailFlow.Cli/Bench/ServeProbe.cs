@@ -28,34 +28,22 @@ public static class ServeProbe
 
         // Warm-up (first-request costs in the service and the client), then the idle probes.
         Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken));
-        var idle = new List<double>();
-        for (int i = 0; i < probes; i++)
-            idle.Add(Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken)).LatencySeconds);
+        var idle = await ProbesAsync(http, plain, probes, NextSeed, cancellationToken);
         double idleMedian = ServeBenchmarkReport.Median(idle);
 
         using var stopBackground = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        int backgroundDone = 0;
-        var firstBackground = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var background = Enumerable.Range(0, options.Clients).Select(_ => Task.Run(async () =>
-        {
-            while (!stopBackground.IsCancellationRequested)
-            {
-                var sample = await ServeBenchmark.OneAsync(http, plain, NextSeed(), CancellationToken.None);
-                if (!sample.Ok) throw new InvalidOperationException($"a background request failed: {sample.Error}");
-                Interlocked.Increment(ref backgroundDone);
-                firstBackground.TrySetResult();
-            }
-        }, CancellationToken.None)).ToList();
+        var load = new BackgroundLoad();
+        var background = load.Start(http, plain, options.Clients, NextSeed, stopBackground.Token);
 
         var busy = new List<double>();
         double probingSeconds;
         int backgroundWhileProbing;
         try
         {
-            await Task.WhenAny(firstBackground.Task, Task.WhenAll(background)).WaitAsync(cancellationToken);
-            if (!firstBackground.Task.IsCompleted) await Task.WhenAll(background);   // surfaces the failure
+            await Task.WhenAny(load.First.Task, Task.WhenAll(background)).WaitAsync(cancellationToken);
+            if (!load.First.Task.IsCompleted) await Task.WhenAll(background);   // surfaces the failure
             var random = new Random(unchecked((int)options.FirstSeed));
-            int before = Volatile.Read(ref backgroundDone);
+            int before = load.Done;
             long start = Stopwatch.GetTimestamp();
             for (int i = 0; i < probes; i++)
             {
@@ -63,20 +51,53 @@ public static class ServeProbe
                 busy.Add(Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken)).LatencySeconds);
             }
             probingSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            backgroundWhileProbing = Volatile.Read(ref backgroundDone) - before;
+            backgroundWhileProbing = load.Done - before;
         }
         finally
         {
             stopBackground.Cancel();
         }
         await Task.WhenAll(background);
-        for (int i = 0; i < probes; i++)
-            idle.Add(Check(await ServeBenchmark.OneAsync(http, plain, NextSeed(), cancellationToken)).LatencySeconds);
+        idle.AddRange(await ProbesAsync(http, plain, probes, NextSeed, cancellationToken));
         idleMedian = ServeBenchmarkReport.Median(idle);
         double busyMedian = ServeBenchmarkReport.Median(busy);
         return new ServeProbeReport(options.Url.ToString(), options.Clients, options.Tokens, probes,
             idle.Select(Ms).ToArray(), busy.Select(Ms).ToArray(), Ms(idleMedian), Ms(busyMedian), busyMedian / idleMedian,
             backgroundWhileProbing / probingSeconds, ReadLoadAverage());
+    }
+
+    /// <summary>Latencies (s) of <paramref name="probes"/> requests sent one after another.</summary>
+    private static async Task<List<double>> ProbesAsync(HttpClient http, ServeBenchmarkOptions plain, int probes, Func<long> nextSeed,
+        CancellationToken cancellationToken)
+    {
+        var latencies = new List<double>();
+        for (int i = 0; i < probes; i++)
+            latencies.Add(Check(await ServeBenchmark.OneAsync(http, plain, nextSeed(), cancellationToken)).LatencySeconds);
+        return latencies;
+    }
+
+    /// <summary>Clients that send requests back to back until stopped, so the service's batch stays mid-flight.</summary>
+    private sealed class BackgroundLoad
+    {
+        private int _done;
+
+        /// <summary>Completes when the first background request has finished.</summary>
+        public TaskCompletionSource First { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Background requests finished so far.</summary>
+        public int Done => Volatile.Read(ref _done);
+
+        public List<Task> Start(HttpClient http, ServeBenchmarkOptions plain, int clients, Func<long> nextSeed, CancellationToken stop) =>
+            Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    var sample = await ServeBenchmark.OneAsync(http, plain, nextSeed(), CancellationToken.None);
+                    if (!sample.Ok) throw new InvalidOperationException($"a background request failed: {sample.Error}");
+                    Interlocked.Increment(ref _done);
+                    First.TrySetResult();
+                }
+            }, CancellationToken.None)).ToList();
     }
 
     private static ServeSample Check(ServeSample sample) =>

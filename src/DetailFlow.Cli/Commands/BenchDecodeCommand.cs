@@ -57,6 +57,28 @@ public sealed class BenchDecodeCommand : BaseCommand
         var dec = vq.Config.Dec;
         Ui.Info($"decoder {dec.NumHiddenLayers} × {dec.HiddenSize}, N = {vq.NumLatentTokens}, {points.Count} scheduled resolutions; {threads} threads; median of {runs} after {warmup} warm-up");
 
+        var results = Measure(backends, batches, points, vq, threads, warmup, runs, cancellationToken);
+        var rows = new List<Dictionary<string, object>>();
+        foreach (int batch in batches)
+            for (int i = 0; i < points.Count; i++)
+            {
+                var row = new Dictionary<string, object> { ["batch"] = batch, ["tokens"] = points[i].T, ["resolution"] = points[i].Resolution };
+                foreach (var name in backends) row[name + "_ms"] = Math.Round(results[(name, batch)][i].MedianMs, 2);
+                rows.Add(row);
+            }
+        if (parse.GetValue(s_json))
+        {
+            Ui.Line(JsonSerializer.Serialize(rows));
+            return Task.FromResult(ExitCodes.Success);
+        }
+        PrintTable(backends, batches, rows, results);
+        return Task.FromResult(ExitCodes.Success);
+    }
+
+    /// <summary>The median decode time of every (backend, batch) at every point, in point order.</summary>
+    private Dictionary<(string Backend, int Batch), List<DecoderTiming>> Measure(string[] backends, int[] batches,
+        IReadOnlyList<(int T, int Resolution)> points, VqModel vq, int threads, int warmup, int runs, CancellationToken cancellationToken)
+    {
         // Interleaved (point by point, every backend in turn) so that a neighbour's load on a shared host hits the
         // backends alike; every backend's session stays open for the whole run.
         var open = backends.ToDictionary(b => b, b => Create(b, vq, threads));
@@ -82,21 +104,13 @@ public sealed class BenchDecodeCommand : BaseCommand
         {
             foreach (var backend in open.Values) backend.Dispose();
         }
+        return results;
+    }
 
-        var rows = new List<Dictionary<string, object>>();
-        foreach (int batch in batches)
-            for (int i = 0; i < points.Count; i++)
-            {
-                var row = new Dictionary<string, object> { ["batch"] = batch, ["tokens"] = points[i].T, ["resolution"] = points[i].Resolution };
-                foreach (var name in backends) row[name + "_ms"] = Math.Round(results[(name, batch)][i].MedianMs, 2);
-                rows.Add(row);
-            }
-        if (parse.GetValue(s_json))
-        {
-            Ui.Line(JsonSerializer.Serialize(rows));
-            return Task.FromResult(ExitCodes.Success);
-        }
-        // Plain fixed-width lines (not a console table): the numbers must survive narrow or redirected output.
+    /// <summary>Plain fixed-width lines (not a console table): the numbers must survive narrow or redirected output.</summary>
+    private void PrintTable(string[] backends, int[] batches, List<Dictionary<string, object>> rows,
+        Dictionary<(string Backend, int Batch), List<DecoderTiming>> results)
+    {
         string baseline = backends[0];
         var headers = new[] { "batch", "t", "d_t" }.Concat(backends.Select(b => b + " ms"))
             .Concat(backends.Skip(1).Select(b => $"{baseline}/{b}")).ToArray();
@@ -114,7 +128,6 @@ public sealed class BenchDecodeCommand : BaseCommand
                 Ui.Line(string.Create(CultureInfo.InvariantCulture,
                     $"batch {batch}: sum over resolutions {baseline} {total0:F0} ms, {b} {total1:F0} ms ({total0 / total1:F2}×)"));
             }
-        return Task.FromResult(ExitCodes.Success);
     }
 
     private static IDecoderBackend Create(string name, VqModel vq, int threads) => name switch

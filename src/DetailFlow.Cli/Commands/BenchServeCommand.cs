@@ -14,12 +14,7 @@ namespace DetailFlow.Cli.Commands;
 /// </summary>
 public sealed class BenchServeCommand : BaseCommand
 {
-    private static readonly Option<Uri> s_url = new("--url")
-    {
-        Description = "Base URL of the service; loopback only (e.g. http://127.0.0.1:5000)",
-        Required = true,
-        CustomParser = r => Uri.TryCreate(r.Tokens.Single().Value, UriKind.Absolute, out var uri) ? uri : FailUrl(r),
-    };
+    private static readonly Option<Uri> s_url = ServiceUrlOption.Create();
 
     private static readonly Option<int> s_clients = new("--clients")
     {
@@ -66,12 +61,6 @@ public sealed class BenchServeCommand : BaseCommand
         Options.Add(s_json);
         Options.Add(s_probe);
         Options.Add(s_roofline);
-    }
-
-    private static Uri FailUrl(System.CommandLine.Parsing.ArgumentResult r)
-    {
-        r.AddError($"--url '{r.Tokens.Single().Value}': not an absolute URL");
-        return null!;
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

@@ -14,12 +14,7 @@ namespace DetailFlow.Cli.Commands;
 /// </summary>
 public sealed class BenchSoakCommand : BaseCommand
 {
-    private static readonly Option<Uri> s_url = new("--url")
-    {
-        Description = "Base URL of the service; loopback only (e.g. http://127.0.0.1:5000)",
-        Required = true,
-        CustomParser = r => Uri.TryCreate(r.Tokens.Single().Value, UriKind.Absolute, out var uri) ? uri : FailUrl(r),
-    };
+    private static readonly Option<Uri> s_url = ServiceUrlOption.Create();
 
     private static readonly Option<double> s_minutes = new("--minutes") { Description = "How long to send traffic", DefaultValueFactory = _ => 10 };
     private static readonly Option<int> s_clients = new("--clients") { Description = "Concurrent closed-loop clients", DefaultValueFactory = _ => 8 };
@@ -45,12 +40,6 @@ public sealed class BenchSoakCommand : BaseCommand
     {
         foreach (var option in new Option[] { s_url, s_minutes, s_clients, s_faultCommand, s_faultEvery, s_warmUp, s_pid, s_tokens, s_seed, s_json })
             Options.Add(option);
-    }
-
-    private static Uri FailUrl(System.CommandLine.Parsing.ArgumentResult r)
-    {
-        r.AddError($"--url '{r.Tokens.Single().Value}': not an absolute URL");
-        return null!;
     }
 
     protected override async Task<int> ExecuteAsync(ParseResult parseResult, CancellationToken cancellationToken)

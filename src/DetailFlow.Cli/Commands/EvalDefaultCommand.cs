@@ -58,35 +58,83 @@ public sealed class EvalDefaultCommand : BaseCommand
         var (trainX, trainY) = LoadGrey(Path.Combine(data, "train-images-idx3-ubyte.gz"), Path.Combine(data, "train-labels-idx1-ubyte.gz"));
         var (testX, testY) = LoadGrey(Path.Combine(data, "t10k-images-idx3-ubyte.gz"), Path.Combine(data, "t10k-labels-idx1-ubyte.gz"));
         torch.manual_seed(seed); // the classifier's initial weights
-        using var classifier = new FashionClassifier();
+        var (classifier, trained) = LoadOrTrainClassifier(parse, trainX, trainY, (int)seed, cancellationToken);
+        using var _ = classifier;
+        var (testPred, realFeatures) = classifier.Predict(testX);
+        var testLabels = testY.data<long>().ToArray();
+        double realAccuracy = Accuracy(testPred, testLabels);
+        Ui.Info($"classifier: {trained}; accuracy on the real test set {realAccuracy:F4}");
+
+        using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName, dtype: dtype);
+        vq.eval();
+        using var decoder = DecoderBackendOptions.Create(parse, vq);   // every decode below (reconstructions and samples) goes through it
+        var recon = MeasureReconstructions(vq, decoder, classifier, testX, testLabels, realFeatures);
+
+        using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName, dtype: dtype);
+        var rows = Enumerable.Range(0, gpt.Config.NumClasses).SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
+        using var genX = GenerateImages(parse, gpt, vq, decoder, rows, seed, cancellationToken);
+        var (genPred, genFeatures) = classifier.Predict(genX);
+        double genAccuracy = Accuracy(genPred, rows);
+        var perClassAccuracy = Enumerable.Range(0, gpt.Config.NumClasses).Select(c => Enumerable.Range(c * perClass, perClass).Count(i => genPred[i] == c) / (double)perClass).ToArray();
+        double fid = FeatureStatistics.Fid(genFeatures, realFeatures);
+        // Reference point: FID of the real training images' first len(rows) against the test set (sample-size floor).
+        var (_, trainFeatures) = classifier.Predict(trainX.narrow(0, 0, rows.Length));
+        double fidFloor = FeatureStatistics.Fid(trainFeatures, realFeatures);
+
+        var names = IdxImageSource.FashionMnistClasses;
+        Ui.Table(["class", "class-consistency"], perClassAccuracy.Select((a, c) => new[] { c < names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture), a.ToString("F2", CultureInfo.InvariantCulture) }));
+        double ratio = genAccuracy / realAccuracy;
+        Ui.Line($"weights: {ModelPrecisions.ShortName(dtype)}");
+        Ui.Line($"classifier accuracy: real test {realAccuracy:F4}; generated ({rows.Length} images, {perClass}/class, cfg {parse.GetValue(s_cfg)}, temperature {parse.GetValue(s_temperature)}) {genAccuracy:F4} = {ratio:F3} × real (target ≥ 0.8)");
+        Ui.Line($"reconstruction PSNR (test set): {recon.Psnr:F2} dB; classifier accuracy on the reconstructions {recon.Accuracy:F4}, their FID vs real test {recon.Fid:F3}");
+        Ui.Line($"FID (classifier features, generated vs real test): {fid:F3}; real train ({rows.Length}) vs real test: {fidFloor:F3}");
+        Ui.Line($"time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
+        if (parse.GetValue(s_json) is { } json)
+            File.WriteAllText(json.FullName, JsonSerializer.Serialize(new
+            {
+                real_test_accuracy = realAccuracy, generated_accuracy = genAccuracy, ratio, per_class = perClassAccuracy,
+                psnr_db = recon.Psnr, reconstruction_accuracy = recon.Accuracy, reconstruction_fid = recon.Fid, fid, fid_real_train_vs_test = fidFloor, generated = rows.Length,
+                cfg = parse.GetValue(s_cfg), temperature = parse.GetValue(s_temperature), seed, dtype = ModelPrecisions.ShortName(dtype),
+            }, new JsonSerializerOptions { WriteIndented = true }));
+        trainX.Dispose(); trainY.Dispose(); testX.Dispose(); testY.Dispose(); realFeatures.Dispose(); genFeatures.Dispose(); trainFeatures.Dispose();
+        return Task.FromResult(ratio >= 0.8 ? ExitCodes.Success : 1);
+    }
+
+    private static double Accuracy(IReadOnlyList<long> predicted, IReadOnlyList<long> labels) =>
+        predicted.Zip(labels).Count(p => p.First == p.Second) / (double)labels.Count;
+
+    /// <summary>
+    /// The classifier from its weights cache when the file exists, otherwise trained (seeded) and saved there; with how
+    /// it was obtained, for the log.
+    /// </summary>
+    private (FashionClassifier Classifier, string How) LoadOrTrainClassifier(ParseResult parse, Tensor trainX, Tensor trainY, int seed, CancellationToken cancellationToken)
+    {
+        var classifier = new FashionClassifier();
         int epochs = parse.GetValue(s_epochs);
         var cache = parse.GetValue(s_classifier);
-        double lastLoss = double.NaN;
         if (cache is { Exists: true })
         {
             classifier.load(cache.FullName);
             classifier.eval();
             Ui.Info($"classifier weights from {cache.FullName}");
+            return (classifier, "cached");
         }
-        else
+        double lastLoss = Ui.Progress("classifier", epochs * (trainX.shape[0] / 128), 100, report =>
+            classifier.Train(trainX, trainY, epochs, seed, (s, _, l) => report(s, $"loss {l:F4}"), cancellationToken));
+        if (cache is not null)
         {
-            lastLoss = Ui.Progress("classifier", epochs * (trainX.shape[0] / 128), 100, report =>
-                classifier.Train(trainX, trainY, epochs, (int)seed, (s, _, l) => report(s, $"loss {l:F4}"), cancellationToken));
-            if (cache is not null)
-            {
-                cache.Directory?.Create();
-                classifier.save(cache.FullName);
-            }
+            cache.Directory?.Create();
+            classifier.save(cache.FullName);
         }
-        var (testPred, realFeatures) = classifier.Predict(testX);
-        var testLabels = testY.data<long>().ToArray();
-        double realAccuracy = testPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
-        Ui.Info($"classifier: {(double.IsNaN(lastLoss) ? "cached" : $"{epochs} epochs, final loss {lastLoss:F4}")}; accuracy on the real test set {realAccuracy:F4}");
+        return (classifier, $"{epochs} epochs, final loss {lastLoss:F4}");
+    }
 
-        using var vq = VqModel.Load(parse.GetValue(s_tokenizer)!.FullName, dtype: dtype);
-        vq.eval();
+    private readonly record struct Reconstruction(double Psnr, double Accuracy, double Fid);
+
+    /// <summary>Encodes and decodes the test set (all N tokens): PSNR, and the classifier's accuracy and FID on the result.</summary>
+    private Reconstruction MeasureReconstructions(VqModel vq, IDecoderBackend decoder, FashionClassifier classifier, Tensor testX, long[] testLabels, Tensor realFeatures)
+    {
         int size = vq.Config.ImageSize, n = vq.NumLatentTokens;
-        using var decoder = DecoderBackendOptions.Create(parse, vq);   // every decode below (reconstructions and samples) goes through it
         var psnr = new List<double>();
         var reconstructions = new List<Tensor>();
         using (no_grad())
@@ -102,14 +150,16 @@ public sealed class EvalDefaultCommand : BaseCommand
         using var reconX = cat(reconstructions, 0);
         foreach (var r in reconstructions) r.Dispose();
         var (reconPred, reconFeatures) = classifier.Predict(reconX);
-        double reconAccuracy = reconPred.Zip(testLabels).Count(p => p.First == p.Second) / (double)testLabels.Length;
-        double reconFid = FeatureStatistics.Fid(reconFeatures, realFeatures);
+        double fid = FeatureStatistics.Fid(reconFeatures, realFeatures);
         reconFeatures.Dispose();
         Ui.Info($"tokenizer: reconstruction PSNR on the {psnr.Count} test images (N = {n} tokens) {psnr.Average():F2} dB");
+        return new Reconstruction(psnr.Average(), Accuracy(reconPred, testLabels), fid);
+    }
 
-        using var gpt = GptTransformer.Load(parse.GetValue(s_gpt)!.FullName, dtype: dtype);
-        int classes = gpt.Config.NumClasses;
-        var rows = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
+    /// <summary>One image per row (class i, seed + i), generated with the engine and decoded: [rows, 1|3, H, W] float32.</summary>
+    private Tensor GenerateImages(ParseResult parse, GptTransformer gpt, VqModel vq, IDecoderBackend decoder, long[] rows, long seed, CancellationToken cancellationToken)
+    {
+        int size = vq.Config.ImageSize, n = vq.NumLatentTokens;
         var options = rows.Select((_, i) => new SamplingOptions
         {
             CfgScale = parse.GetValue(s_cfg), Temperature = parse.GetValue(s_temperature), TopK = parse.GetValue(s_topK), Seed = seed + i,
@@ -133,33 +183,9 @@ public sealed class EvalDefaultCommand : BaseCommand
             var c = tensor(codes.Skip(i).Take(250).SelectMany(r => r).ToArray(), [Math.Min(250, codes.Count - i), n]);
             generated.Add(decoder.Decode(c, n, size).clamp(-1, 1).to(float32).MoveToOuterDisposeScope());
         }
-        using var genX = cat(generated, 0);
-        var (genPred, genFeatures) = classifier.Predict(genX);
-        double genAccuracy = genPred.Zip(rows).Count(p => p.First == p.Second) / (double)rows.Length;
-        var perClassAccuracy = Enumerable.Range(0, classes).Select(c => Enumerable.Range(c * perClass, perClass).Count(i => genPred[i] == c) / (double)perClass).ToArray();
-        double fid = FeatureStatistics.Fid(genFeatures, realFeatures);
-        // Reference point: FID of the real training images' first len(rows) against the test set (sample-size floor).
-        var (_, trainFeatures) = classifier.Predict(trainX.narrow(0, 0, rows.Length));
-        double fidFloor = FeatureStatistics.Fid(trainFeatures, realFeatures);
-
-        var names = IdxImageSource.FashionMnistClasses;
-        Ui.Table(["class", "class-consistency"], perClassAccuracy.Select((a, c) => new[] { c < names.Count ? names[c] : c.ToString(CultureInfo.InvariantCulture), a.ToString("F2", CultureInfo.InvariantCulture) }));
-        double ratio = genAccuracy / realAccuracy;
-        Ui.Line($"weights: {ModelPrecisions.ShortName(dtype)}");
-        Ui.Line($"classifier accuracy: real test {realAccuracy:F4}; generated ({rows.Length} images, {perClass}/class, cfg {parse.GetValue(s_cfg)}, temperature {parse.GetValue(s_temperature)}) {genAccuracy:F4} = {ratio:F3} × real (target ≥ 0.8)");
-        Ui.Line($"reconstruction PSNR (test set): {psnr.Average():F2} dB; classifier accuracy on the reconstructions {reconAccuracy:F4}, their FID vs real test {reconFid:F3}");
-        Ui.Line($"FID (classifier features, generated vs real test): {fid:F3}; real train ({rows.Length}) vs real test: {fidFloor:F3}");
-        Ui.Line($"time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
-        if (parse.GetValue(s_json) is { } json)
-            File.WriteAllText(json.FullName, JsonSerializer.Serialize(new
-            {
-                real_test_accuracy = realAccuracy, generated_accuracy = genAccuracy, ratio, per_class = perClassAccuracy,
-                psnr_db = psnr.Average(), reconstruction_accuracy = reconAccuracy, reconstruction_fid = reconFid, fid, fid_real_train_vs_test = fidFloor, generated = rows.Length,
-                cfg = parse.GetValue(s_cfg), temperature = parse.GetValue(s_temperature), seed, dtype = ModelPrecisions.ShortName(dtype),
-            }, new JsonSerializerOptions { WriteIndented = true }));
-        trainX.Dispose(); trainY.Dispose(); testX.Dispose(); testY.Dispose(); realFeatures.Dispose(); genFeatures.Dispose(); trainFeatures.Dispose();
+        var images = cat(generated, 0);
         foreach (var g in generated) g.Dispose();
-        return Task.FromResult(ratio >= 0.8 ? ExitCodes.Success : 1);
+        return images;
     }
 
     /// <summary>IDX images padded to 32×32 as grey [M, 1, 32, 32] in [−1, 1] and labels [M].</summary>

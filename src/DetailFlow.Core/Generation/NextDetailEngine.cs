@@ -44,7 +44,7 @@ public sealed class NextDetailEngine : IDisposable
         _layout = model.Layout;
         _cache = new KvCache(model.Config, maxRows, model.DType, model.Device);
         _sampler = new RowSampler();
-        _packFrom = (int)Math.Clamp(Math.Ceiling(minPackedSavingFlops / LinearFlopsPerPosition(model.Config)), 1, int.MaxValue);
+        _packFrom = StepBatch.PackFrom(model.Config, minPackedSavingFlops);
     }
 
     public int MaxRows => _cache.MaxRows;
@@ -65,9 +65,6 @@ public sealed class NextDetailEngine : IDisposable
     public const double MinPackedSavingFlops = 4e6;
 
     private readonly int _packFrom;   // padding positions from which a mixed step runs packed
-
-    /// <summary>2 · (wqkv + wo + w1 + w3 + w2) weights: the FLOPs of one position through one block's projections.</summary>
-    private static double LinearFlopsPerPosition(GptConfig c) => 2.0 * (4.0 * c.Dim * c.Dim + 3.0 * c.Dim * c.FfnHidden);
 
     /// <summary>Forwards run packed so far (steps whose rows fed blocks of different lengths).</summary>
     public long PackedSteps { get; private set; }
@@ -236,37 +233,7 @@ public sealed class NextDetailEngine : IDisposable
         var logits = _model.Head(h.view(-1, h.shape[^1])
             .index_select(0, torch.tensor(batch.OutputIndex, device: device)));                      // [M, V]
 
-        var guided = new List<Tensor>();
-        var options = new List<SamplingOptions>();
-        var codeIndex = new List<int>();
-        foreach (var row in _active)
-        {
-            int t = row.Codes.Count, n = _layout.CodesPerStep(t);
-            int condRow = _slots.FindIndex(s => s.Row == row && !s.IsNull);
-            int nullRow = _slots.FindIndex(s => s.Row == row && s.IsNull);
-            var cond = logits.narrow(0, batch.OutputStart[condRow], n);                             // [n, V]
-            Tensor? uncond = nullRow >= 0 ? logits.narrow(0, batch.OutputStart[nullRow], n) : null;
-            var g = uncond is null
-                ? cond
-                : ClassifierFreeGuidance.Combine(cond, uncond,
-                    ClassifierFreeGuidance.ScaleAt(row.Request.Options, _layout, t, config.BlockSize));
-            row.Request.StepLogits?.Record(t, g, cond, uncond);
-            guided.Add(g);
-            for (int j = 0; j < n; j++)
-            {
-                options.Add(row.Request.Options);
-                codeIndex.Add(t + j);
-            }
-        }
-        var codes = _sampler.Sample(torch.cat(guided, dim: 0), options, codeIndex);
-        var result = new long[_active.Count][];
-        for (int i = 0, k = 0; i < _active.Count; i++)
-        {
-            int n = _layout.CodesPerStep(_active[i].Codes.Count);
-            result[i] = codes.AsSpan(k, n).ToArray();
-            k += n;
-        }
-        return result;
+        return StepSampling.Draw(logits, batch, _active, _slots, _layout, config.BlockSize, _sampler);
     }
 
     public void Dispose()

@@ -7,8 +7,8 @@ namespace DetailFlow.Core.Generation;
 /// Draws one code per logits row (spec §7.3): temperature, top-k/top-p (<see cref="TopKTopPFilter"/>), softmax and a
 /// categorical (multinomial) draw, or arg-max when greedy. The draw is by inverse CDF: one uniform u per code from a
 /// generator seeded by (request seed, code index) (<see cref="StreamSeed"/>), then the first candidate whose cumulative
-/// probability exceeds u (one uniform instead of torch.multinomial's V exponentials: ~20× cheaper, same distribution,
-/// different streams from the official sampler, which cannot be matched draw for draw anyway). So a row's codes never
+/// probability exceeds u (one uniform instead of torch.multinomial's V exponentials: cheaper, same distribution,
+/// different streams from the official sampler, which cannot be matched draw for draw anyway; docs/performance.md). So a row's codes never
 /// depend on the other rows of the batch, on the step it shared, or on where generation stops: the codes for seed s at
 /// detail t are the first t codes of seed s at full detail.
 /// </summary>

@@ -61,6 +61,16 @@ internal sealed class StepBatch
     /// <summary>Index into <see cref="OutputIndex"/> where row r's logits start.</summary>
     public int[] OutputStart { get; }
 
+    /// <summary>
+    /// Padding positions from which a mixed step runs packed: the first count whose skipped projections save more than
+    /// <paramref name="minSavingFlops"/> per layer.
+    /// </summary>
+    public static int PackFrom(GptConfig config, double minSavingFlops) =>
+        (int)Math.Clamp(Math.Ceiling(minSavingFlops / LinearFlopsPerPosition(config)), 1, int.MaxValue);
+
+    /// <summary>2 · (wqkv + wo + w1 + w3 + w2) weights: the FLOPs of one position through one block's projections.</summary>
+    private static double LinearFlopsPerPosition(GptConfig c) => 2.0 * (4.0 * c.Dim * c.Dim + 3.0 * c.Dim * c.FfnHidden);
+
     /// <param name="packFrom">A step runs packed when its grid has at least this many padding positions (1: whenever the
     /// blocks differ in length; <see cref="int.MaxValue"/>: never).</param>
     public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot,

@@ -4,8 +4,9 @@ namespace DetailFlow.Core.Imaging;
 
 /// <summary>
 /// RGB → PNG with SkiaSharp and explicit encoder options (Skia has no 24-bit colour type: pixels are expanded to
-/// opaque Rgba8888 first; shared/notes/torchsharp.md §8). <see cref="Fast"/> (no filters, zlib 1, ~3 ms per 256²) for
-/// previews, <see cref="Compact"/> (all filters, zlib 6, ~3× slower, ~35 % smaller on smooth images) for final images.
+/// opaque Rgba8888 first; shared/notes/torchsharp.md §8). <see cref="Fast"/> (no filters, zlib 1) for previews, which
+/// are many and short-lived; <see cref="Compact"/> (all filters, zlib 6: slower, smaller) for final images, which are
+/// sent and cached (docs/performance.md).
 /// </summary>
 public sealed class PngEncoder
 {

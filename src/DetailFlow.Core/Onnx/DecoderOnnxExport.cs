@@ -39,19 +39,13 @@ public static class DecoderOnnxExport
     {
         ArgumentNullException.ThrowIfNull(model);
         var vit = model.Config.Dec;
-        int d = vit.HiddenSize, heads = vit.NumAttentionHeads, headDim = vit.HeadDim, p = vit.PatchSize;
+        int d = vit.HiddenSize, heads = vit.NumAttentionHeads, p = vit.PatchSize;
         var eps = (float)vit.LayerNormEps;
         var dec = model.decoder;
         var g = new B("detailflow_decoder");
 
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
-        string Linear(string name, TorchSharp.Modules.Linear layer, string x) =>
-            g.Node("Add", name, [g.Node("MatMul", name, [x, g.Weight(name + ".weight_t", layer.weight!.t())]), g.Weight(name + ".bias", layer.bias!)]);
-        string LayerNorm(string name, TorchSharp.Modules.LayerNorm ln, string x) =>
-            g.Node("LayerNormalization", name, [x, g.Weight(name + ".weight", ln.weight!), g.Weight(name + ".bias", ln.bias!)],
-                B.Int("axis", -1), B.Float("epsilon", eps));
-
         g.Graph.Input.Add(B.Value(CodesInput, DT.Int64, "batch", "tokens"));
         g.Graph.Input.Add(B.Value(PositionInput, DT.Float, "grid", "grid", (long)d));
         g.Graph.Input.Add(B.Value(KeyMaskInput, DT.Int32, "batch", "length"));
@@ -65,7 +59,7 @@ public static class DecoderOnnxExport
 
         // Codes → normalised codebook rows → post_quant_conv, plus latent_pos_embed[:t].
         string rows = g.Node("Gather", "codebook", [g.Weight("quantize.codebook_normalized", model.quantize.Codebook()), CodesInput], B.Int("axis", 0));
-        string latents = Linear("post_quant_conv", model.post_quant_conv, rows);                                      // [B, t, D]
+        string latents = Linear(g, "post_quant_conv", model.post_quant_conv, rows);                                      // [B, t, D]
         string latentPos = g.Node("Slice", "latent_pos", [g.Weight("decoder.latent_pos_embed", dec.latent_pos_embed[0]), zero, tokens, zero]); // [t, D]
         string z = g.Node("Add", "z", [latents, latentPos]);
 
@@ -77,36 +71,51 @@ public static class DecoderOnnxExport
 
         var layers = dec.visual_model.encoder.layers;
         for (int i = 0; i < layers.Count; i++)
-        {
-            var layer = layers[i];
-            string pre = $"decoder.layers.{i}";
-            var attn = layer.self_attn;
-            string x1 = LayerNorm(pre + ".layer_norm1", layer.layer_norm1, h);
-            var wqkv = torch.cat([attn.q_proj.weight!, attn.k_proj.weight!, attn.v_proj.weight!], 0).t(); // [D, 3D]
-            var bqkv = torch.cat([attn.q_proj.bias!, attn.k_proj.bias!, attn.v_proj.bias!], 0);
-            string attended = g.NodeIn(B.MicrosoftDomain, "Attention", pre + ".attention",
-                [x1, g.Weight(pre + ".qkv.weight_t", wqkv), g.Weight(pre + ".qkv.bias", bqkv), KeyMaskInput], B.Int("num_heads", heads));
-            h = g.Node("Add", pre + ".residual1", [h, Linear(pre + ".out_proj", attn.out_proj, attended)]);
-
-            string x2 = LayerNorm(pre + ".layer_norm2", layer.layer_norm2, h);
-            var mlp = layer.mlp;
-            string up = g.Node("MatMul", pre + ".fc1", [x2, g.Weight(pre + ".fc1.weight_t", mlp.fc1.weight!.t())]);
-            string fc1Bias = g.Weight(pre + ".fc1.bias", mlp.fc1.bias!);
-            string act = g.NodeIn(B.MicrosoftDomain, "FastGelu", pre + ".gelu", [up, fc1Bias]);
-            h = g.Node("Add", pre + ".residual2", [h, Linear(pre + ".fc2", mlp.fc2, act)]);
-        }
-        h = LayerNorm("decoder.post_layernorm", dec.visual_model.post_layernorm, h);
+            h = EncoderLayer(g, $"decoder.layers.{i}", layers[i], h, heads, eps);
+        h = LayerNorm(g, "decoder.post_layernorm", dec.visual_model.post_layernorm, h, eps);
 
         // The first g² outputs → to_pixel → unpatchify ('nhwpqc->nchpwq').
         string gridCount = g.Node("Mul", "grid_count", [grid, grid]);
         string gridOut = g.Node("Slice", "grid_out", [h, zero, gridCount, one]);
-        string patches = Linear("decoder.to_pixel", dec.to_pixel.model, gridOut);                                     // [B, g², p·p·3]
+        string patches = Linear(g, "decoder.to_pixel", dec.to_pixel.model, gridOut);                                     // [B, g², p·p·3]
         string sixD = g.Node("Concat", "patch_shape", [g.Int64s("minus_one", -1), grid, grid, g.Int64s("patch_dims", p, p, 3)], B.Int("axis", 0));
         string perm = g.Node("Transpose", "unpatchify", [g.Node("Reshape", "patches6", [patches, sixD])], B.Ints("perm", 0, 5, 1, 3, 2, 4));
         string side = g.Node("Mul", "side", [grid, g.Int64s("patch", p)]);
         string imageShape = g.Node("Concat", "image_shape", [g.Int64s("batch_rgb", -1, 3), side, side], B.Int("axis", 0));
         g.NameOutput(g.Node("Reshape", "image", [perm, imageShape]), PixelsOutput);
 
+        return Model(g, model);
+    }
+
+    /// <summary>One pre-norm SigLIP block: fused-QKV attention (com.microsoft Attention) and the FastGelu MLP, each with its residual.</summary>
+    private static string EncoderLayer(B g, string pre, SiglipEncoderLayer layer, string h, int heads, float eps)
+    {
+        var attn = layer.self_attn;
+        string x1 = LayerNorm(g, pre + ".layer_norm1", layer.layer_norm1, h, eps);
+        var wqkv = torch.cat([attn.q_proj.weight!, attn.k_proj.weight!, attn.v_proj.weight!], 0).t(); // [D, 3D]
+        var bqkv = torch.cat([attn.q_proj.bias!, attn.k_proj.bias!, attn.v_proj.bias!], 0);
+        string attended = g.NodeIn(B.MicrosoftDomain, "Attention", pre + ".attention",
+            [x1, g.Weight(pre + ".qkv.weight_t", wqkv), g.Weight(pre + ".qkv.bias", bqkv), KeyMaskInput], B.Int("num_heads", heads));
+        h = g.Node("Add", pre + ".residual1", [h, Linear(g, pre + ".out_proj", attn.out_proj, attended)]);
+
+        string x2 = LayerNorm(g, pre + ".layer_norm2", layer.layer_norm2, h, eps);
+        var mlp = layer.mlp;
+        string up = g.Node("MatMul", pre + ".fc1", [x2, g.Weight(pre + ".fc1.weight_t", mlp.fc1.weight!.t())]);
+        string fc1Bias = g.Weight(pre + ".fc1.bias", mlp.fc1.bias!);
+        string act = g.NodeIn(B.MicrosoftDomain, "FastGelu", pre + ".gelu", [up, fc1Bias]);
+        return g.Node("Add", pre + ".residual2", [h, Linear(g, pre + ".fc2", mlp.fc2, act)]);
+    }
+
+    private static string Linear(B g, string name, TorchSharp.Modules.Linear layer, string x) =>
+        g.Node("Add", name, [g.Node("MatMul", name, [x, g.Weight(name + ".weight_t", layer.weight!.t())]), g.Weight(name + ".bias", layer.bias!)]);
+
+    private static string LayerNorm(B g, string name, TorchSharp.Modules.LayerNorm ln, string x, float eps) =>
+        g.Node("LayerNormalization", name, [x, g.Weight(name + ".weight", ln.weight!), g.Weight(name + ".bias", ln.bias!)],
+            B.Int("axis", -1), B.Float("epsilon", eps));
+
+    /// <summary>The model proto around the graph: opsets (standard and com.microsoft) and the metadata a loader checks.</summary>
+    private static ModelProto Model(B g, VqModel model)
+    {
         var proto = new ModelProto
         {
             IrVersion = 10,

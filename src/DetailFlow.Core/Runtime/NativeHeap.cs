@@ -3,16 +3,10 @@ using System.Runtime.InteropServices;
 namespace DetailFlow.Core.Runtime;
 
 /// <summary>
-/// The process's native (malloc) heap on Linux: resident size and glibc's <c>malloc_trim</c>. Why it is needed:
-/// libtorch allocates every CPU tensor with <c>posix_memalign</c> (64-byte alignment), and glibc before 2.38 — Debian 12
-/// ships 2.36 — rarely reuses a freed memalign chunk for the next aligned request of the same size (glibc bug 14581), so
-/// training, whose steps allocate and free hundreds of megabytes of activations, leaves a growing amount of free memory
-/// inside the heap: measured on the default GPT config, heap bytes in use stayed ~80 MB while free heap bytes grew
-/// ~5 MB per step (RSS 0.6 → 1.1 GB in 100 steps). Most of that growth turned out to be uncollected managed garbage
-/// holding native memory (see <see cref="ScalarGcGuard"/>); with it collected the arena stays ~480 MB, and trimming
-/// still lowers the level: 400 steps peak at 634 MiB trimmed, 720–890 MiB untrimmed. <c>malloc_trim(0)</c> hands the
-/// free pages back to the kernel.
-/// Elsewhere (musl, macOS, Windows) <see cref="Trim"/> is a no-op returning false.
+/// The process's native (malloc) heap on Linux: resident size and glibc's <c>malloc_trim</c>. libtorch allocates every
+/// CPU tensor with <c>posix_memalign</c>, and glibc before 2.38 (bug 14581) rarely reuses a freed aligned chunk, so a
+/// training loop leaves free memory inside the heap; <c>malloc_trim(0)</c> hands it back to the kernel (numbers:
+/// docs/memory.md). Elsewhere (musl, macOS, Windows) <see cref="Trim"/> is a no-op returning false.
 /// </summary>
 public static class NativeHeap
 {

@@ -3,10 +3,9 @@ namespace DetailFlow.Core.Runtime;
 /// <summary>
 /// Keeps a long loop of model steps (training) from accumulating free native heap (see <see cref="NativeHeap"/>): after
 /// each step <see cref="AfterStep"/> trims the heap once the resident size has grown by more than
-/// <see cref="BudgetBytes"/> over its baseline. The baseline is the resident size after the first step, and after each
-/// trim the resident size one step later: a trim also releases the free pages the next step reuses, so that step grows
-/// back to the working set (measured on the default GPT: 215 → ~600 MB), which must not count as growth. A trim takes
-/// 15–40 ms plus the page faults of that step; with the default budget it runs every few dozen steps.
+/// <see cref="BudgetBytes"/> over its baseline. The baseline is the resident size one step after the first step and
+/// after each trim: a trim also releases the free pages the next step reuses, and growing back to the working set must
+/// not count as growth. A trim costs tens of milliseconds, so the budget keeps it rare (docs/memory.md).
 /// </summary>
 public sealed class NativeHeapTrimmer
 {

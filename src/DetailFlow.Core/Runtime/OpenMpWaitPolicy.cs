@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace DetailFlow.Core.Runtime;
 
 /// <summary>
-/// libtorch's CPU kernels run on libgomp, whose idle threads spin at barriers by default. On a shared 2-core host that
-/// spinning collapses throughput when a neighbour takes a core (measured: the same KV run 2.7× slower, up to 10× on
-/// long runs); <c>OMP_WAIT_POLICY=PASSIVE</c> makes them sleep instead. libgomp reads the variable once, when libtorch
+/// libtorch's CPU kernels run on libgomp, whose idle threads spin at barriers by default. On a shared host that
+/// spinning collapses throughput when a neighbour takes a core (docs/performance.md); <c>OMP_WAIT_POLICY=PASSIVE</c>
+/// makes them sleep instead. libgomp reads the variable once, when libtorch
 /// is loaded, from the native environment — which <see cref="Environment.SetEnvironmentVariable(string, string)"/>
 /// does not change on Unix — so it is set with libc's <c>setenv</c> before the first torch call.
 /// </summary>

@@ -213,41 +213,8 @@ public sealed class VqModel : nn.Module
     /// <param name="latentCount">m, the latents to encode (N for full-size images).</param>
     /// <param name="noiseIndex">The first noisy latent (official <c>noise_idx</c>), or null for the clean path.</param>
     /// <param name="generator">Draws the noisy codes (null: the global torch generator, as the official code).</param>
-    public CorrectionEncoding EncodeWithCorrection(Tensor images, int latentCount, int? noiseIndex, Generator? generator = null)
-    {
-        var enc = RequireEncoder();
-        CheckImages(images);
-        double beta = Config.CommitLossBeta;
-        using var scope = NewDisposeScope();
-        var (_, latents) = enc.Forward(images.to(Device).to(DType), latentCount);         // [B, m, D_enc]
-        var h = quant_conv!.forward(latents);                                              // [B, m, d]
-        if (noiseIndex is null)
-        {
-            var clean = quantize.QuantizeForTraining(h, beta);
-            return new CorrectionEncoding(clean.Quantized, null, clean.VqLoss, clean.CommitLoss, clean.Indices, null, null, -1, -1)
-                .MoveToOuterDisposeScope();
-        }
-        int noiseIdx = noiseIndex.Value;
-        int causal = Config.EffectiveCausalNum, group = Config.GroupSize;
-        int noiseEnd = noiseIdx + (noiseIdx < causal ? 1 : group);
-        if (noiseIdx < 0 || noiseEnd > latentCount)
-            throw new ArgumentOutOfRangeException(nameof(noiseIndex), noiseIdx, $"noisy latents [{noiseIdx}, {noiseEnd}) must lie in [0, {latentCount})");
-        var refine = refine_conv ?? throw new InvalidOperationException("self-correction needs refine_conv: the config has correction_training = false");
-        var first = quantize.QuantizeForTraining(h, beta, topK: Math.Min(SelfCorrectionTopK, Config.CodebookSize), generator: generator);
-        var noisyPrefix = torch.cat([first.Quantized[.., ..noiseIdx], first.NoiseQuantized![.., noiseIdx..noiseEnd]], dim: 1).detach(); // [B, e, d]
-        var (_, refinedLatents) = enc.ForwardRefined(images.to(Device).to(DType), latentCount, refine.forward(noisyPrefix.to(DType)));
-        var second = quantize.QuantizeForTraining(quant_conv.forward(refinedLatents), beta, noiseEnd: noiseEnd);
-        var noisyQuant = torch.cat([noisyPrefix, second.Quantized[.., noiseEnd..]], dim: 1);                // [B, m, d]
-        double total = 2.0 * latentCount - noiseEnd;
-        double wClean = latentCount / total, wNoise = (latentCount - noiseEnd) / total;
-        var clean3 = first.Indices;
-        var input = torch.cat([clean3[.., ..noiseIdx], first.NoiseIndices![.., noiseIdx..noiseEnd], second.Indices[.., noiseEnd..]], dim: 1);
-        var label = torch.cat([clean3[.., ..noiseEnd], second.Indices[.., noiseEnd..]], dim: 1);
-        return new CorrectionEncoding(noisyQuant, first.Quantized,
-                first.VqLoss * wClean + second.VqLoss * wNoise, first.CommitLoss * wClean + second.CommitLoss * wNoise,
-                clean3, input, label, noiseIdx, noiseEnd)
-            .MoveToOuterDisposeScope();
-    }
+    public CorrectionEncoding EncodeWithCorrection(Tensor images, int latentCount, int? noiseIndex, Generator? generator = null) =>
+        CorrectionEncoder.Encode(this, images, latentCount, noiseIndex, generator);
 
     /// <summary>Codes drawn for self-correction noise: uniformly among the 50 nearest (official <c>top_k=50</c>; all codes for a smaller codebook).</summary>
     public const int SelfCorrectionTopK = 50;
@@ -265,32 +232,12 @@ public sealed class VqModel : nn.Module
         return decoder.Forward(latents, t, imageSize).MoveToOuterDisposeScope();
     }
 
-    private SiglipEncoder RequireEncoder() =>
+    internal SiglipEncoder RequireEncoder() =>
         encoder ?? throw new InvalidOperationException("this tokenizer was loaded decoder-only; encoding needs the encoder");
 
-    private static void CheckImages(Tensor images)
+    internal static void CheckImages(Tensor images)
     {
         if (images.dim() != 4 || images.shape[1] != 3)
             throw new ArgumentException($"images must be [B, 3, H, W], got [{string.Join(", ", images.shape)}]", nameof(images));
-    }
-}
-
-/// <summary>
-/// <see cref="VqModel.EncodeWithCorrection"/>'s result. <see cref="Quant"/>: the code vectors the decoder reads (the
-/// noisy branch under self-correction) [B, m, d]; <see cref="CleanQuant"/>: the clean branch (null without noise);
-/// mixed codebook and commitment losses; indices [B, m] (clean, input, label — input/label null without noise, as
-/// in <c>extract_codes_c2i.py</c> the triplet is then [clean] only); noise_idx / noise_end (−1 without noise).
-/// </summary>
-public sealed record CorrectionEncoding(Tensor Quant, Tensor? CleanQuant, Tensor VqLoss, Tensor CommitLoss,
-    Tensor CleanIndices, Tensor? InputIndices, Tensor? LabelIndices, int NoiseIndex, int NoiseEnd)
-{
-    /// <summary>[B, m, 3] (clean, input, label); without noise all three columns are the clean codes.</summary>
-    public Tensor IndexTriplet() => torch.stack([CleanIndices, InputIndices ?? CleanIndices, LabelIndices ?? CleanIndices], dim: -1);
-
-    internal CorrectionEncoding MoveToOuterDisposeScope()
-    {
-        foreach (var t in new[] { Quant, CleanQuant, VqLoss, CommitLoss, CleanIndices, InputIndices, LabelIndices })
-            t?.MoveToOuterDisposeScope();
-        return this;
     }
 }

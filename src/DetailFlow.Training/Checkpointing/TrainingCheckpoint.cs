@@ -2,6 +2,7 @@ using System.Collections;
 using System.Globalization;
 using System.Text;
 using DetailFlow.Core.Checkpoints;
+using DetailFlow.Training.Optim;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -69,6 +70,31 @@ public static class TrainingCheckpoint
         foreach (DictionaryEntry e in h)
             sd[e.Key.ToString()!] = e.Value as Tensor ?? throw new InvalidDataException($"{source}: '{key}.{e.Key}' is not a tensor");
         StateDictLoader.Load(module, sd, $"{source} [{key}]", _ => false);
+    }
+
+    /// <summary>Loads the optimizer state under <paramref name="key"/> into <paramref name="optimizer"/>.</summary>
+    public static void LoadOptimizer(Hashtable checkpoint, string key, AdamW optimizer, string source) =>
+        optimizer.LoadStateDict(checkpoint[key] as Hashtable ?? throw new InvalidDataException($"{source}: no {key} state"), source);
+
+    /// <summary>
+    /// Restores a run from <paramref name="path"/>: model, EMA (when the run has one), optimizer state, then whatever
+    /// <paramref name="more"/> reads from the same checkpoint; returns its step. The checkpoint's tensors are disposed after.
+    /// </summary>
+    public static long Restore(string path, nn.Module model, nn.Module? ema, AdamW optimizer, Action<Hashtable>? more = null)
+    {
+        var checkpoint = Read(path);
+        try
+        {
+            LoadModule(checkpoint, "model", model, path);
+            if (ema is not null) LoadModule(checkpoint, "ema", ema, path);
+            LoadOptimizer(checkpoint, "optimizer", optimizer, path);
+            more?.Invoke(checkpoint);
+            return Steps(checkpoint, path);
+        }
+        finally
+        {
+            Dispose(checkpoint);
+        }
     }
 
     public static void Dispose(Hashtable checkpoint)

@@ -1,4 +1,3 @@
-using System.Collections;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Training.Checkpointing;
 using DetailFlow.Training.Data;
@@ -70,18 +69,7 @@ public sealed class GptTrainer : ITrainer, IDisposable
     public static GptTrainer Resume(GptConfig config, CodeDataset data, GptTrainingOptions options, string runDir, string checkpointPath)
     {
         var trainer = new GptTrainer(config, data, options, runDir);
-        var ckpt = TrainingCheckpoint.Read(checkpointPath);
-        try
-        {
-            TrainingCheckpoint.LoadModule(ckpt, "model", trainer.Model, checkpointPath);
-            if (trainer.Ema is not null) TrainingCheckpoint.LoadModule(ckpt, "ema", trainer.Ema, checkpointPath);
-            trainer._optimizer.LoadStateDict(ckpt["optimizer"] as Hashtable ?? throw new InvalidDataException($"{checkpointPath}: no optimizer state"), checkpointPath);
-            trainer.Step = TrainingCheckpoint.Steps(ckpt, checkpointPath);
-        }
-        finally
-        {
-            TrainingCheckpoint.Dispose(ckpt);
-        }
+        trainer.Step = TrainingCheckpoint.Restore(checkpointPath, trainer.Model, trainer.Ema, trainer._optimizer);
         return trainer;
     }
 
@@ -92,11 +80,7 @@ public sealed class GptTrainer : ITrainer, IDisposable
         var (input, target, classes) = Batch(Step);
         var logits = Model.Forward(input, classes);                                // [B, N, V]
         var loss = F.cross_entropy(logits.reshape(-1, Config.VocabSize), target.reshape(-1));
-        _optimizer.ZeroGrad();
-        loss.backward();
-        if (Options.MaxGradNorm > 0) torch.nn.utils.clip_grad_norm_(Model.parameters(), Options.MaxGradNorm);
-        _optimizer.Step(_schedule.At(Step));
-        _optimizer.ZeroGrad();
+        _optimizer.Minimize(loss, Model, Options.MaxGradNorm, _schedule.At(Step));
         if (Ema is not null) ExponentialMovingAverage.Update(Ema, Model, Options.EmaDecay);
         Step++;
         double value = loss.item<float>();

@@ -50,6 +50,20 @@ public sealed class AdamW : IDisposable
         }
     }
 
+    /// <summary>
+    /// One training update from <paramref name="loss"/>: gradients cleared, back-propagated, the gradients of
+    /// <paramref name="module"/> clipped to norm <paramref name="maxGradNorm"/> (0: no clipping), a <see cref="Step"/> at
+    /// <paramref name="lr"/>, gradients cleared again.
+    /// </summary>
+    public void Minimize(Tensor loss, nn.Module module, double maxGradNorm, double lr)
+    {
+        ZeroGrad();
+        loss.backward();
+        if (maxGradNorm > 0) torch.nn.utils.clip_grad_norm_(module.parameters(), maxGradNorm);
+        Step(lr);
+        ZeroGrad();
+    }
+
     /// <summary>One update with learning rate <paramref name="lr"/>; parameters without a gradient are left alone.</summary>
     public void Step(double lr)
     {

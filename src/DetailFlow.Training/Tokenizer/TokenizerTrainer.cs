@@ -1,5 +1,3 @@
-using System.Collections;
-using System.Globalization;
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Tokenizer;
 using DetailFlow.Training.Checkpointing;
@@ -83,7 +81,7 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
         TokenizerTrainingOptions options, string runDir)
     {
         var trainer = new TokenizerTrainer(config, data, augmentation, options, runDir);
-        TrainingCheckpoint.WriteConfigs(runDir, trainer.Config, YamlFor(trainer.Config, options));
+        TrainingCheckpoint.WriteConfigs(runDir, trainer.Config, TokenizerRunYaml.For(trainer.Config, options));
         return trainer;
     }
 
@@ -91,23 +89,12 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
         TokenizerTrainingOptions options, string runDir, string checkpointPath)
     {
         var trainer = new TokenizerTrainer(config, data, augmentation, options, runDir);
-        var ckpt = TrainingCheckpoint.Read(checkpointPath);
-        try
+        trainer.Step = TrainingCheckpoint.Restore(checkpointPath, trainer.Model, trainer.Ema, trainer._optimizer, ckpt =>
         {
-            TrainingCheckpoint.LoadModule(ckpt, "model", trainer.Model, checkpointPath);
-            if (trainer.Ema is not null) TrainingCheckpoint.LoadModule(ckpt, "ema", trainer.Ema, checkpointPath);
-            trainer._optimizer.LoadStateDict(ckpt["optimizer"] as Hashtable ?? throw new InvalidDataException($"{checkpointPath}: no optimizer state"), checkpointPath);
-            if (trainer._discriminator is not null)
-            {
-                TrainingCheckpoint.LoadModule(ckpt, "discriminator", trainer._discriminator, checkpointPath);
-                trainer._discOptimizer!.LoadStateDict(ckpt["optimizer_disc"] as Hashtable ?? throw new InvalidDataException($"{checkpointPath}: no optimizer_disc state"), checkpointPath);
-            }
-            trainer.Step = TrainingCheckpoint.Steps(ckpt, checkpointPath);
-        }
-        finally
-        {
-            TrainingCheckpoint.Dispose(ckpt);
-        }
+            if (trainer._discriminator is null) return;
+            TrainingCheckpoint.LoadModule(ckpt, "discriminator", trainer._discriminator, checkpointPath);
+            TrainingCheckpoint.LoadOptimizer(ckpt, "optimizer_disc", trainer._discOptimizer!, checkpointPath);
+        });
         return trainer;
     }
 
@@ -151,28 +138,23 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
         }
 
         double lr = _schedule.At(Step);
-        _optimizer.ZeroGrad();
-        loss.backward();
-        if (Options.MaxGradNorm > 0) torch.nn.utils.clip_grad_norm_(Model.parameters(), Options.MaxGradNorm);
-        _optimizer.Step(lr);
-        _optimizer.ZeroGrad();
+        _optimizer.Minimize(loss, Model, Options.MaxGradNorm, lr);
 
-        if (adversarial)
-        {
-            _discOptimizer!.ZeroGrad();
-            var real = _discriminator!.forward(ToDiscriminatorSize(targets.detach()));
-            var fake = _discriminator.forward(ToDiscriminatorSize(recon.detach()));
-            var dLoss = Options.DiscWeight * HingeLoss.Discriminator(real, fake);
-            dLoss.backward();
-            if (Options.MaxGradNorm > 0) torch.nn.utils.clip_grad_norm_(_discriminator.parameters(), Options.MaxGradNorm);
-            _discOptimizer.Step(lr);
-            _discOptimizer.ZeroGrad();
-            parts["disc"] = dLoss.item<float>();
-        }
+        if (adversarial) parts["disc"] = DiscriminatorStep(targets, recon, lr);
         if (Ema is not null) ExponentialMovingAverage.Update(Ema, Model, Options.EmaDecay);
         Step++;
         double total = loss.item<float>();
         return new StepLoss(total, parts);
+    }
+
+    /// <summary>The discriminator's hinge step after the generator's, on detached real and reconstructed images; its loss.</summary>
+    private double DiscriminatorStep(Tensor targets, Tensor recon, double lr)
+    {
+        var real = _discriminator!.forward(ToDiscriminatorSize(targets.detach()));
+        var fake = _discriminator.forward(ToDiscriminatorSize(recon.detach()));
+        var dLoss = Options.DiscWeight * HingeLoss.Discriminator(real, fake);
+        _discOptimizer!.Minimize(dLoss, _discriminator, Options.MaxGradNorm, lr);
+        return dLoss.item<float>();
     }
 
     /// <summary>Codebook rows ← random l2-normalised encoder outputs of <paramref name="batch"/> + 1 % noise (see <see cref="TokenizerTrainingOptions.CodebookFromData"/>).</summary>
@@ -239,36 +221,6 @@ public sealed class TokenizerTrainer : ITrainer, IDisposable
             entries["optimizer_disc"] = _discOptimizer!.StateDict();
         }
         return TrainingCheckpoint.Save(_runDir, Step, entries, Options.KeepLast);
-    }
-
-    /// <summary>The fields of <c>config.yaml</c> the loaders read (spec §4.3) plus the training settings.</summary>
-    private static IEnumerable<KeyValuePair<string, string>> YamlFor(TokenizerConfig c, TokenizerTrainingOptions o)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        yield return new("vq_model", "VQ-16");
-        yield return new("content_degradation", "resolution_power");
-        yield return new("enc_type", c.EncType);
-        yield return new("image_size", c.ImageSize.ToString(inv));
-        yield return new("max_image_size", c.MaxImageSize.ToString(inv));
-        yield return new("min_image_size", c.ImageSize.ToString(inv));
-        yield return new("num_latent_tokens", c.NumLatentTokens.ToString(inv));
-        yield return new("group_size", c.GroupSize.ToString(inv));
-        yield return new("degradation_power", c.DegradationPower.ToString("R", inv));
-        yield return new("degradation_prob", o.DegradationProb.ToString("R", inv));
-        yield return new("ema", o.Ema ? "True" : "False");
-        yield return new("lr", o.Lr.ToString("R", inv));
-        yield return new("beta1", o.Beta1.ToString("R", inv));
-        yield return new("beta2", o.Beta2.ToString("R", inv));
-        yield return new("max_grad_norm", o.MaxGradNorm.ToString("R", inv));
-        yield return new("global_batch_size", o.BatchSize.ToString(inv));
-        yield return new("global_seed", o.Seed.ToString(inv));
-        yield return new("perceptual_weight", (o.PerceptualModel is null ? 0 : o.PerceptualWeight).ToString("R", inv));
-        yield return new("perceptual_warmup", o.PerceptualWarmup.ToString(inv));
-        yield return new("disc_weight", o.DiscWeight.ToString("R", inv));
-        yield return new("disc_start", o.DiscStart.ToString(inv));
-        yield return new("disc_type", o.DiscWeight > 0 ? "patchgan" : "none");
-        yield return new("disc_loss", "hinge");
-        yield return new("gen_loss", "hinge");
     }
 
     public void Dispose()

@@ -33,8 +33,8 @@ public sealed record TokenizerTrainingOptions : TrainingRunOptions
     /// <summary>
     /// Codebook start: false = the module's random rows (official); true = rows drawn from the l2-normalised encoder
     /// outputs of the first batch (plus 1 % noise) before step 0. An addition for small models trained from scratch:
-    /// their encoder outputs start in a narrow cone, and with random rows one code wins every latent within ~10 steps
-    /// (measured on the small config: 1 code in use after 10 steps); data-drawn rows keep the codes apart.
+    /// their encoder outputs start in a narrow cone, and with random rows one code soon wins every latent
+    /// (docs/training.md); data-drawn rows keep the codes apart.
     /// </summary>
     public bool CodebookFromData { get; init; }
 
