@@ -63,7 +63,7 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         Assert.EndsWith("0000012.pt", checkpoint);
         Assert.True(File.Exists(checkpoint));
         Assert.StartsWith(Path.Combine(api.DataFolder, "jobs", id), checkpoint);
-        for (int i = 0; i < 100 && Interlocked.Read(ref completed) == 0; i++) await Task.Delay(50);   // counted right after the final save
+        await Eventually(() => Interlocked.Read(ref completed) > 0, TimeSpan.FromSeconds(5), "the completed job was never counted");   // counted right after the final save
         Assert.Equal(1, Interlocked.Read(ref completed));
         Assert.Equal(12, Interlocked.Read(ref trained));   // detailflow.jobs.steps
 
@@ -94,12 +94,8 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         var png = await old.Content.ReadAsByteArrayAsync();
         Assert.Equal(32, PngInfo.Size(png).Width);
 
-        for (int i = 0; i < 100 && models.GetProperty("retired_in_use").GetInt32() > 0; i++)
-        {
-            await Task.Delay(50);
-            models = await admin.GetFromJsonAsync<JsonElement>("/admin/models");
-        }
-        Assert.Equal(0, models.GetProperty("retired_in_use").GetInt32());   // disposed once its last row left
+        await Eventually(() => admin.GetFromJsonAsync<JsonElement>("/admin/models"), m => m.GetProperty("retired_in_use").GetInt32() == 0,
+            TimeSpan.FromSeconds(5), "the retired model was never disposed after its last row left");
 
         // The same seed on the new model is a different cache entry (the key carries the fingerprint).
         var again = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(@class: 1, seed: 4242, tokens: 32));
@@ -200,39 +196,5 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
     {
         string jobs = Path.Combine(api.DataFolder, "jobs");
         return Directory.Exists(jobs) ? Directory.GetFileSystemEntries(jobs).Length : 0;
-    }
-}
-
-/// <summary>With no <c>Admin:ApiKey</c> the admin API is off: 401 for everyone, whatever key they send.</summary>
-public sealed class AdminOffTests(ApiFactory api) : IClassFixture<ApiFactory>
-{
-    [Fact]
-    public async Task NoKeyConfigured_EveryAdminRequestIs401()
-    {
-        using var client = api.Client();
-        client.DefaultRequestHeaders.Add("X-Api-Key", "anything");
-        var response = await client.GetAsync("/admin/jobs");
-        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-        Assert.Contains("Admin__ApiKey", await response.Content.ReadAsStringAsync());
-        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsJsonAsync("/admin/models/activate", new { job_id = "x" })).StatusCode);
-        using var plain = api.Client();
-        Assert.Equal(HttpStatusCode.Unauthorized, (await plain.GetAsync("/admin/models")).StatusCode);
-    }
-
-    [Fact]
-    public async Task NoKeyConfigured_StartUpLogsThatAdminIsOff()
-    {
-        string data = Path.Combine(Path.GetTempPath(), "detailflow-admin-off-" + Guid.NewGuid().ToString("N")[..8]);
-        try
-        {
-            using var service = await ServiceProcess.StartAdminAsync(data, new Dictionary<string, string> { ["Admin__ApiKey"] = "" });
-            Assert.Contains("Admin API is off", service.Output);
-            using var client = service.Admin();
-            Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/admin/jobs")).StatusCode);
-        }
-        finally
-        {
-            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
-        }
     }
 }

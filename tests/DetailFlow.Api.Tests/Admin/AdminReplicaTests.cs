@@ -5,41 +5,6 @@ using StackExchange.Redis;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>One replica of a Redis-backed deployment: shared Redis and data folder, its own instance name.</summary>
-public sealed class ReplicaFactory(RedisServer redis, string dataFolder, string instance) : AdminFactory(dataFolder)
-{
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>(base.Settings)
-    {
-        ["ConnectionStrings:Redis"] = redis.ConnectionString, ["Admin:InstanceId"] = instance, ["Admin:LeaseSeconds"] = "3",
-    };
-
-    protected override bool OwnsDataFolder => false;
-}
-
-/// <summary>Two replicas sharing one Redis and one data volume.</summary>
-public sealed class Replicas : IAsyncLifetime
-{
-    public RedisServer Redis { get; } = new();
-    public string DataFolder { get; } = Path.Combine(Path.GetTempPath(), "detailflow-replicas-" + Guid.NewGuid().ToString("N")[..8]);
-    public ReplicaFactory A { get; private set; } = null!;
-    public ReplicaFactory B { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        A = new ReplicaFactory(Redis, DataFolder, "replica-a");
-        B = new ReplicaFactory(Redis, DataFolder, "replica-b");
-        await Task.WhenAll(((IAsyncLifetime)A).InitializeAsync(), ((IAsyncLifetime)B).InitializeAsync());
-    }
-
-    public async Task DisposeAsync()
-    {
-        await A.DisposeAsync();
-        await B.DisposeAsync();
-        Redis.Dispose();
-        if (Directory.Exists(DataFolder)) Directory.Delete(DataFolder, recursive: true);
-    }
-}
-
 /// <summary>
 /// Scale-out with Redis: a job accepted by one replica is run by exactly one worker; a job whose lease is lost is taken
 /// over and continues from its checkpoint; an activation on one replica is applied by the others, and a replica that
@@ -117,12 +82,7 @@ public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replica
     private static async Task<string?> ServedFingerprint(ApiFactory replica, string want)
     {
         using var client = replica.CreateClient();
-        string? served = null;
-        for (int i = 0; i < 200 && served != want; i++)
-        {
-            served = (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("fingerprint").GetString();
-            if (served != want) await Task.Delay(50);
-        }
-        return served;
+        return await Eventually(async () => (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("fingerprint").GetString(),
+            served => served == want, TimeSpan.FromSeconds(10), $"the replica never served model {want}");
     }
 }

@@ -8,52 +8,6 @@ using Xunit.Abstractions;
 namespace DetailFlow.Api.Tests;
 
 /// <summary>
-/// Two service processes (replicas "A" and "B", different ports) with the admin API on, sharing one redis-server and one
-/// data folder (the shared volume), each with its own <c>Admin__InstanceId</c>, a 3 s job lease and one training thread.
-/// </summary>
-public sealed class AdminReplicaSet : IAsyncLifetime
-{
-    public string DataFolder { get; } = Path.Combine(Path.GetTempPath(), "detailflow-replica-jobs-" + Guid.NewGuid().ToString("N")[..8]);
-
-    public ReplicaSet Set { get; }
-
-    public AdminReplicaSet() => Set = ReplicaSet.With(
-        new Dictionary<string, string>
-        {
-            ["Admin__ApiKey"] = AdminFactory.Key, ["Admin__DataFolder"] = DataFolder, ["Admin__TrainingThreads"] = "1",
-            ["Admin__LeaseSeconds"] = LeaseSeconds.ToString(),
-        },
-        name => new Dictionary<string, string> { ["Admin__InstanceId"] = InstanceId(name) });
-
-    public const int LeaseSeconds = 3;
-
-    /// <summary>The instance id (job owner) of replica "A" or "B".</summary>
-    public static string InstanceId(string replica) => "proc-" + replica.ToLowerInvariant();
-
-    public ServiceProcess A => Set.A;
-    public ServiceProcess B => Set.B;
-
-    /// <summary>The replica whose instance id is <paramref name="owner"/>.</summary>
-    public ServiceProcess ByOwner(string owner) => owner == InstanceId("A") ? A : owner == InstanceId("B") ? B
-        : throw new InvalidOperationException($"no replica is '{owner}'");
-
-    public ServiceProcess Other(ServiceProcess replica) => ReferenceEquals(replica, A) ? B : A;
-
-    public Task InitializeAsync()
-    {
-        Directory.CreateDirectory(DataFolder);
-        _ = FashionSlice.Folder;   // build the slice once, before the replicas read it
-        return Set.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Set.DisposeAsync();
-        if (Directory.Exists(DataFolder)) Directory.Delete(DataFolder, recursive: true);
-    }
-}
-
-/// <summary>
 /// Scale-out of admin jobs with real processes sharing Redis: a job submitted to either replica is run exactly once
 /// (one worker, one run from step 0 to the end); killing (SIGKILL) the replica that runs a job lets the other take it
 /// over once the lease expires and finish it from the last checkpoint; an activation on A is applied by B.
@@ -89,10 +43,8 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
     /// Waits (up to 10 s) until <paramref name="replica"/>'s log shows the line: a job's record is stored as completed before
     /// its log line has passed the console logger's queue and the process's output pipe.
     /// </summary>
-    private static async Task LoggedAsync(ServiceProcess replica, string id, string text)
-    {
-        for (int i = 0; i < 200 && Lines(replica, id, text) == 0; i++) await Task.Delay(50);
-    }
+    private static Task LoggedAsync(ServiceProcess replica, string id, string text) =>
+        Eventually(() => Lines(replica, id, text) > 0, TimeSpan.FromSeconds(10), $"{replica.Name} never logged \"{text}\" for job {id}");
 
     [Fact]
     public async Task JobsSubmittedToEitherReplica_EachRunExactlyOnce()
@@ -161,12 +113,22 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         Assert.InRange(checkpoint, 2 * every, total - 1);
         log.WriteLine($"{victim.Name} killed at step ~{atKill.Step()} (checkpoint {checkpoint}) after {clock.Elapsed.TotalSeconds:F1} s");
 
-        // The survivor takes it over after the lease expires (not before), and completes it.
-        var taken = await AdminCalls.WaitFor(admin, id, j => j.GetProperty("owner").GetString() == survivorId, seconds: 120);
-        var takenAfter = DateTime.UtcNow - killedAt;
+        // The survivor takes it over after the lease expires (not before), and completes it. Each look reads the owner
+        // first and the lease second: the dead replica's lease cannot come back, so an owner that is already the
+        // survivor while that lease is still there means the job was taken before the lease expired.
+        string victimId = AdminReplicaSet.InstanceId(victim.Name);
+        var looks = new List<(string? Owner, string? Lease)>();
+        var taken = await Eventually(async () =>
+        {
+            var job = await AdminCalls.Job(admin, id);
+            string? holder = await redis.GetDatabase().StringGetAsync($"detailflow:jobs:lease:{id}");
+            looks.Add((job.GetProperty("owner").GetString(), holder));
+            return job;
+        }, j => j.GetProperty("owner").GetString() == survivorId, TimeSpan.FromSeconds(120), $"{survivor.Name} never took job {id} over");
         Assert.Equal(2, taken.GetProperty("runs").GetInt32());
-        Assert.True(takenAfter >= lease.Expiry!.Value - TimeSpan.FromMilliseconds(50), $"taken over {takenAfter} after the kill, the lease had {lease.Expiry} left");
-        log.WriteLine($"taken over by {survivor.Name} {takenAfter.TotalSeconds:F1} s after the kill (lease left then: {lease.Expiry.Value.TotalSeconds:F1} s)");
+        Assert.DoesNotContain(looks, l => l.Owner == survivorId && l.Lease == victimId);
+        Assert.Contains(looks, l => l.Owner != survivorId);   // it waited for the lease: the job stayed the dead replica's a while
+        log.WriteLine($"taken over by {survivor.Name} after {looks.Count} looks (lease left at the kill: {lease.Expiry!.Value.TotalSeconds:F1} s)");
         var restart = replicas.Set.RestartAsync(victim);   // meanwhile, bring the killed replica back (same instance id)
 
         var events = await follow;
@@ -211,15 +173,9 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         Assert.Equal(HttpStatusCode.OK, activated.StatusCode);
         string fingerprint = (await activated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("fingerprint").GetString()!;
         Assert.NotEqual(before, fingerprint);
-        var applied = Stopwatch.StartNew();
-        string served = before;
-        while (served != fingerprint && applied.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            served = (await Generate(b)).Fingerprint;
-            if (served != fingerprint) await Task.Delay(100);
-        }
-        Assert.True(served == fingerprint, $"B still serves {served}, not {fingerprint}\nB:\n{replicas.B.Output}");
-        log.WriteLine($"B served the activated model {applied.Elapsed.TotalSeconds:F1} s after the activation; total {clock.Elapsed.TotalSeconds:F1} s");
+        await Eventually(async () => (await Generate(b)).Fingerprint, served => served == fingerprint, TimeSpan.FromSeconds(30),
+            $"B does not serve the activated model {fingerprint}\nB:\n{replicas.B.Output}");
+        log.WriteLine($"B serves the activated model; total {clock.Elapsed.TotalSeconds:F1} s");
         using var a2 = replicas.A.Client();
         Assert.Equal(fingerprint, (await Generate(a2)).Fingerprint);
     }

@@ -6,43 +6,20 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>Room for two jobs (one guided row pair + a queue of one) and a <see cref="StepGate"/> to hold the steps.</summary>
-public sealed class GatedSmallQueueFactory : ApiFactory
-{
-    public StepGate Gate { get; } = new();
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["BatcherOptions:QueueCapacity"] = "1", ["BatcherOptions:MaxRows"] = "2",
-    };
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureServices(services => services.AddSingleton<IStepGate>(Gate));
-    }
-}
-
 public sealed class AdmissionTests(GatedSmallQueueFactory api) : IClassFixture<GatedSmallQueueFactory>
 {
     private Batcher Batcher => api.Services.GetRequiredService<Batcher>();
-
-    private static async Task Until(Func<bool> condition, string what)
-    {
-        for (int i = 0; i < 600 && !condition(); i++) await Task.Delay(50);
-        Assert.True(condition(), what);
-    }
 
     [Fact]
     public async Task Generate_MoreImagesThanTheRoomLeft_RefusedAtOnceWithoutRunningAny()
     {
         using var client = api.CreateClient();
-        await Until(() => Batcher.Outstanding == 0, "an earlier job never finished");
+        await Eventually(() => Batcher.Outstanding == 0, TimeSpan.FromSeconds(30), "an earlier job never finished");
         api.Gate.Close();
         try
         {
             var first = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 7001, tokens: 32));
-            await Until(() => Batcher.Outstanding == 1, "the first request never reached the queue");
+            await Eventually(() => Batcher.Outstanding == 1, TimeSpan.FromSeconds(30), "the first request never reached the queue");
 
             // One place left, two images asked: refused as a unit, while the first job is still held.
             using var refused = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 7002, n: 2, tokens: 32))
@@ -66,12 +43,12 @@ public sealed class AdmissionTests(GatedSmallQueueFactory api) : IClassFixture<G
     {
         using var client = api.CreateClient();
         (await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 7101, tokens: 32))).EnsureSuccessStatusCode();
-        await Until(() => Batcher.Outstanding == 0, "an earlier job never finished");
+        await Eventually(() => Batcher.Outstanding == 0, TimeSpan.FromSeconds(30), "an earlier job never finished");
         api.Gate.Close();
         try
         {
             var held = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 7102, n: 2, tokens: 32));
-            await Until(() => Batcher.Outstanding == 2, "the two held images never filled the queue");
+            await Eventually(() => Batcher.Outstanding == 2, TimeSpan.FromSeconds(30), "the two held images never filled the queue");
             using var full = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 7200, tokens: 32));
             Assert.Equal(HttpStatusCode.TooManyRequests, full.StatusCode);
 

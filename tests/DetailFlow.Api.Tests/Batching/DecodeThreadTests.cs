@@ -10,47 +10,6 @@ using static TorchSharp.torch;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>The service with its decoder wrapped in a <see cref="GatedDecoder"/> (through <see cref="DecoderBackendFactory"/>).</summary>
-public sealed class GatedDecoderFactory : ApiFactory
-{
-    public GatedDecoder? Decoder { get; private set; }
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureServices(services => services.AddSingleton<DecoderBackendFactory>(
-            (options, tokenizer) => Decoder = new GatedDecoder(ModelLoader.CreateDecoder(options, tokenizer))));
-    }
-}
-
-/// <summary>A decoder that records the threads it runs on and, while closed, blocks every call until opened.</summary>
-public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
-{
-    private readonly ManualResetEventSlim _open = new(true);
-
-    public ConcurrentQueue<string?> Threads { get; } = new();
-    public SemaphoreSlim Entered { get; } = new(0);
-    public string Name => inner.Name;
-    public int NumLatentTokens => inner.NumLatentTokens;
-    public int PatchSize => inner.PatchSize;
-
-    public void Close() => _open.Reset();
-    public void Open() => _open.Set();
-
-    public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
-    {
-        Threads.Enqueue(Thread.CurrentThread.Name);
-        if (!_open.IsSet)
-        {
-            Entered.Release();
-            if (!_open.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("the test never opened the decoder");
-        }
-        return inner.Decode(codes, prefixLengths, imageSize);
-    }
-
-    public void Dispose() => inner.Dispose();
-}
-
 public sealed class DecodeThreadTests(GatedDecoderFactory api) : IClassFixture<GatedDecoderFactory>
 {
     [Fact]
@@ -81,9 +40,8 @@ public sealed class DecodeThreadTests(GatedDecoderFactory api) : IClassFixture<G
             Assert.True(await decoder.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "A's decode never started");
             int before = Volatile.Read(ref steps);
             var b = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4403));
-            for (int i = 0; i < 300 && Volatile.Read(ref steps) - before < perImage; i++) await Task.Delay(50);
-            Assert.True(Volatile.Read(ref steps) - before >= perImage,
-                $"while A's decode was blocked B ran {Volatile.Read(ref steps) - before} of its {perImage} steps");
+            await Eventually(() => Volatile.Read(ref steps) - before, ran => ran >= perImage, TimeSpan.FromSeconds(15),
+                $"while A's decode was blocked B never ran its {perImage} steps (steps run shown)");
             Assert.False(a.IsCompleted || b.IsCompleted, "a result arrived although its decode is blocked");
 
             decoder.Open();

@@ -6,16 +6,6 @@ using SkiaSharp;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>The service with ModelOptions:DecoderBackend = Onnx (decoder exported in memory, run by ONNX Runtime).</summary>
-public sealed class OnnxApiFactory : ApiFactory
-{
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["ModelOptions:DecoderBackend"] = "Onnx",
-        ["ModelOptions:OnnxThreads"] = "1",
-    };
-}
-
 public sealed class OnnxDecoderTests(OnnxApiFactory onnx, ApiFactory torchApi) : IClassFixture<OnnxApiFactory>, IClassFixture<ApiFactory>
 {
     [Theory]

@@ -3,14 +3,6 @@ using System.Net.Http.Json;
 
 namespace DetailFlow.Api.Tests;
 
-public sealed class SmallQueueFactory : ApiFactory
-{
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
-    {
-        ["BatcherOptions:QueueCapacity"] = "1", ["BatcherOptions:MaxRows"] = "2",
-    };
-}
-
 public sealed class QueueTests(SmallQueueFactory api) : IClassFixture<SmallQueueFactory>
 {
     [Fact]

@@ -3,32 +3,11 @@ using System.Net.Http.Json;
 
 namespace DetailFlow.Api.Tests;
 
-public sealed class RedisFactory : ApiFactory
-{
-    public RedisServer Redis { get; } = new();
-
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["ConnectionStrings:Redis"] = Redis.ConnectionString };
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        Redis.Dispose();
-    }
-}
-
 public sealed class RedisCacheTests(RedisFactory api) : IClassFixture<RedisFactory>
 {
-    private async Task<string> ReadyStatus(HttpClient client, string want)
-    {
-        string body = "";
-        for (int i = 0; i < 300; i++)
-        {
-            body = await (await client.GetAsync("/readyz")).Content.ReadAsStringAsync();
-            if (body == want) break;
-            await Task.Delay(50);
-        }
-        return body;
-    }
+    private static Task<string> ReadyStatus(HttpClient client, string want) =>
+        Eventually(async () => await (await client.GetAsync("/readyz")).Content.ReadAsStringAsync(), body => body == want,
+            TimeSpan.FromSeconds(15), $"/readyz never said {want}");
 
     [Fact]
     public async Task RedisStoppedMidTest_ServesUncachedAndDegraded_ThenHealthyAfterRestart()

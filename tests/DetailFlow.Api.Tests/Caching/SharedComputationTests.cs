@@ -8,18 +8,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>The service with its <see cref="HybridCache"/> wrapped in a <see cref="GatedHybridCache"/>.</summary>
-public sealed class GatedCacheFactory : ApiFactory
-{
-    public GatedHybridCache Cache => (GatedHybridCache)Services.GetRequiredService<HybridCache>();
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureTestServices(GatedHybridCache.Replace);
-    }
-}
-
 public sealed class SharedComputationTests(GatedCacheFactory api) : IClassFixture<GatedCacheFactory>
 {
     [Fact]
@@ -37,8 +25,7 @@ public sealed class SharedComputationTests(GatedCacheFactory api) : IClassFixtur
 
         aResponse.Dispose();   // A walks away before the shared work has started
         a.Dispose();
-        for (int i = 0; i < 600 && !aToken.IsCancellationRequested; i++) await Task.Delay(50);
-        Assert.True(aToken.IsCancellationRequested, "the server never saw the first caller disconnect");
+        await Eventually(() => aToken.IsCancellationRequested, TimeSpan.FromSeconds(30), "the server never saw the first caller disconnect");
         api.Cache.Open();
 
         using var response = await bResponse;
@@ -48,7 +35,6 @@ public sealed class SharedComputationTests(GatedCacheFactory api) : IClassFixtur
         Assert.Equal("hit", again.Headers.GetValues("X-Cache").Single());
         Assert.Equal(await response.Content.ReadAsByteArrayAsync(), await again.Content.ReadAsByteArrayAsync());
         var batcher = api.Services.GetRequiredService<Batcher>();
-        for (int i = 0; i < 200 && batcher.Outstanding > 0; i++) await Task.Delay(50);
-        Assert.Equal(0, batcher.Outstanding);
+        await Eventually(() => batcher.Outstanding, n => n == 0, TimeSpan.FromSeconds(10), "jobs still outstanding");
     }
 }

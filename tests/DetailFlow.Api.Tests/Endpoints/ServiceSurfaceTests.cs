@@ -32,20 +32,3 @@ public sealed class ServiceSurfaceTests(ApiFactory api) : IClassFixture<ApiFacto
         Assert.Contains("detailflow_step_rows", metrics);
     }
 }
-
-public sealed class TightRateLimitFactory : ApiFactory
-{
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["RateLimitOptions:PermitsPerMinute"] = "2" };
-}
-
-public sealed class RateLimitTests(TightRateLimitFactory api) : IClassFixture<TightRateLimitFactory>
-{
-    [Fact]
-    public async Task Generate_OverTheRateLimit_Returns429Problem()
-    {
-        using var client = api.CreateClient();
-        var statuses = new List<HttpStatusCode>();
-        for (int i = 0; i < 3; i++) statuses.Add((await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(tokens: 4))).StatusCode);
-        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
-    }
-}

@@ -7,12 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>The tiny model with ModelOptions:DType = Auto (the default): precision probed at load.</summary>
-public sealed class AutoPrecisionFactory : ApiFactory
-{
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["ModelOptions:DType"] = "Auto" };
-}
-
 public sealed class AutoPrecisionTests(AutoPrecisionFactory api) : IClassFixture<AutoPrecisionFactory>
 {
     [Fact]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Xunit.Abstractions;
 using System.Diagnostics;
 using System.Net;
@@ -50,6 +51,14 @@ public sealed class GracefulShutdownTests(ITestOutputHelper log)
         return events;
     }
 
+    /// <summary>The service's <c>detailflow_queue_depth</c>: requests submitted and not yet finished.</summary>
+    private static async Task<int> QueueDepthAsync(HttpClient client)
+    {
+        string line = (await client.GetStringAsync("/metrics")).Split('\n').First(l => l.StartsWith("detailflow_queue_depth"));
+        string value = line[(line.Contains('}') ? line.IndexOf('}') + 2 : line.IndexOf(' ') + 1)..].Split(' ')[0];
+        return (int)double.Parse(value, CultureInfo.InvariantCulture);
+    }
+
     private static void AssertFinalEvent(List<(string Type, string Data, TimeSpan At)> events, ServiceProcess service)
     {
         var last = events.Last(e => e.Type != "heartbeat");
@@ -75,7 +84,11 @@ public sealed class GracefulShutdownTests(ITestOutputHelper log)
         var posts = Enumerable.Range(0, 60).Select(i => PostAsync(client, 1000 + i, clock)).ToList();
         var late = StreamAsync(client, seed: 2, clock);
         await Task.WhenAny(posts);   // generation is under way; most requests are still queued
-        await Task.Delay(100);
+        // Every request has reached the service (finished, or counted in its queue) before the signal.
+        var streams = new[] { early, late };
+        await Eventually(() => QueueDepthAsync(client),
+            depth => depth + posts.Count(p => p.IsCompleted) + streams.Count(s => s.IsCompleted) >= posts.Count + streams.Length,
+            TimeSpan.FromSeconds(60), "not every request reached the service (queue depth shown)");
         var signalled = clock.Elapsed;
         service.Terminate();
 
@@ -97,51 +110,12 @@ public sealed class GracefulShutdownTests(ITestOutputHelper log)
         Assert.NotEmpty(refused);
         Assert.All(ok, o => Assert.Equal((32, 32), PngInfo.Size(o.Png!)));
         Assert.All(refused, o => Assert.Equal("Shutting down", o.Title));
-        var streams = new[] { await early, await late };
-        foreach (var events in streams) AssertFinalEvent(events, service);
+        var streamed = new[] { await early, await late };
+        foreach (var events in streamed) AssertFinalEvent(events, service);
         // The generation running at SIGTERM (a POST or one of the streams: they share the single guided row) was allowed to finish.
         if (drainSeconds > 0)
-            Assert.True(ok.Any(o => o.At > signalled) || streams.Any(e => e.Any(x => x.Type == "completed" && x.At > signalled)),
+            Assert.True(ok.Any(o => o.At > signalled) || streamed.Any(e => e.Any(x => x.Type == "completed" && x.At > signalled)),
                 $"nothing completed after SIGTERM:\n{service.Output}");
         Assert.Contains("Shutting down: refusing new work", service.Output);
-    }
-}
-
-/// <summary>The container HEALTHCHECK command, <c>dotnet DetailFlow.Api.dll --healthcheck</c>, against a live and a dead port.</summary>
-public sealed class HealthProbeTests
-{
-    private static async Task<int> ProbeAsync(params string[] args)
-    {
-        using var probe = Process.Start(new ProcessStartInfo("dotnet", [ServiceProcess.ApiDll, "--healthcheck", .. args])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        })!;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await probe.WaitForExitAsync(cts.Token);
-        return probe.ExitCode;
-    }
-
-    [Fact]
-    public async Task Healthcheck_ExitsZeroWhenServing_OneWhenNot()
-    {
-        await using (var service = await ServiceProcess.StartAsync())
-            Assert.Equal(0, await ProbeAsync($"{service.BaseUrl}/healthz"));
-        var dead = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        dead.Start();
-        int port = ((IPEndPoint)dead.LocalEndpoint).Port;
-        dead.Stop();
-        Assert.Equal(1, await ProbeAsync($"http://127.0.0.1:{port}/healthz"));
-    }
-
-    [Theory]
-    [InlineData("8080", null, "http://127.0.0.1:8080/healthz")]
-    [InlineData("9000;9001", "http://+:5000", "http://127.0.0.1:9000/healthz")]
-    [InlineData(null, "http://+:5000;http://localhost:5001", "http://127.0.0.1:5000/healthz")]
-    [InlineData(null, "http://[::]:7000", "http://127.0.0.1:7000/healthz")]
-    [InlineData(null, null, "http://127.0.0.1:8080/healthz")]
-    public void DefaultUrl_IsTheServicesOwnPortOnLoopback(string? httpPorts, string? urls, string expected)
-    {
-        var env = new Dictionary<string, string?> { ["ASPNETCORE_HTTP_PORTS"] = httpPorts, ["ASPNETCORE_URLS"] = urls };
-        Assert.Equal(expected, DetailFlow.Api.Hosting.HealthProbe.DefaultUrl(k => env.GetValueOrDefault(k)).ToString());
     }
 }

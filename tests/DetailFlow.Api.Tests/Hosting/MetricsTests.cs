@@ -7,27 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>
-/// Runs alone (no other test class in parallel): OpenTelemetry listens to every <c>DetailFlow.Api</c> meter in the
-/// process, so another fixture's traffic would otherwise show up in this server's <c>/metrics</c>.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class MetricsCollection
-{
-    public const string Name = "metrics";
-}
-
-public sealed class MetricsFactory : ApiFactory
-{
-    public StepGate Gate { get; } = new();
-
-    protected override void ConfigureWebHost(IWebHostBuilder builder)
-    {
-        base.ConfigureWebHost(builder);
-        builder.ConfigureServices(services => services.AddSingleton<IStepGate>(Gate));
-    }
-}
-
 [Collection(MetricsCollection.Name)]
 public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFactory>
 {
@@ -39,18 +18,9 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         .Sum(l => double.Parse(l[(l.IndexOf('}') + 2)..].Split(' ')[0], CultureInfo.InvariantCulture));
 
     /// <summary>Scrapes until <paramref name="done"/> holds (the exporter caches a scrape for a moment), generously.</summary>
-    private async Task<string> ScrapeUntil(HttpClient client, Func<string, bool> done)
-    {
-        string metrics = "";
-        for (int i = 0; i < 300; i++)
-        {
-            metrics = await client.GetStringAsync("/metrics");
-            if (done(metrics)) return metrics;
-            await Task.Delay(100);
-        }
-        Assert.Fail($"/metrics never reached the expected state:\n{string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("detailflow")))}");
-        return metrics;
-    }
+    private static Task<string> ScrapeUntil(HttpClient client, Func<string, bool> done) =>
+        Eventually(() => client.GetStringAsync("/metrics"), done, TimeSpan.FromSeconds(30), "/metrics never reached the expected state",
+            metrics => string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("detailflow"))));
 
     [Fact]
     public async Task Metrics_MissThenHit_CountersAndStepHistogramsAdvance()

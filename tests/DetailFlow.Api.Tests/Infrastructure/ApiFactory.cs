@@ -33,15 +33,9 @@ public class ApiFactory : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     /// <summary>Polls <c>/readyz</c> (model loaded and warmed up) for up to 30 s.</summary>
-    public static async Task WaitUntilReadyAsync(HttpClient client)
-    {
-        for (int i = 0; i < 600; i++)
-        {
-            if ((await client.GetAsync("/readyz")).IsSuccessStatusCode) return;
-            await Task.Delay(50);
-        }
-        throw new TimeoutException("the service did not become ready");
-    }
+    public static Task WaitUntilReadyAsync(HttpClient client) =>
+        Eventually(async () => (await client.GetAsync("/readyz")).StatusCode, status => (int)status is >= 200 and < 300,
+            TimeSpan.FromSeconds(30), "the service did not become ready (/readyz)");
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 

@@ -32,8 +32,7 @@ public sealed partial class GatedHybridCache(HybridCache inner) : HybridCache
     /// <summary>The token of the <paramref name="n"/>-th caller (1-based) of a gated computation, once it has called.</summary>
     public async Task<CancellationToken> Caller(int n)
     {
-        for (int i = 0; i < 600 && _callers.Count < n; i++) await Task.Delay(50);
-        Assert.True(_callers.Count >= n, $"only {_callers.Count} of {n} callers reached the cache");
+        await Eventually(() => _callers.Count, count => count >= n, TimeSpan.FromSeconds(30), $"fewer than {n} callers reached the cache (count shown)");
         return _callers.ElementAt(n - 1);
     }
 

@@ -28,12 +28,14 @@ public sealed class RedisServer : IDisposable
             RedirectStandardOutput = true, UseShellExecute = false,
         }) ?? throw new InvalidOperationException("redis-server did not start (apt-get install -y redis-server, or run tests/run.sh)");
         _process.BeginOutputReadLine();
-        for (int i = 0; i < 100; i++)
-        {
-            try { using var c = new TcpClient(); c.Connect(IPAddress.Loopback, Port); return; }
-            catch (SocketException) { Thread.Sleep(50); }
-        }
-        throw new TimeoutException($"redis-server did not listen on {Port}");
+        // Synchronous: fixtures construct it; Eventually does not resume on the caller's context, so blocking is safe.
+        Eventually(Listening, TimeSpan.FromSeconds(5), $"redis-server did not listen on {Port}").GetAwaiter().GetResult();
+    }
+
+    private bool Listening()
+    {
+        try { using var c = new TcpClient(); c.Connect(IPAddress.Loopback, Port); return true; }
+        catch (SocketException) { return false; }
     }
 
     public void Stop()

@@ -120,19 +120,19 @@ public sealed class ServiceProcess : IAsyncDisposable, IDisposable
     public async Task WaitUntilReadyAsync(TimeSpan limit)
     {
         using var client = Client(TimeSpan.FromSeconds(2));
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < limit)
+        try
         {
-            if (_process.HasExited) throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Output}");
-            try
-            {
-                if ((await client.GetAsync("/readyz")).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            await Task.Delay(100);
+            await Eventually(() => ReadyAsync(client), state => state is "ready" or "exited", limit, $"{Name} was not ready");
         }
-        throw new TimeoutException($"{Name} was not ready within {limit.TotalSeconds} s:\n{Output}");
+        catch (TimeoutException e) { throw new TimeoutException($"{e.Message}:\n{Output}"); }
+        if (_process.HasExited) throw new InvalidOperationException($"{Name} exited with {_process.ExitCode}:\n{Output}");
+    }
+
+    private async Task<string> ReadyAsync(HttpClient client)
+    {
+        if (_process.HasExited) return "exited";
+        try { return (await client.GetAsync("/readyz")).IsSuccessStatusCode ? "ready" : "not ready"; }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { return e.GetType().Name; }
     }
 
     /// <summary>SIGTERM: what <c>docker stop</c> sends.</summary>
