@@ -37,7 +37,7 @@ test('models.list: one model in the OpenAI shape, with the DetailFlow fields', a
   assert.equal(m.owned_by, 'detailflow');
   assert.ok(m.labels.includes('goldfish'));
   assert.equal(m.schedule.at(-1).tokens, m.max_tokens);
-  assert.equal(typeof m.precision, 'string');
+  assert.equal(typeof m.dtype, 'string');
 });
 
 test('images.generate with n = 2: two PNGs at full detail, usage counts the codes', async () => {

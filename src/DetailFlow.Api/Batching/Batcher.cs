@@ -34,12 +34,22 @@ public sealed class Batcher(
     private int _rowsInUse;   // written by the inference thread each loop, read by the rows-in-use gauge
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
+    private readonly CompletionRate _rate = new();
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
 
-    /// <summary>Jobs allowed at once: the rows' worth of work plus the queue.</summary>
-    public int Capacity => options.Value.QueueCapacity + options.Value.MaxRows / 2;
+    /// <summary>
+    /// Jobs allowed at once: the rows' worth of work plus the queue, and no more than the measured rate finishes within
+    /// half the deadline (never less than the rows' worth), so a slow model refuses early instead of timing out.
+    /// </summary>
+    public int Capacity => CapacityAt(options.Value, _rate.PerSecond);
+
+    internal static int CapacityAt(BatcherOptions o, double? perSecond)
+    {
+        int rows = Math.Max(1, o.MaxRows / 2), configured = o.QueueCapacity + rows;
+        return perSecond is { } rate ? (int)Math.Clamp(rate * o.DeadlineSeconds / 2, rows, configured) : configured;
+    }
 
     /// <summary>Shutting down: new and unstarted jobs are refused, started ones finish within the drain time.</summary>
     public bool IsDraining => _drainSignal.IsCancellationRequested;
@@ -73,7 +83,11 @@ public sealed class Batcher(
     /// <summary>Queues a job whose room is already reserved; the room is freed when the job ends.</summary>
     internal void Enqueue(InferenceJob job)
     {
-        job.Result.Task.ContinueWith(_ => Interlocked.Decrement(ref _outstanding), TaskScheduler.Default);
+        job.Result.Task.ContinueWith(t =>
+        {
+            Interlocked.Decrement(ref _outstanding);
+            if (t.IsCompletedSuccessfully) _rate.Completed();
+        }, TaskScheduler.Default);
         if (!_incoming.Writer.TryWrite(job)) job.Fail(Stopping(started: false));   // the inference thread has exited
     }
 

@@ -18,9 +18,6 @@ public static class StreamEndpoints
 {
     private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(10);
 
-    /// <summary>Events a slow reader may fall behind by before its oldest previews are dropped.</summary>
-    private const int PreviewBacklog = 4;
-
     /// <summary>Maps the routes in the v1 generation group (<see cref="V1Endpoints"/>).</summary>
     internal static void MapStreamEndpoints(this RouteGroupBuilder api)
     {
@@ -46,9 +43,10 @@ public static class StreamEndpoints
         ImageGenerator generator, HttpContext http, [EnumeratorCancellation] CancellationToken ct)
     {
         yield return Heartbeat();
-        // Never blocks a writer: a reader that falls behind loses its oldest previews (the job's PNG chain, which every
-        // caller sharing the computation waits on, must not wait for one reader). The last event, written last, is kept.
-        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(PreviewBacklog)
+        // Never blocks a writer (the job's PNG chain, which every caller sharing the computation waits on, must not wait
+        // for one reader): room for every requested preview and the last event, so a reader that falls behind loses
+        // nothing and the memory it holds is bounded by the schedule; the oldest previews go only if that ever overflows.
+        var events = Channel.CreateBounded<SseItem<object>>(new BoundedChannelOptions(previews.Count + 2)
         {
             SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest,
         });

@@ -20,7 +20,7 @@ public sealed class AutoPrecisionTests(AutoPrecisionFactory api) : IClassFixture
         Assert.Equal(ModelPrecisions.ShortName(model.Tokenizer.DType), model.DecoderDType);
         using var client = api.Client();
 
-        var entry = JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement.GetProperty("models")[0];
+        var entry = JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement.GetProperty("data")[0];
         Assert.Equal(model.GptDType, entry.GetProperty("dtype").GetString());
         Assert.Equal(model.DecoderDType, entry.GetProperty("decoder_dtype").GetString());
 
