@@ -43,7 +43,7 @@ public sealed class DockerfileTests
             Assert.True(System.IO.File.Exists(Repo.PathOf(kept)), kept);
             Assert.False(Ignore.Excludes(kept), $"{kept} is excluded by .dockerignore");
         }
-        foreach (var dropped in new[] { "src/DetailFlow.Api/bin/Release/net10.0/libtorch_cpu.so", "src/DetailFlow.Core/obj/project.assets.json", ".git/HEAD", "tests/DetailFlow.Api.Tests/TinyModel.cs" })
+        foreach (var dropped in new[] { "src/DetailFlow.Api/bin/Release/net10.0/libtorch_cpu.so", "src/DetailFlow.Core/obj/project.assets.json", ".git/HEAD", "tests/DetailFlow.Api.Tests/Infrastructure/TinyModel.cs" })
             Assert.True(Ignore.Excludes(dropped), $"{dropped} is not excluded by .dockerignore");
     }
 

@@ -1,5 +1,5 @@
 // The official `openai` npm client, unmodified, against a running DetailFlow service (tiny test model). Driven by
-// tests/DetailFlow.Api.Tests/OpenAiNodeClientTests.cs, which starts the services and passes their URLs:
+// tests/DetailFlow.Api.Tests/OpenAi/OpenAiNodeClientTests.cs, which starts the services and passes their URLs:
 //   DETAILFLOW_URL (API keys off), DETAILFLOW_KEYED_URL + DETAILFLOW_KEY (Auth:ApiKeys on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -49,14 +49,13 @@ public class PrefetchingImageLoaderTests
     }
 
     [Fact]
-    public void Producer_RunsAhead_ButNeverBeyondItsCapacity()
+    public async Task Producer_RunsAhead_ButNeverBeyondItsCapacity()
     {
         var source = FashionMnist.Slice(64);
         using var loader = new PrefetchingImageLoader(source, AugmentationKind.Flip, 32, 4, seed: 0, startStep: 0, endStep: 16, capacity: 3);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (loader.Queued < 3 && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        await Eventually(() => loader.Queued, queued => queued >= 3, TimeSpan.FromSeconds(20), "the producer never filled ahead");
         Assert.Equal(3, loader.Queued); // filled ahead while nobody consumed
-        Thread.Sleep(100);
+        await Task.Delay(100);          // give an unbounded producer the chance to overshoot
         Assert.Equal(3, loader.Queued); // and stopped at the bound
         Assert.Equal(16, loader.Batches().Count());
     }

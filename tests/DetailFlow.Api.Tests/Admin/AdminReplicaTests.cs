@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace DetailFlow.Api.Tests;
+
+/// <summary>
+/// Scale-out with Redis: a job accepted by one replica is run by exactly one worker; a job whose lease is lost is taken
+/// over and continues from its checkpoint; an activation on one replica is applied by the others, and a replica that
+/// starts later serves the activated model.
+/// </summary>
+public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replicas>
+{
+    private static object Spec(string name, int steps, int every = 3) => new
+    {
+        kind = "tokenizer", name, dataset_path = FashionSlice.Folder, base_tokenizer = TinyModel.TokenizerPath,
+        steps, batch_size = 4, checkpoint_every = every,
+    };
+
+    private static async Task<string> Create(HttpClient admin, object spec)
+    {
+        var created = await admin.PostAsJsonAsync("/admin/jobs", spec);
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    [Fact]
+    public async Task JobsAcceptedByOneReplica_EachRunByExactlyOneWorker_ActivationReachesEveryReplica()
+    {
+        using var a = replicas.A.Admin();
+        using var b = replicas.B.Admin();
+        var ids = new[] { await Create(a, Spec("r1", 6)), await Create(b, Spec("r2", 6)), await Create(a, Spec("r3", 6)) };
+        foreach (string id in ids)
+        {
+            var done = await AdminCalls.WaitFor(b, id, j => j.State() is "completed" or "failed");
+            Assert.Equal("completed", done.State());
+            Assert.Equal(1, done.GetProperty("runs").GetInt32());   // one worker, one run
+            Assert.Contains(done.GetProperty("owner").GetString(), new[] { "replica-a", "replica-b" });
+            Assert.Equal(done.GetRawText(), (await AdminCalls.Job(a, id)).GetRawText());   // one shared record
+        }
+
+        // Activate the first job's tokenizer on A: B applies the announcement; a replica started later reads it from Redis.
+        var activated = await a.PostAsJsonAsync("/admin/models/activate", new { job_id = ids[0] });
+        Assert.Equal(HttpStatusCode.OK, activated.StatusCode);
+        string fingerprint = (await activated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("fingerprint").GetString()!;
+        Assert.Equal(fingerprint, await ServedFingerprint(replicas.A, fingerprint));
+        Assert.Equal(fingerprint, await ServedFingerprint(replicas.B, fingerprint));
+        await using var later = new ReplicaFactory(replicas.Redis, replicas.DataFolder, "replica-c");
+        await ((IAsyncLifetime)later).InitializeAsync();
+        Assert.Equal(fingerprint, await ServedFingerprint(later, fingerprint));
+    }
+
+    [Fact]
+    public async Task LeaseLost_AnotherWorkerTakesTheJobOver_ItContinuesFromItsCheckpoint()
+    {
+        using var a = replicas.A.Admin();
+        // Long enough (~5 s at the tiny tokenizer's ~60 steps/s) that the holder's next renewal (every LeaseSeconds / 3 = 1 s)
+        // comes before it could finish: with 60 steps it sometimes completed first and nothing was taken over.
+        const int total = 300;
+        string id = await Create(a, Spec("taken-over", total, every: 4));
+        var running = await AdminCalls.WaitFor(a, id, j => j.State() == "running" && j.Step() >= 6);
+        string owner = running.GetProperty("owner").GetString()!;
+
+        // The holder's lease disappears (as when its process dies): its renewal fails, it stops without recording, and a
+        // worker's scan takes the job over from the last checkpoint.
+        using (var redis = await ConnectionMultiplexer.ConnectAsync(replicas.Redis.ConnectionString))
+            Assert.True(await redis.GetDatabase().KeyDeleteAsync($"detailflow:jobs:lease:{id}"));
+        var done = await AdminCalls.WaitFor(a, id, j => j.State() is "completed" or "failed" or "cancelled", seconds: 180);
+        Assert.Equal("completed", done.State());
+        Assert.Equal(total, done.Step());
+        Assert.True(done.GetProperty("runs").GetInt32() >= 2, $"taken over: {done}");
+        var steps = done.GetProperty("losses").EnumerateArray().Select(p => p.GetProperty("step").GetInt64()).ToList();
+        // Continued, not restarted: steps only rise (none repeated) to the total; the points the lost holder trained
+        // after its last stored progress (up to its final checkpoint, where the new holder resumed) are the only gap.
+        Assert.Equal(steps.Order().Distinct(), steps);
+        Assert.Equal(total, steps[^1]);
+        Assert.True(steps.Zip(steps.Skip(1)).Count(p => p.Second - p.First > 1) <= 1, string.Join(",", steps));
+        Assert.NotNull(owner);
+    }
+
+    private static async Task<string?> ServedFingerprint(ApiFactory replica, string want)
+    {
+        using var client = replica.CreateClient();
+        return await Eventually(async () => (await client.GetFromJsonAsync<JsonElement>("/v1/models")).GetProperty("data")[0].GetProperty("fingerprint").GetString(),
+            served => served == want, TimeSpan.FromSeconds(10), $"the replica never served model {want}");
+    }
+}

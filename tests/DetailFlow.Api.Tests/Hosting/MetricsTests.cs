@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using DetailFlow.Api.Batching;
+using DetailFlow.Core.Generation;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DetailFlow.Api.Tests;
+
+[Collection(MetricsCollection.Name)]
+public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFactory>
+{
+    private const string Scope = "otel_scope_name=\"DetailFlow.Api\"";
+
+    /// <summary>Sum of a metric's samples in the Prometheus text (0 when absent), optionally only those with a label.</summary>
+    private static double Value(string metrics, string name, string? label = null) => metrics.Split('\n')
+        .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) && l.Contains(Scope) && (label is null || l.Contains(label)))
+        .Sum(l => double.Parse(l[(l.IndexOf('}') + 2)..].Split(' ')[0], CultureInfo.InvariantCulture));
+
+    /// <summary>Scrapes until <paramref name="done"/> holds (the exporter caches a scrape for a moment), generously.</summary>
+    private static Task<string> ScrapeUntil(HttpClient client, Func<string, bool> done) =>
+        Eventually(() => client.GetStringAsync("/metrics"), done, TimeSpan.FromSeconds(30), "/metrics never reached the expected state",
+            metrics => string.Join('\n', metrics.Split('\n').Where(l => l.StartsWith("detailflow"))));
+
+    [Fact]
+    public async Task Metrics_MissThenHit_CountersAndStepHistogramsAdvance()
+    {
+        using var client = api.CreateClient();
+        string before = await client.GetStringAsync("/metrics");
+        double misses = Value(before, "detailflow_cache_misses_total"), hits = Value(before, "detailflow_cache_hits_total");
+        double steps = Value(before, "detailflow_step_rows_count"), rows = Value(before, "detailflow_step_rows_sum");
+        double stepTime = Value(before, "detailflow_step_duration_seconds_sum"), ok = Value(before, "detailflow_requests_total", "outcome=\"ok\"");
+        double decodes = Value(before, "detailflow_decode_duration_seconds_count");
+
+        var first = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60606, tokens: 32));
+        var second = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60606, tokens: 32));
+        Assert.Equal(["miss", "hit"], new[] { first, second }.Select(r => r.Headers.GetValues("X-Cache").Single()));
+
+        string after = await ScrapeUntil(client, m => Value(m, "detailflow_cache_hits_total") >= hits + 1);
+        Assert.Equal(misses + 1, Value(after, "detailflow_cache_misses_total"));
+        Assert.Equal(hits + 1, Value(after, "detailflow_cache_hits_total"));
+        Assert.Equal(ok + 2, Value(after, "detailflow_requests_total", "outcome=\"ok\""));
+        double newSteps = Value(after, "detailflow_step_rows_count") - steps;
+        Assert.True(newSteps >= 8, $"{newSteps} steps for 32 codes (C = 4 one by one, then groups of 4)");
+        // One guided request alone: every step carries its conditional and its unconditional row.
+        Assert.Equal(2.0, (Value(after, "detailflow_step_rows_sum") - rows) / newSteps);
+        Assert.True(Value(after, "detailflow_step_duration_seconds_sum") > stepTime);
+        Assert.Equal(newSteps, Value(after, "detailflow_step_duration_seconds_count") - Value(before, "detailflow_step_duration_seconds_count"));
+        Assert.Equal(decodes + 1, Value(after, "detailflow_decode_duration_seconds_count"));
+        Assert.Contains("dotnet_gc_collections_total{otel_scope_name=\"System.Runtime\"", after);   // the runtime's own metrics   // the miss's final image; the hit decodes nothing
+    }
+
+    [Fact]
+    public async Task Metrics_WhileAJobIsUnfinished_QueueDepthCountsItAndFirstPreviewIsTimed()
+    {
+        using var client = api.CreateClient();
+        var batcher = api.Services.GetRequiredService<Batcher>();
+        string before = await client.GetStringAsync("/metrics");
+        double previews = Value(before, "detailflow_preview_first_seconds_count");
+
+        // The steps are held, so the job stays unfinished; its first preview (of the 8 codes it starts from) needs no step.
+        api.Gate.Close();
+        var job = new InferenceJob
+        {
+            Spec = new ImageSpec(1, new SamplingOptions { Seed = 5150 }, 32, Cacheable: false), Known = new long[8], PreviewTokens = new HashSet<int> { 8 },
+        };
+        try
+        {
+            Assert.True(batcher.TrySubmit(job));
+            string held = await ScrapeUntil(client, m => Value(m, "detailflow_queue_depth") >= 1
+                                                         && Value(m, "detailflow_preview_first_seconds_count") >= previews + 1);
+            Assert.Equal(1, Value(held, "detailflow_queue_depth"));
+            Assert.False(job.Result.Task.IsCompleted);
+        }
+        finally
+        {
+            api.Gate.Open();
+        }
+        var result = await job.Result.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(32, result.Codes.Length);
+        await ScrapeUntil(client, m => Value(m, "detailflow_queue_depth") == 0);
+    }
+}

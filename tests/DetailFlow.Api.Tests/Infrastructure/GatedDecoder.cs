@@ -1,0 +1,39 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Json;
+using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Decoding;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Api.Tests;
+
+/// <summary>A decoder that records the threads it runs on and, while closed, blocks every call until opened.</summary>
+public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
+{
+    private readonly ManualResetEventSlim _open = new(true);
+
+    public ConcurrentQueue<string?> Threads { get; } = new();
+    public SemaphoreSlim Entered { get; } = new(0);
+    public string Name => inner.Name;
+    public int NumLatentTokens => inner.NumLatentTokens;
+    public int PatchSize => inner.PatchSize;
+
+    public void Close() => _open.Reset();
+    public void Open() => _open.Set();
+
+    public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
+    {
+        Threads.Enqueue(Thread.CurrentThread.Name);
+        if (!_open.IsSet)
+        {
+            Entered.Release();
+            if (!_open.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("the test never opened the decoder");
+        }
+        return inner.Decode(codes, prefixLengths, imageSize);
+    }
+
+    public void Dispose() => inner.Dispose();
+}
