@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
+using DetailFlow.Core.Runtime;
 using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Batching;
@@ -35,6 +36,7 @@ public sealed class Batcher(
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
     private readonly CompletionRate _rate = new();
+    private readonly NativeHeapTrimmer _heap = new();   // libtorch's freed aligned chunks are not reused on glibc < 2.38
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -175,6 +177,7 @@ public sealed class Batcher(
                     continue;
                 }
                 foreach (var engine in busy) rows.Step(engine);
+                _heap.AfterStep();
                 rows.Flush();
                 host.DisposeRetired();
             }
