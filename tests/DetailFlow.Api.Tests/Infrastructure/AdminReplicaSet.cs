@@ -27,7 +27,7 @@ public sealed class AdminReplicaSet : IAsyncLifetime
 
     /// <summary>Short enough for a quick takeover after a kill, long enough that a renewal delayed by a loaded machine
     /// (one every LeaseSeconds / 3) does not let the other replica take a job that is still running.</summary>
-    public const int LeaseSeconds = 6;
+    public const int LeaseSeconds = 20;
 
     /// <summary>The instance id (job owner) of replica "A" or "B".</summary>
     public static string InstanceId(string replica) => "proc-" + replica.ToLowerInvariant();
