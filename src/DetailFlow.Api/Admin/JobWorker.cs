@@ -145,7 +145,13 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
             lastSave = DateTime.UtcNow;
             JobRecord snapshot;
             lock (gate) snapshot = current = Latest(current);
-            SaveAsync(snapshot).GetAwaiter().GetResult();
+            // Progress records are best effort: a store that is down for a moment (a Redis restart) must not fail the
+            // training; the next save writes the whole record again, and the lease decides whether the job goes on.
+            try { SaveAsync(snapshot).GetAwaiter().GetResult(); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning("Job {Id}: saving its progress failed, training goes on: {Message}", job.Id, e.Message);
+            }
         }
 
         logger.LogInformation("Job {Id} ({Name}, {Kind}) started at step {Step} of {Total}", job.Id, job.Name, job.Spec.Kind, job.Step, job.Spec.Steps);

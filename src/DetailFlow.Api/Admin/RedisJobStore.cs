@@ -53,7 +53,10 @@ public sealed class RedisJobStore(RedisConnection connection, IOptions<CacheOpti
 
     public Task<bool> TryAcquireLeaseAsync(string id, string owner, TimeSpan ttl) => Db.LockTakeAsync(Lease(id), owner, ttl);
 
-    public Task<bool> RenewLeaseAsync(string id, string owner, TimeSpan ttl) => Db.LockExtendAsync(Lease(id), owner, ttl);
+    /// <summary>Extends the holder's lease; one that is gone (expired, or lost with a Redis restart) is taken again unless
+    /// another worker took it first.</summary>
+    public async Task<bool> RenewLeaseAsync(string id, string owner, TimeSpan ttl) =>
+        await Db.LockExtendAsync(Lease(id), owner, ttl) || await Db.LockTakeAsync(Lease(id), owner, ttl);
 
     public Task ReleaseLeaseAsync(string id, string owner) => Db.LockReleaseAsync(Lease(id), owner);
 
