@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,6 +20,7 @@ public static class ImageMetrics
     /// </summary>
     public static double[] Psnr(Tensor reference, Tensor reconstructed)
     {
+        using var gcGuard = ScalarGcGuard.Enter();   // implicit Scalars below: no collection mid-call (docs/memory.md)
         using var scope = NewDisposeScope();
         var a = ((reference.to(float64) + 1) / 2).flatten(1);
         var b = ((reconstructed.to(float64) + 1) / 2).clamp(0, 1).flatten(1);
@@ -39,6 +41,7 @@ public static class ImageMetrics
             throw new ArgumentException($"reference and reconstruction must both be [B, C, H, W], got [{string.Join(", ", reference.shape)}] and [{string.Join(", ", reconstructed.shape)}]");
         if (reference.shape[2] < SsimWindow || reference.shape[3] < SsimWindow)
             throw new ArgumentException($"SSIM needs images of at least {SsimWindow}×{SsimWindow}, got {reference.shape[3]}×{reference.shape[2]}", nameof(reference));
+        using var gcGuard = ScalarGcGuard.Enter();
         using var scope = NewDisposeScope();
         var x = (reference.to(float64) + 1) / 2;
         var y = ((reconstructed.to(float64) + 1) / 2).clamp(0, 1);
