@@ -165,7 +165,15 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         var archive = BadArchive.Build(kind, absolute);
         int before = JobFolders();
         var spec = new { kind = "tokenizer", name = "bad-" + kind, steps = 5 };
-        var response = await admin.PostAsync("/admin/jobs", AdminCalls.Upload(spec, archive, kind == "symlink" ? "slice.tar" : "slice.zip"));
+        HttpResponseMessage response;
+        try { response = await admin.PostAsync("/admin/jobs", AdminCalls.Upload(spec, archive, kind == "symlink" ? "slice.tar" : "slice.zip")); }
+        catch (HttpRequestException) when (kind == "oversized")
+        {
+            // The service refused the body past the limit and closed the connection while the client was still sending
+            // it (the client then sees a broken pipe, not the 413): what must hold is that nothing was left behind.
+            Assert.Equal(before, JobFolders());
+            return;
+        }
         string body = await response.Content.ReadAsStringAsync();
         Assert.True(status == (int)response.StatusCode, $"{kind}: {(int)response.StatusCode} {body}");
         Assert.True(body.Contains(message) && body.Contains("\"archive\""), $"{kind}: {body}");
