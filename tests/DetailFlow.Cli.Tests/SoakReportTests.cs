@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using DetailFlow.Cli.Bench;
 
 namespace DetailFlow.Cli.Tests;
@@ -22,14 +23,30 @@ public sealed class SoakReportTests
         SoakReport.From(Options, "gpt", openAi: false, "/metrics", 600, records, samples, faults ?? []);
 
     [Fact]
+    public void Json_UsesTheDocumentedSnakeCaseNames()
+    {
+        var report = Report([Ok(SoakKinds.Generate, 1, 0.5)], Samples(mbPerMinute: 1.5, threadsPerMinute: 0));
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(report, SoakReport.JsonOptions));
+        var root = doc.RootElement;
+        Assert.Equal(1.5, root.GetProperty("memory").GetProperty("slope_mb_per_min").GetDouble());
+        Assert.Equal(403.0, root.GetProperty("memory").GetProperty("after_warmup_mb").GetDouble());
+        Assert.Equal(30, root.GetProperty("threads").GetProperty("after_warmup").GetInt32());
+        Assert.Equal(120, root.GetProperty("warmup_seconds").GetDouble());
+        Assert.False(root.GetProperty("openai_route").GetBoolean());
+        Assert.Equal(500, root.GetProperty("kinds")[0].GetProperty("p50_ms").GetDouble());
+        Assert.Equal("PASS", root.GetProperty("verdict").GetString());
+        Assert.Equal(400.0, root.GetProperty("samples")[0].GetProperty("rss_mb").GetDouble());
+    }
+
+    [Fact]
     public void CleanRun_Passes_WithTheFittedSlopeAndTheMemoryFigures()
     {
         var report = Report([Ok(SoakKinds.Generate, 1, 0.5), Ok(SoakKinds.Stream, 2, 1.0)], Samples(mbPerMinute: 1.5, threadsPerMinute: 0));
         Assert.True(report.Pass, report.Verdict);
         Assert.Equal("PASS", report.Verdict);
-        Assert.Equal(1.5, report.Memory.SlopeMbPerMinute);
-        Assert.Equal((400.0, 403.0, 415.0, 415.0), (report.Memory.StartMb, report.Memory.AfterWarmUpMb, report.Memory.EndMb, report.Memory.PeakMb));
-        Assert.Equal((30, 30, 30, 0, 0), (report.Threads.First, report.Threads.AfterWarmUp, report.Threads.Last, report.Threads.QueueDepthEnd, report.Threads.RowsInUseEnd));
+        Assert.Equal(1.5, report.Memory.SlopeMbPerMin);
+        Assert.Equal((400.0, 403.0, 415.0, 415.0), (report.Memory.StartMb, report.Memory.AfterWarmupMb, report.Memory.EndMb, report.Memory.PeakMb));
+        Assert.Equal((30, 30, 30, 0, 0), (report.Threads.First, report.Threads.AfterWarmup, report.Threads.Last, report.Threads.QueueDepthEnd, report.Threads.RowsInUseEnd));
     }
 
     [Fact]

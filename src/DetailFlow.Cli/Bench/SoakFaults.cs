@@ -1,15 +1,14 @@
 using System.Diagnostics;
-using System.Text.Json.Serialization;
 
 namespace DetailFlow.Cli.Bench;
 
 /// <summary>One run of the fault command: when it started and ended (seconds into the run), its exit code, its last output line.</summary>
 public sealed record SoakFault(
-    [property: JsonPropertyName("index")] int Index,
-    [property: JsonPropertyName("start_seconds")] double StartSeconds,
-    [property: JsonPropertyName("end_seconds")] double EndSeconds,
-    [property: JsonPropertyName("exit_code")] int? ExitCode,
-    [property: JsonPropertyName("output")] string? Output);
+    int Index,
+    double StartSeconds,
+    double EndSeconds,
+    int? ExitCode,
+    string? Output);
 
 /// <summary>
 /// Runs the fault command with <c>bash -c</c> every <c>every</c> (at every, 2·every, … into the run; a run still going

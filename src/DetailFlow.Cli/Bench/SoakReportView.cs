@@ -12,7 +12,7 @@ internal sealed class SoakReportView(IConsoleUi ui)
         var t = r.Threads;
         ui.Table(["metric", "value"],
         [
-            ["model / clients / seconds", $"{r.Model} / {r.Clients} / {F(r.Seconds)} (warm-up {F(r.WarmUpSeconds)} s)"],
+            ["model / clients / seconds", $"{r.Model} / {r.Clients} / {F(r.Seconds)} (warm-up {F(r.WarmupSeconds)} s)"],
             ["requests (ok)", $"{r.Requests} ({r.Ok})"],
             ["responses 5xx", I(r.ServerErrors)],
             ["no HTTP answer (connection error, timeout)", I(r.TransportErrors)],
@@ -21,10 +21,10 @@ internal sealed class SoakReportView(IConsoleUi ui)
             ["streams (completed / cut / error events / unfinished)", $"{r.Streams.Started} ({r.Streams.Completed} / {r.Streams.Cut} / {r.Streams.ErrorEvents} / {r.Streams.Unfinished})"],
             ["repeats served from the cache", $"{r.RepeatsCacheHits} of {r.RepeatsOk}"],
             ["OpenAI route in the mix", r.OpenAiRoute ? "yes" : "no (404)"],
-            [$"RSS start / after warm-up / end / peak ({m.Source})", $"{Mb(m.StartMb)} / {Mb(m.AfterWarmUpMb)} / {Mb(m.EndMb)} / {Mb(m.PeakMb)}"],
-            ["RSS slope after warm-up", m.SlopeMbPerMinute is { } s ? F(s, "0.00") + " MB/min" : "—"],
+            [$"RSS start / after warm-up / end / peak ({m.Source})", $"{Mb(m.StartMb)} / {Mb(m.AfterWarmupMb)} / {Mb(m.EndMb)} / {Mb(m.PeakMb)}"],
+            ["RSS slope after warm-up", m.SlopeMbPerMin is { } s ? F(s, "0.00") + " MB/min" : "—"],
             ["managed heap at the end / GCs", $"{Mb(m.HeapEndMb)} / {N(m.GcCollections)}"],
-            [$"threads first / after warm-up / last / max ({t.Source})", $"{N(t.First)} / {N(t.AfterWarmUp)} / {N(t.Last)} / {N(t.Max)}"],
+            [$"threads first / after warm-up / last / max ({t.Source})", $"{N(t.First)} / {N(t.AfterWarmup)} / {N(t.Last)} / {N(t.Max)}"],
             ["queue depth / rows in use at the end", $"{N(t.QueueDepthEnd)} / {N(t.RowsInUseEnd)}"],
             ["cache hit ratio at the end", r.CacheHitRatioEnd is { } h ? F(h, "0.000") : "—"],
         ]);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Serialization;
 
 namespace DetailFlow.Cli.Bench;
 
@@ -9,16 +8,16 @@ namespace DetailFlow.Cli.Bench;
 /// <c>/proc</c>) did not say; <see cref="Error"/> when <c>/metrics</c> did not answer.
 /// </summary>
 public sealed record SoakSample(
-    [property: JsonPropertyName("seconds")] double Seconds,
-    [property: JsonPropertyName("rss_mb")] double? RssMb,
-    [property: JsonPropertyName("heap_mb")] double? HeapMb,
-    [property: JsonPropertyName("gc_collections")] long? GcCollections,
-    [property: JsonPropertyName("threads")] int? Threads,
-    [property: JsonPropertyName("pool_threads")] int? PoolThreads,
-    [property: JsonPropertyName("queue_depth")] int? QueueDepth,
-    [property: JsonPropertyName("rows_in_use")] int? RowsInUse,
-    [property: JsonPropertyName("cache_hit_ratio")] double? CacheHitRatio,
-    [property: JsonPropertyName("error")] string? Error = null);
+    double Seconds,
+    double? RssMb,
+    double? HeapMb,
+    long? GcCollections,
+    int? Threads,
+    int? PoolThreads,
+    int? QueueDepth,
+    int? RowsInUse,
+    double? CacheHitRatio,
+    string? Error = null);
 
 /// <summary>
 /// Reads <see cref="SoakSample"/>s: the service's Prometheus text at <c>/metrics</c> (the names its OpenTelemetry

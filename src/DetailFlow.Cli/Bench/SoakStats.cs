@@ -1,16 +1,15 @@
-using System.Text.Json.Serialization;
 
 namespace DetailFlow.Cli.Bench;
 
 /// <summary>Requests of one kind over the whole run: outcomes and the latency of those that succeeded.</summary>
 public sealed record SoakKindStats(
-    [property: JsonPropertyName("kind")] string Kind,
-    [property: JsonPropertyName("requests")] int Requests,
-    [property: JsonPropertyName("ok")] int Ok,
-    [property: JsonPropertyName("refused")] int Refused,
-    [property: JsonPropertyName("errors")] int Errors,
-    [property: JsonPropertyName("p50_ms")] double? P50Ms,
-    [property: JsonPropertyName("p95_ms")] double? P95Ms);
+    string Kind,
+    int Requests,
+    int Ok,
+    int Refused,
+    int Errors,
+    double? P50Ms,
+    double? P95Ms);
 
 /// <summary>
 /// The requests of one phase (before the first fault, during fault k, after fault k; "run" without faults): outcomes,
@@ -18,18 +17,18 @@ public sealed record SoakKindStats(
 /// about generation latency), and every non-success by "kind: what" (refusals included).
 /// </summary>
 public sealed record SoakPhaseStats(
-    [property: JsonPropertyName("phase")] string Phase,
-    [property: JsonPropertyName("from_seconds")] double FromSeconds,
-    [property: JsonPropertyName("to_seconds")] double? ToSeconds,
-    [property: JsonPropertyName("requests")] int Requests,
-    [property: JsonPropertyName("ok")] int Ok,
-    [property: JsonPropertyName("refused")] int Refused,
-    [property: JsonPropertyName("errors")] int Errors,
-    [property: JsonPropertyName("p50_ms")] double? P50Ms,
-    [property: JsonPropertyName("p95_ms")] double? P95Ms,
-    [property: JsonPropertyName("p99_ms")] double? P99Ms,
-    [property: JsonPropertyName("max_ms")] double? MaxMs,
-    [property: JsonPropertyName("error_kinds")] IReadOnlyDictionary<string, int> ErrorKinds);
+    string Phase,
+    double FromSeconds,
+    double? ToSeconds,
+    int Requests,
+    int Ok,
+    int Refused,
+    int Errors,
+    double? P50Ms,
+    double? P95Ms,
+    double? P99Ms,
+    double? MaxMs,
+    IReadOnlyDictionary<string, int> ErrorKinds);
 
 /// <summary>The soak's arithmetic: phases around the faults, per-kind and per-phase statistics, least-squares slopes.</summary>
 public static class SoakStats

@@ -70,7 +70,7 @@ public sealed class BenchSoakCommand : BaseCommand
             Ui.Error(e.Message);
             return ExitCodes.CheckFailed;
         }
-        if (json) Ui.Line(JsonSerializer.Serialize(report));
+        if (json) Ui.Line(JsonSerializer.Serialize(report, SoakReport.JsonOptions));
         else new SoakReportView(Ui).Show(report);
         return report.Pass ? ExitCodes.Success : ExitCodes.CheckFailed;
     }

@@ -5,17 +5,22 @@ namespace DetailFlow.Core.Runtime;
 /// each step <see cref="AfterStep"/> trims the heap once the resident size has grown by more than
 /// <see cref="BudgetBytes"/> over its baseline. The baseline is the resident size one step after the first step and
 /// after each trim: a trim also releases the free pages the next step reuses, and growing back to the working set must
-/// not count as growth. A trim costs tens of milliseconds, so the budget keeps it rare (docs/memory.md).
+/// not count as growth. A trim costs tens of milliseconds, so the budget keeps it rare (docs/memory.md). Reading the
+/// resident size costs a file read; a loop of short steps (serving) passes a check interval so it reads it at most that
+/// often, not at every step.
 /// </summary>
 public sealed class NativeHeapTrimmer
 {
     public const long DefaultBudgetBytes = 128L << 20;
-    private long _baseline = -1;
+    private readonly long _checkEveryTicks;
+    private long _baseline = -1, _nextCheck;
 
-    public NativeHeapTrimmer(long budgetBytes = DefaultBudgetBytes)
+    public NativeHeapTrimmer(long budgetBytes = DefaultBudgetBytes, TimeSpan checkEvery = default)
     {
         if (budgetBytes <= 0) throw new ArgumentOutOfRangeException(nameof(budgetBytes), budgetBytes, "the growth budget must be positive");
+        if (checkEvery < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(checkEvery), checkEvery, "the check interval cannot be negative");
         BudgetBytes = budgetBytes;
+        _checkEveryTicks = (long)(checkEvery.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
     }
 
     public long BudgetBytes { get; }
@@ -26,6 +31,12 @@ public sealed class NativeHeapTrimmer
     /// <summary>Call between steps; returns true if it trimmed.</summary>
     public bool AfterStep()
     {
+        if (_checkEveryTicks > 0)
+        {
+            long now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (now < _nextCheck) return false;
+            _nextCheck = now + _checkEveryTicks;
+        }
         long rss = NativeHeap.ResidentBytes();
         if (_baseline < 0) { _baseline = rss; return false; }
         if (rss - _baseline <= BudgetBytes) return false;

@@ -107,13 +107,7 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
     public async Task RunningJob_Cancelled_StopsWithItsCheckpointKept()
     {
         using var admin = api.Admin();
-        var created = await admin.PostAsJsonAsync("/admin/jobs", new
-        {
-            kind = "tokenizer", name = "to-cancel", dataset_path = FashionSlice.Folder, base_tokenizer = TinyModel.TokenizerPath,
-            steps = 100_000, batch_size = 4, checkpoint_every = 3,
-        });
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        string id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        string id = await AdminCalls.CreateJob(admin, AdminCalls.TokenizerJob("to-cancel", steps: 100_000, checkpointEvery: 3));
         await AdminCalls.WaitFor(admin, id, j => j.State() == "running" && j.Step() >= 4);
 
         var cancel = await admin.DeleteAsync($"/admin/jobs/{id}");

@@ -12,25 +12,14 @@ namespace DetailFlow.Api.Tests;
 /// </summary>
 public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replicas>
 {
-    private static object Spec(string name, int steps, int every = 3) => new
-    {
-        kind = "tokenizer", name, dataset_path = FashionSlice.Folder, base_tokenizer = TinyModel.TokenizerPath,
-        steps, batch_size = 4, checkpoint_every = every,
-    };
-
-    private static async Task<string> Create(HttpClient admin, object spec)
-    {
-        var created = await admin.PostAsJsonAsync("/admin/jobs", spec);
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    private static Dictionary<string, object> Spec(string name, int steps, int every = 3) => AdminCalls.TokenizerJob(name, steps, every);
 
     [Fact]
     public async Task JobsAcceptedByOneReplica_EachRunByExactlyOneWorker_ActivationReachesEveryReplica()
     {
         using var a = replicas.A.Admin();
         using var b = replicas.B.Admin();
-        var ids = new[] { await Create(a, Spec("r1", 6)), await Create(b, Spec("r2", 6)), await Create(a, Spec("r3", 6)) };
+        var ids = new[] { await AdminCalls.CreateJob(a, Spec("r1", 6)), await AdminCalls.CreateJob(b, Spec("r2", 6)), await AdminCalls.CreateJob(a, Spec("r3", 6)) };
         foreach (string id in ids)
         {
             var done = await AdminCalls.WaitFor(b, id, j => j.State() is "completed" or "failed");
@@ -58,7 +47,7 @@ public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replica
         // Long enough (~5 s at the tiny tokenizer's ~60 steps/s) that the holder's next renewal (every LeaseSeconds / 3 = 1 s)
         // comes before it could finish: with 60 steps it sometimes completed first and nothing was taken over.
         const int total = 300;
-        string id = await Create(a, Spec("taken-over", total, every: 4));
+        string id = await AdminCalls.CreateJob(a, Spec("taken-over", total, every: 4));
         var running = await AdminCalls.WaitFor(a, id, j => j.State() == "running" && j.Step() >= 6);
         string owner = running.GetProperty("owner").GetString()!;
 

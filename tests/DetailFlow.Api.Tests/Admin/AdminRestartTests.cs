@@ -20,13 +20,7 @@ public sealed class AdminRestartTests : IDisposable
         using (var first = await ServiceProcess.StartAdminAsync(_data))
         {
             using var admin = first.Admin();
-            var created = await admin.PostAsJsonAsync("/admin/jobs", new
-            {
-                kind = "tokenizer", name = "killed", dataset_path = FashionSlice.Folder, base_tokenizer = TinyModel.TokenizerPath,
-                steps = total, batch_size = 4, checkpoint_every = every,
-            });
-            Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-            id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            id = await AdminCalls.CreateJob(admin, AdminCalls.TokenizerJob("killed", total, every));
             var running = await AdminCalls.WaitFor(admin, id, j => j.Step() >= 2 * every + 1 && j.GetProperty("last_checkpoint").ValueKind == JsonValueKind.String);
             Assert.Equal("running", running.State());
             first.Kill();

@@ -33,13 +33,7 @@ public sealed class JobStoreOutageTests(JobStoreOutageTests.OutageFactory api) :
     public async Task ProgressWritesFailWhileTheStoreIsDown_TheJobStillCompletes()
     {
         using var admin = api.Admin();
-        var created = await admin.PostAsJsonAsync("/admin/jobs", new
-        {
-            kind = "tokenizer", name = "outage", dataset_path = FashionSlice.Folder, base_tokenizer = TinyModel.TokenizerPath,
-            steps = 2000, batch_size = 4, checkpoint_every = 500,
-        });
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        string id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        string id = await AdminCalls.CreateJob(admin, AdminCalls.TokenizerJob("outage", steps: 2000, checkpointEvery: 500));
         await AdminCalls.WaitFor(admin, id, j => j.State() == "running" && j.Step() >= 2);
 
         api.Store.Down = true;

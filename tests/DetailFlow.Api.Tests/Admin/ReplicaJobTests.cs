@@ -14,17 +14,11 @@ namespace DetailFlow.Api.Tests;
 /// </summary>
 public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper log) : IClassFixture<AdminReplicaSet>
 {
-    private static object Spec(string name, int steps, int every) => new
+    private static Dictionary<string, object> Spec(string name, int steps, int every)
     {
-        kind = "tokenizer", name, dataset_path = FashionSlice.Folder, base_tokenizer = TinyModel.TokenizerPath,
-        steps, batch_size = 4, checkpoint_every = every, keep_last = 1000,
-    };
-
-    private static async Task<string> Create(HttpClient admin, object spec)
-    {
-        var created = await admin.PostAsJsonAsync("/admin/jobs", spec);
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var spec = AdminCalls.TokenizerJob(name, steps, every);
+        spec["keep_last"] = 1000;
+        return spec;
     }
 
     /// <summary>The steps of the job's checkpoint files (names <c>NNNNNNN.pt</c>), ascending.</summary>
@@ -54,8 +48,8 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         using var b = replicas.B.Admin();
         const int steps = 6, every = 3;
         var ids = new List<string>();
-        for (int i = 0; i < 3; i++) ids.Add(await Create(a, Spec($"once-a{i}", steps, every)));
-        ids.Add(await Create(b, Spec("once-b0", steps, every)));
+        for (int i = 0; i < 3; i++) ids.Add(await AdminCalls.CreateJob(a, Spec($"once-a{i}", steps, every)));
+        ids.Add(await AdminCalls.CreateJob(b, Spec("once-b0", steps, every)));
 
         foreach (string id in ids)
         {
@@ -87,7 +81,7 @@ public sealed class ReplicaJobTests(AdminReplicaSet replicas, ITestOutputHelper 
         var clock = Stopwatch.StartNew();
         const int total = 40, every = 4;
         string id;
-        using (var a = replicas.A.Admin()) id = await Create(a, Spec("taken-over", total, every));
+        using (var a = replicas.A.Admin()) id = await AdminCalls.CreateJob(a, Spec("taken-over", total, every));
 
         // Find the replica running it once it has written a checkpoint or two.
         JsonElement running;

@@ -33,8 +33,8 @@ public sealed class SoakTests(ITestOutputHelper output)
             FaultCommand = "sleep 2; echo fault over", FaultEvery = duration / 3, RequestTimeout = TimeSpan.FromSeconds(90), Seed = 17,
         };
         var report = await SoakRun.RunAsync(options, s => output.WriteLine(SoakJson(s)), CancellationToken.None);
-        output.WriteLine(JsonSerializer.Serialize(report with { Samples = [] }, new JsonSerializerOptions { WriteIndented = true }));
-        output.WriteLine($"RSS slope after warm-up (not asserted): {report.Memory.SlopeMbPerMinute} MB/min; verdict: {report.Verdict}");
+        output.WriteLine(JsonSerializer.Serialize(report with { Samples = [] }, new JsonSerializerOptions(SoakReport.JsonOptions) { WriteIndented = true }));
+        output.WriteLine($"RSS slope after warm-up (not asserted): {report.Memory.SlopeMbPerMin} MB/min; verdict: {report.Verdict}");
 
         Assert.False(service.HasExited, service.Output);
         Assert.Equal(0, report.ServerErrors);
@@ -59,9 +59,9 @@ public sealed class SoakTests(ITestOutputHelper output)
         Assert.All(samples, s => Assert.InRange(s.QueueDepth!.Value, 0, 8 * Clients));
         Assert.Equal(0, report.Threads.QueueDepthEnd);
         Assert.Equal(0, report.Threads.RowsInUseEnd);
-        int baseline = report.Threads.AfterWarmUp!.Value, last = report.Threads.Last!.Value;
+        int baseline = report.Threads.AfterWarmup!.Value, last = report.Threads.Last!.Value;
         Assert.True(last <= baseline + SoakReport.ThreadMargin(baseline), $"threads {baseline} after the warm-up, {last} at the end");
-        Assert.NotNull(report.Memory.SlopeMbPerMinute);
+        Assert.NotNull(report.Memory.SlopeMbPerMin);
 
         // The service's own thread gauge (what a run without --pid uses) agrees with /proc.
         using var client = service.Client();
@@ -71,5 +71,5 @@ public sealed class SoakTests(ITestOutputHelper output)
         Assert.Equal(0, metrics["detailflow_rows_in_use"]);
     }
 
-    private static string SoakJson(SoakSample s) => JsonSerializer.Serialize(s);
+    private static string SoakJson(SoakSample s) => JsonSerializer.Serialize(s, SoakReport.JsonOptions);
 }

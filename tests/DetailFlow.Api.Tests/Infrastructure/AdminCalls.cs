@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.ServerSentEvents;
@@ -19,6 +20,21 @@ public static class AdminCalls
         file.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         form.Add(file, "archive", fileName);
         return form;
+    }
+
+    /// <summary>A tokenizer fine-tune of the tiny model on the Fashion-MNIST slice, batch 4 (add fields by key).</summary>
+    public static Dictionary<string, object> TokenizerJob(string name, int steps, int checkpointEvery) => new()
+    {
+        ["kind"] = "tokenizer", ["name"] = name, ["dataset_path"] = FashionSlice.Folder, ["base_tokenizer"] = TinyModel.TokenizerPath,
+        ["steps"] = steps, ["batch_size"] = 4, ["checkpoint_every"] = checkpointEvery,
+    };
+
+    /// <summary>Submits <paramref name="spec"/>; asserts 202 Accepted and returns the job's id.</summary>
+    public static async Task<string> CreateJob(HttpClient admin, object spec)
+    {
+        var created = await admin.PostAsJsonAsync("/admin/jobs", spec);
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }
 
     public static async Task<JsonElement> Job(HttpClient admin, string id) =>

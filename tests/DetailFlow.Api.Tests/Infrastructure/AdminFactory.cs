@@ -36,7 +36,7 @@ public class AdminFactory : ApiFactory
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         base.ConfigureWebHost(builder);
-        builder.ConfigureTestServices(GatedHybridCache.Replace);
+        builder.ConfigureTestServices(IHybridCacheDecorator<GatedHybridCache>.Replace);
     }
 
     /// <summary>A client that sends the admin key.</summary>

@@ -1,26 +1,16 @@
-using System.Net.Http.Json;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Caching.Hybrid;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
 /// <summary>A <see cref="HybridCache"/> decorator that counts reads (lookups that may return a stored value) and writes.</summary>
-public sealed class CountingHybridCache(HybridCache inner) : HybridCache
+public sealed class CountingHybridCache(HybridCache inner) : HybridCache, IHybridCacheDecorator<CountingHybridCache>
 {
     private int _reads, _writes;
 
     public int Reads => Volatile.Read(ref _reads);
     public int Writes => Volatile.Read(ref _writes);
 
-    public static void Replace(IServiceCollection services)
-    {
-        var original = services.Last(d => d.ServiceType == typeof(HybridCache));
-        services.Remove(original);
-        services.AddSingleton<HybridCache>(sp => new CountingHybridCache((HybridCache)(original.ImplementationInstance
-            ?? original.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, original.ImplementationType!))));
-    }
+    public static CountingHybridCache Wrap(HybridCache inner) => new(inner);
 
     public override ValueTask<T> GetOrCreateAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, ValueTask<T>> factory,
         HybridCacheEntryOptions? options = null, IEnumerable<string>? tags = null, CancellationToken cancellationToken = default)

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Caching.Hybrid;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
 
@@ -10,7 +9,7 @@ namespace DetailFlow.Api.Tests;
 /// until <see cref="Open"/>, and records the token each caller passed, so a test can line up identical concurrent
 /// requests and disconnect one of them before the work starts — without timing assumptions.
 /// </summary>
-public sealed partial class GatedHybridCache(HybridCache inner) : HybridCache
+public sealed partial class GatedHybridCache(HybridCache inner) : HybridCache, IHybridCacheDecorator<GatedHybridCache>
 {
     private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<CancellationToken> _callers = new();
@@ -20,14 +19,7 @@ public sealed partial class GatedHybridCache(HybridCache inner) : HybridCache
 
     public void Open() => _gate.TrySetResult();
 
-    /// <summary>Wraps the service's registered <see cref="HybridCache"/> in a gated one (in ConfigureTestServices).</summary>
-    public static void Replace(IServiceCollection services)
-    {
-        var original = services.Last(d => d.ServiceType == typeof(HybridCache));
-        services.Remove(original);
-        services.AddSingleton<HybridCache>(sp => new GatedHybridCache((HybridCache)(original.ImplementationInstance
-            ?? original.ImplementationFactory?.Invoke(sp) ?? ActivatorUtilities.CreateInstance(sp, original.ImplementationType!))));
-    }
+    public static GatedHybridCache Wrap(HybridCache inner) => new(inner);
 
     /// <summary>The token of the <paramref name="n"/>-th caller (1-based) of a gated computation, once it has called.</summary>
     public async Task<CancellationToken> Caller(int n)
