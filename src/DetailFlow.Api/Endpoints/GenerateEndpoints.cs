@@ -50,6 +50,6 @@ public static class GenerateEndpoints
             return TypedResults.File(one.Result.Image.Png, "image/png");
         }
         return TypedResults.Ok(new GenerateResponse(model.Name, tokens, model.Schedule.DecoderResolution(tokens),
-            outcomes.Select(o => new GeneratedImage(o.Seed, Convert.ToBase64String(o.Result.Image.Png), o.CodesId, o.CacheHit)).ToArray()));
+            outcomes.Select(o => new GeneratedImage(o.Seed, o.Result.Image.Png, o.CodesId, o.CacheHit)).ToArray()));
     }
 }

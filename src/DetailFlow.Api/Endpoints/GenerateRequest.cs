@@ -37,6 +37,6 @@ public sealed record GenerateResponse(
 
 public sealed record GeneratedImage(
     [property: JsonPropertyName("seed")] long Seed,
-    [property: JsonPropertyName("b64_json")] string B64Json,
+    [property: JsonPropertyName("b64_json")] byte[] Png,
     [property: JsonPropertyName("codes_id")] string CodesId,
     [property: JsonPropertyName("cached")] bool Cached);

@@ -57,10 +57,10 @@ public static class StreamEndpoints
             {
                 var outcome = await generator.GenerateAsync(model, spec, previews,
                     image => events.Writer.TryWrite(new SseItem<object>(new PreviewEvent(index++, image.Tokens, image.Resolution,
-                        Convert.ToBase64String(image.Png)), "preview")), ct);
+                        image.Png), "preview")), ct);
                 var r = outcome.Result;
                 events.Writer.TryWrite(new SseItem<object>(new CompletedEvent(outcome.Seed, r.Image.Tokens, r.Image.Resolution,
-                    Convert.ToBase64String(r.Image.Png), outcome.CodesId, outcome.CacheHit), "completed"));
+                    r.Image.Png, outcome.CodesId, outcome.CacheHit), "completed"));
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
@@ -93,12 +93,12 @@ public sealed record PreviewEvent(
     [property: System.Text.Json.Serialization.JsonPropertyName("index")] int Index,
     [property: System.Text.Json.Serialization.JsonPropertyName("tokens")] int Tokens,
     [property: System.Text.Json.Serialization.JsonPropertyName("resolution")] int Resolution,
-    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] string PngB64);
+    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] byte[] Png);
 
 public sealed record CompletedEvent(
     [property: System.Text.Json.Serialization.JsonPropertyName("seed")] long Seed,
     [property: System.Text.Json.Serialization.JsonPropertyName("tokens")] int Tokens,
     [property: System.Text.Json.Serialization.JsonPropertyName("resolution")] int Resolution,
-    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] string PngB64,
+    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] byte[] Png,
     [property: System.Text.Json.Serialization.JsonPropertyName("codes_id")] string CodesId,
     [property: System.Text.Json.Serialization.JsonPropertyName("cached")] bool Cached);

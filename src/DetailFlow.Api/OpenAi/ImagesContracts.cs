@@ -42,7 +42,7 @@ public sealed record ImagesResponse(
 
 /// <summary>One image; <c>seed</c> is an extension (the seed that reproduces it).</summary>
 public sealed record ImageData(
-    [property: JsonPropertyName("b64_json")] string B64Json,
+    [property: JsonPropertyName("b64_json")] byte[] Image,
     [property: JsonPropertyName("seed")] long Seed);
 
 /// <summary>
@@ -70,7 +70,7 @@ public sealed record InputTokensDetails(
 /// </summary>
 public sealed record ImageStreamEvent(
     [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("b64_json")] string B64Json,
+    [property: JsonPropertyName("b64_json")] byte[] Image,
     [property: JsonPropertyName("created_at")] long CreatedAt,
     [property: JsonPropertyName("size")] string Size,
     [property: JsonPropertyName("quality")] string Quality,

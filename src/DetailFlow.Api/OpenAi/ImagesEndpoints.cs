@@ -45,7 +45,7 @@ public static class ImagesEndpoints
             var plan = ImagesPlan.From(request, model);
             if (plan.Stream) return new ImagesStream(plan, model, logs.CreateLogger(typeof(ImagesStream)));
             var images = await RenderAsync(http, model, plan, null, http.RequestAborted);
-            var data = images.Select(g => new ImageData(Convert.ToBase64String(ImageFormats.Convert(g.Png, plan.Format, plan.Compression)), g.Seed));
+            var data = images.Select(g => new ImageData(ImageFormats.Convert(g.Png, plan.Format, plan.Compression), g.Seed));
             return TypedResults.Ok(new ImagesResponse(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), data.ToArray(), "opaque", plan.Size(model),
                 plan.Quality, plan.Format, ImageUsage.For(plan.N, plan.Tokens)));
         }

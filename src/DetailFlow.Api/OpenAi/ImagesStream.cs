@@ -17,7 +17,7 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
 {
     private static readonly TimeSpan HeartbeatEvery = TimeSpan.FromSeconds(10);
 
-    // Base64 holds '+', which the default encoder writes as \u002B; the relaxed one keeps it (the data line is not HTML).
+    // Strings in the events are plain ASCII; the relaxed encoder leaves them as they are (the data line is not HTML).
     private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public async Task ExecuteAsync(HttpContext http)
@@ -77,7 +77,7 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
     }
 
     private ImageStreamEvent Event(string type, RenderedImage image, int index) => new(type,
-        Convert.ToBase64String(ImageFormats.Convert(image.Png, plan.Format, plan.Compression)), DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+        ImageFormats.Convert(image.Png, plan.Format, plan.Compression), DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
         ImagesPlan.SizeText(image.Resolution), plan.Quality, "opaque", plan.Format, index);
 
     /// <summary>Writes one image's events as they come, a comment line whenever none came for a while; rethrows its failure.</summary>
@@ -95,10 +95,17 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
                 continue;
             }
             if (!more) break;
-            while (reader.TryRead(out var e))
-                await WriteAsync(response, $"event: {e.Type}\ndata: {JsonSerializer.Serialize(e, Json)}\n\n", ct);
+            while (reader.TryRead(out var e)) await WriteEventAsync(response, e, ct);
         }
         await reader.Completion;   // throws the producer's failure
+    }
+
+    /// <summary>One SSE event; the JSON (an image in base64) goes to the body as UTF-8 without a string in between.</summary>
+    private static async Task WriteEventAsync(HttpResponse response, ImageStreamEvent e, CancellationToken ct)
+    {
+        await response.Body.WriteAsync(Encoding.UTF8.GetBytes($"event: {e.Type}\ndata: "), ct);
+        await JsonSerializer.SerializeAsync(response.Body, e, Json, ct);
+        await WriteAsync(response, "\n\n", ct);
     }
 
     private static async Task WriteAsync(HttpResponse response, string text, CancellationToken ct)

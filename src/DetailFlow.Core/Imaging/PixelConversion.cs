@@ -33,8 +33,6 @@ public static class PixelConversion
         using var scope = NewDisposeScope();
         var hwc = ToUint8(pixels).cpu();                              // [B, H, W, 3]
         int b = (int)hwc.shape[0], h = (int)hwc.shape[1], w = (int)hwc.shape[2];
-        var all = hwc.data<byte>().ToArray();
-        int size = 3 * h * w;
-        return Enumerable.Range(0, b).Select(i => new RgbImage(w, h, all.AsSpan(i * size, size).ToArray())).ToArray();
+        return Enumerable.Range(0, b).Select(i => new RgbImage(w, h, hwc[i].data<byte>().ToArray())).ToArray();   // one copy per image
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using SkiaSharp;
 
 namespace DetailFlow.Core.Imaging;
@@ -6,7 +7,8 @@ namespace DetailFlow.Core.Imaging;
 /// RGB → PNG with SkiaSharp and explicit encoder options (Skia has no 24-bit colour type: pixels are expanded to
 /// opaque Rgba8888 first; shared/notes/torchsharp.md §8). <see cref="Fast"/> (no filters, zlib 1) for previews, which
 /// are many and short-lived; <see cref="Compact"/> (all filters, zlib 6: slower, smaller) for final images, which are
-/// sent and cached (docs/performance.md).
+/// sent and cached (docs/performance.md). The RGBA copy is a pooled buffer: at 256 px it is a large-object-heap array,
+/// which only full collections reclaim (docs/memory.md).
 /// </summary>
 public sealed class PngEncoder
 {
@@ -27,7 +29,20 @@ public sealed class PngEncoder
     {
         ArgumentNullException.ThrowIfNull(image);
         int w = image.Width, h = image.Height;
-        var rgba = new byte[4 * w * h];
+        var rgba = ArrayPool<byte>.Shared.Rent(4 * w * h);
+        try
+        {
+            return Encode(image, rgba);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgba);
+        }
+    }
+
+    private byte[] Encode(RgbImage image, byte[] rgba)
+    {
+        int w = image.Width, h = image.Height;
         var rgb = image.Pixels;
         for (int p = 0, q = 0; p < rgb.Length; p += 3, q += 4)
         {
