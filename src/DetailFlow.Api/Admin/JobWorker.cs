@@ -168,8 +168,7 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
             await heartbeat;
         }
         if (lostLease) { logger.LogWarning("Job {Id}: lease lost to another worker; not recording the outcome here", job.Id); return; }
-        await store.SetCancelRequestedAsync(job.Id, false);
-        await SaveAsync(final);
+        if (!await RecordOutcomeAsync(final, stop)) return;
         telemetry.JobsFinished.Add(1, kind, new KeyValuePair<string, object?>("state", JobEndpoints.Name(final.State)));
     }
 
@@ -216,6 +215,48 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
     }, CancellationToken.None);
 
     /// <summary>
+    /// Writes the final record (and clears the cancel request). The outcome must not be lost to a store that is down for
+    /// a moment (a Redis restart): retried every 2 s, renewing the lease so that no worker takes the job over meanwhile,
+    /// until the store takes it or the service stops (then the next start finds the job running and marks it interrupted).
+    /// </summary>
+    private async Task<bool> RecordOutcomeAsync(JobRecord final, CancellationToken stop)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await store.SetCancelRequestedAsync(final.Id, false);
+                await SaveAsync(final);
+                return true;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (attempt == 1)
+                    logger.LogWarning("Job {Id}: recording its outcome ({State}) failed, retrying until the store is back: {Message}",
+                        final.Id, JobEndpoints.Name(final.State), e.Message);
+            }
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), stop);
+                await store.RenewLeaseAsync(final.Id, Owner, Lease);
+            }
+            catch (OperationCanceledException) { return false; }
+            catch (Exception) { }   // still down: the next attempt says so
+        }
+    }
+
+    /// <summary>Whether a client asked to cancel; a store that cannot say (down) means yes unless the service is stopping.</summary>
+    private async Task<bool> CancelRequestedAsync(string id, CancellationToken stop)
+    {
+        try { return await store.IsCancelRequestedAsync(id); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning("Job {Id}: reading its cancel request failed: {Message}", id, e.Message);
+            return !stop.IsCancellationRequested;
+        }
+    }
+
+    /// <summary>
     /// The job's final record once the training thread ends: completed, cancelled (a client asked), interrupted (the
     /// service stopped) or failed.
     /// </summary>
@@ -224,7 +265,7 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
         try
         {
             var outcome = await done;
-            bool cancelRequested = await store.IsCancelRequestedAsync(id);
+            bool cancelRequested = await CancelRequestedAsync(id, stop);
             var state = !outcome.Result.Cancelled ? JobState.Completed
                 : stop.IsCancellationRequested && !cancelRequested ? JobState.Interrupted : JobState.Cancelled;
             var last = current();
