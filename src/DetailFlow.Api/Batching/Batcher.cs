@@ -36,7 +36,8 @@ public sealed class Batcher(
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
     private readonly CompletionRate _rate = new();
-    private readonly NativeHeapTrimmer _heap = new(32L << 20, TimeSpan.FromSeconds(1));   // libtorch's freed aligned chunks are not reused on glibc < 2.38; trimmed once 32 MB built up (docs/memory.md)
+    // libtorch's freed aligned chunks are not reused on glibc < 2.38: trimmed once 32 MB built up (docs/memory.md)
+    private readonly NativeHeapTrimmer _heap = new(32L << 20, TimeSpan.FromSeconds(1));
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
