@@ -48,10 +48,11 @@ public sealed class Attention : nn.Module
             projected = torch.zeros([b * l, 3L * _dim], projected.dtype, projected.device)
                 .index_copy_(0, packed, projected.view(-1, 3L * _dim)).view(b, l, 3L * _dim); // [B, L, 3D], zeros at padding
         }
-        var qkv = projected.split([_dim, _dim, _dim], dim: -1);                         // 3 × [B, L, D]
-        var q = Rotary2D.Apply(qkv[0].view(b, l, _heads, _headDim), context.Rotary);   // [B, L, H, hd]
-        var k = Rotary2D.Apply(qkv[1].view(b, l, _heads, _headDim), context.Rotary);
-        var v = qkv[2].view(b, l, _heads, _headDim);
+        // q and k are the first two D-wide blocks: rotated together, as 2H heads, in one pass.
+        var qk = Rotary2D.Apply(projected.narrow(-1, 0, 2L * _dim).view(b, l, 2L * _heads, _headDim), context.Rotary); // [B, L, 2H, hd]
+        var q = qk.narrow(2, 0, _heads);                                                // [B, L, H, hd]
+        var k = qk.narrow(2, _heads, _heads);
+        var v = projected.narrow(-1, 2L * _dim, _dim).view(b, l, _heads, _headDim);
         q = q.transpose(1, 2);                                                          // [B, H, L, hd]
         k = k.transpose(1, 2);
         v = v.transpose(1, 2);

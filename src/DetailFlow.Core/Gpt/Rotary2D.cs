@@ -66,20 +66,16 @@ public sealed class Rotary2D : IDisposable
 
     /// <summary>
     /// Rotates x [B, L, H, hd] by rows [B or 1, L, hd/2, 2] in float32 and casts back:
-    /// (x0, x1) → (x0·cos − x1·sin, x1·cos + x0·sin).
+    /// (x0, x1) → (x0·cos − x1·sin, x1·cos + x0·sin), i.e. the pair times cos + i·sin as one complex product: the
+    /// official stack of two products in fewer ops (this runs at every layer of every step).
     /// </summary>
     public static Tensor Apply(Tensor x, Tensor rows)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], l = x.shape[1], h = x.shape[2], half = x.shape[3] / 2;
-        var xs = x.to(float32).reshape(b, l, h, half, 2);                                    // [B, L, H, hd/2, 2]
-        var f = rows.to(float32).view(rows.shape[0], l, 1, half, 2);                         // [B|1, L, 1, hd/2, 2]
-        var x0 = xs[TensorIndex.Ellipsis, 0];
-        var x1 = xs[TensorIndex.Ellipsis, 1];
-        var cos = f[TensorIndex.Ellipsis, 0];
-        var sin = f[TensorIndex.Ellipsis, 1];
-        var rotated = torch.stack([x0 * cos - x1 * sin, x1 * cos + x0 * sin], dim: -1).flatten(3); // [B, L, H, hd]
-        return rotated.to(x.dtype).MoveToOuterDisposeScope();
+        var pairs = torch.view_as_complex(x.to(float32).reshape(b, l, h, half, 2));                 // [B, L, H, hd/2]
+        var turns = torch.view_as_complex(rows.to(float32).reshape(rows.shape[0], l, 1, half, 2));  // [B|1, L, 1, hd/2]
+        return torch.view_as_real(pairs * turns).flatten(3).to(x.dtype).MoveToOuterDisposeScope();  // [B, L, H, hd]
     }
 
     public void Dispose() => _table.Dispose();

@@ -5,8 +5,10 @@ namespace DetailFlow.Core.Tests.Runtime;
 
 /// <summary>
 /// The trimmer's bookkeeping: growth past the budget is seen at the next check, and with a check interval it is not
-/// looked at (no read of the resident size) between checks.
+/// looked at (no read of the resident size) between checks. The resident size is the whole process's, so these run
+/// alone (a test beside them that frees memory would hide the growth).
 /// </summary>
+[Collection(nameof(Imaging.ProcessMemoryCollection))]
 public class NativeHeapTrimmerTests
 {
     private const long Budget = 1L << 20;
@@ -35,17 +37,30 @@ public class NativeHeapTrimmerTests
     public void NegativeInterval_Refused() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new NativeHeapTrimmer(Budget, TimeSpan.FromSeconds(-1)));
 
-    /// <summary>Native memory written page by page, so it is resident until freed.</summary>
+    /// <summary>
+    /// Fresh pages (an anonymous mapping, not the C heap, whose free memory may already be resident), written page by
+    /// page so they are resident until unmapped.
+    /// </summary>
     private sealed class TouchedMemory : IDisposable
     {
+        private const int ProtReadWrite = 0x1 | 0x2, MapPrivateAnonymous = 0x02 | 0x20;
         private readonly IntPtr _block;
+        private readonly nuint _bytes;
 
         public TouchedMemory(long bytes)
         {
-            _block = Marshal.AllocHGlobal((nint)bytes);
+            _bytes = (nuint)bytes;
+            _block = Mmap(IntPtr.Zero, _bytes, ProtReadWrite, MapPrivateAnonymous, -1, 0);
+            if (_block == new IntPtr(-1)) throw new InvalidOperationException($"mmap failed with errno {Marshal.GetLastPInvokeError()}");
             for (long offset = 0; offset < bytes; offset += Environment.SystemPageSize) Marshal.WriteByte(_block, (int)offset, 1);
         }
 
-        public void Dispose() => Marshal.FreeHGlobal(_block);
+        public void Dispose() => Munmap(_block, _bytes);
+
+        [DllImport("libc", EntryPoint = "mmap", SetLastError = true)]
+        private static extern IntPtr Mmap(IntPtr address, nuint length, int protection, int flags, int fd, nint offset);
+
+        [DllImport("libc", EntryPoint = "munmap")]
+        private static extern int Munmap(IntPtr address, nuint length);
     }
 }

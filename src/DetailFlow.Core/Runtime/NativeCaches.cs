@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace DetailFlow.Core.Runtime;
+
+/// <summary>
+/// Bounds two native caches that a long-running service otherwise lets grow for an hour (docs/memory.md, issue 17).
+/// oneDNN keeps every GEMM it JIT-compiled, one per distinct shape, up to 1024 of them; a continuous batch changes its
+/// shapes with its rows and their phases (a GPT-L soak still compiled about 20 new ones a minute after four minutes, and
+/// the C heap in use grew with them). glibc opens up to eight arenas per core as threads contend, and each keeps its own
+/// free memory. Call before libtorch loads: oneDNN reads its capacity once, from the native environment, which
+/// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not change on Unix. A value set in the
+/// environment wins.
+/// </summary>
+public static class NativeCaches
+{
+    /// <summary>oneDNN primitives kept (its default is 1024): the shapes of a few steps, a few megabytes of kernels.</summary>
+    public const int PrimitiveCacheCapacity = 256;
+
+    /// <summary>glibc arenas (its default is eight per core).</summary>
+    public const int ArenaMax = 4;
+
+    private const string CapacityVariable = "ONEDNN_PRIMITIVE_CACHE_CAPACITY";
+    private const int MArenaMax = -8; // M_ARENA_MAX of malloc.h
+
+    /// <summary>Applies both bounds where the platform has them (Linux with glibc); returns what is in force, for the log.</summary>
+    public static string Bound()
+    {
+        if (!OperatingSystem.IsLinux()) return "platform defaults";
+        string capacity = Environment.GetEnvironmentVariable(CapacityVariable) is { Length: > 0 } chosen
+            ? chosen
+            : Set(CapacityVariable, PrimitiveCacheCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        string arenas = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { Length: > 0 } set ? set
+            : TrySetArenaMax(ArenaMax) ? ArenaMax.ToString(System.Globalization.CultureInfo.InvariantCulture) : "glibc default";
+        return $"oneDNN primitives {capacity}, malloc arenas {arenas}";
+    }
+
+    private static string Set(string name, string value)
+    {
+        if (SetEnv(name, value, 0) != 0)
+            throw new InvalidOperationException($"setenv({name}) failed with errno {Marshal.GetLastPInvokeError()}");
+        Environment.SetEnvironmentVariable(name, value);
+        return value;
+    }
+
+    private static bool TrySetArenaMax(int arenas)
+    {
+        try
+        {
+            return MallOpt(MArenaMax, arenas) == 1;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false; // not glibc (e.g. musl)
+        }
+    }
+
+    // DllImport rather than LibraryImport: the generated UTF-8 marshalling needs unsafe code, which this project does not allow.
+    [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
+    private static extern int SetEnv(string name, string value, int overwrite);
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int MallOpt(int param, int value);
+}
