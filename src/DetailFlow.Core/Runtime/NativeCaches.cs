@@ -7,9 +7,8 @@ namespace DetailFlow.Core.Runtime;
 /// oneDNN keeps every GEMM it JIT-compiled, one per distinct shape, up to 1024 of them; a continuous batch changes its
 /// shapes with its rows and their phases (a GPT-L soak still compiled about 20 new ones a minute after four minutes, and
 /// the C heap in use grew with them). glibc opens up to eight arenas per core as threads contend, and each keeps its own
-/// free memory. Call before libtorch loads: oneDNN reads its capacity once, from the native environment, which
-/// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not change on Unix. A value set in the
-/// environment wins.
+/// free memory. Call before libtorch loads: oneDNN reads its capacity once, from the native environment
+/// (<see cref="NativeEnvironment"/>). A value set in the environment wins.
 /// </summary>
 public static class NativeCaches
 {
@@ -26,20 +25,11 @@ public static class NativeCaches
     public static string Bound()
     {
         if (!OperatingSystem.IsLinux()) return "platform defaults";
-        string capacity = Environment.GetEnvironmentVariable(CapacityVariable) is { Length: > 0 } chosen
-            ? chosen
-            : Set(CapacityVariable, PrimitiveCacheCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        string capacity = NativeEnvironment.PreferDefault(CapacityVariable,
+            PrimitiveCacheCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string arenas = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { Length: > 0 } set ? set
             : TrySetArenaMax(ArenaMax) ? ArenaMax.ToString(System.Globalization.CultureInfo.InvariantCulture) : "glibc default";
         return $"oneDNN primitives {capacity}, malloc arenas {arenas}";
-    }
-
-    private static string Set(string name, string value)
-    {
-        if (SetEnv(name, value, 0) != 0)
-            throw new InvalidOperationException($"setenv({name}) failed with errno {Marshal.GetLastPInvokeError()}");
-        Environment.SetEnvironmentVariable(name, value);
-        return value;
     }
 
     private static bool TrySetArenaMax(int arenas)
@@ -53,10 +43,6 @@ public static class NativeCaches
             return false; // not glibc (e.g. musl)
         }
     }
-
-    // DllImport rather than LibraryImport: the generated UTF-8 marshalling needs unsafe code, which this project does not allow.
-    [DllImport("libc", EntryPoint = "setenv", SetLastError = true)]
-    private static extern int SetEnv(string name, string value, int overwrite);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int MallOpt(int param, int value);
