@@ -72,6 +72,30 @@ public sealed class SoakReportTests
         Assert.StartsWith("FAIL: 1 responses 5xx; 1 streams ended without completed", report.Verdict);
     }
 
+    /// <summary>
+    /// With an RSS trace (one reading a second) the slope is fitted over the trace after the warm-up, not over the
+    /// 10-s samples, and its peak counts: here the late samples catch the tops of a swing and would say 3 MB/min, while
+    /// the trace is flat.
+    /// </summary>
+    [Fact]
+    public void RssTrace_TheSlopeIsFittedOverIt()
+    {
+        var samples = Samples(mbPerMinute: 0, threadsPerMinute: 0).Select(s => s.Seconds >= 420 ? s with { RssMb = 400 + (s.Seconds - 360) / 10 } : s).ToArray();
+        var trace = Enumerable.Range(0, 601).Select(t => new SoakRssPoint(t, 400 + (t % 10 == 0 ? 30 : -30 / 9.0) + (t == 300 ? 100 : 0))).ToArray();
+        var withoutTrace = Report([Ok(SoakKinds.Generate, 1, 0.5)], samples);
+        var report = SoakReport.From(Options, "gpt", openAi: false, "/proc/1/status", 600, [Ok(SoakKinds.Generate, 1, 0.5)], samples, [], trace);
+
+        Assert.True(withoutTrace.Memory.SlopeMbPerMin > 2, withoutTrace.Verdict);
+        Assert.Equal(9, withoutTrace.Memory.SlopePoints);
+        Assert.Equal(481, report.Memory.SlopePoints);
+        Assert.InRange(report.Memory.SlopeMbPerMin!.Value, -0.5, 0.5);
+        Assert.True(report.Pass, report.Verdict);
+        Assert.Equal(530.0, report.Memory.PeakMb);
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(report, SoakReport.JsonOptions));
+        Assert.Equal(601, doc.RootElement.GetProperty("rss_trace").GetArrayLength());
+        Assert.Equal(481, doc.RootElement.GetProperty("memory").GetProperty("slope_points").GetInt32());
+    }
+
     [Fact]
     public void TooFewSamplesAfterTheWarmUp_FailAsNotMeasured()
     {

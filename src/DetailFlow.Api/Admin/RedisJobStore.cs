@@ -54,11 +54,25 @@ public sealed class RedisJobStore(RedisConnection connection, IOptions<CacheOpti
     public Task<bool> TryAcquireLeaseAsync(string id, string owner, TimeSpan ttl) => Db.LockTakeAsync(Lease(id), owner, ttl);
 
     /// <summary>Extends the holder's lease; one that is gone (expired, or lost with a Redis restart) is taken again unless
-    /// another worker took it first.</summary>
+    /// another worker took it first. One script, not SE.Redis's <c>LockExtend</c>: that runs WATCH / GET / MULTI as a
+    /// transaction whose condition can read as failed when Redis answers slowly (timeouts under load), and a holder that
+    /// believes it lost its lease stops its job (docs/admin.md).</summary>
     public async Task<bool> RenewLeaseAsync(string id, string owner, TimeSpan ttl) =>
-        await Db.LockExtendAsync(Lease(id), owner, ttl) || await Db.LockTakeAsync(Lease(id), owner, ttl);
+        (long)await Db.ScriptEvaluateAsync(RenewScript, [Lease(id)], [owner, (long)ttl.TotalMilliseconds]) == 1;
 
-    public Task ReleaseLeaseAsync(string id, string owner) => Db.LockReleaseAsync(Lease(id), owner);
+    public Task ReleaseLeaseAsync(string id, string owner) => Db.ScriptEvaluateAsync(ReleaseScript, [Lease(id)], [owner]);
+
+    private const string RenewScript = """
+        local holder = redis.call('GET', KEYS[1])
+        if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+        if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+        return 0
+        """;
+
+    private const string ReleaseScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """;
 
     public Task<bool> IsLeasedAsync(string id) => Db.KeyExistsAsync(Lease(id));
 

@@ -83,4 +83,9 @@ public sealed record CachedImage(int Resolution, byte[] Png);
 /// What is cached for one id: the model it was generated with, its class and sampling (seed included) — all that
 /// <c>/v1/refine</c> needs to continue it — its longest codes, and the final image at <see cref="ImageTokens"/>.
 /// </summary>
+/// <remarks>
+/// Never changed once made (readers slice or copy the arrays), so the in-process level keeps the instance itself rather
+/// than its serialized copy (base64 PNG in JSON, ~1.4× the PNG) deserialized again on every hit (docs/memory.md).
+/// </remarks>
+[System.ComponentModel.ImmutableObject(true)]
 public sealed record CodeEntry(string Fingerprint, long ClassId, SamplingOptions Options, long[] Codes, int ImageTokens, CachedImage Image);

@@ -24,6 +24,13 @@ public sealed record SoakOptions(Uri Url, TimeSpan Duration, int Clients)
 
     public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// With a pid, <c>VmRSS</c> is also read this often for the slope: within 10 s a GPT-L service's RSS swings by 50–80 MB
+    /// (a batch's activations come and go), so a fit over one reading every 10 s moved by several MB/min from run to run
+    /// (docs/memory.md).
+    /// </summary>
+    public TimeSpan RssTraceEvery { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A request (a stream included) that has not ended after this long is abandoned and counted as stuck.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(3);
 
@@ -50,7 +57,8 @@ public sealed record SoakOptions(Uri Url, TimeSpan Duration, int Clients)
         if (FaultCommand is { } command && string.IsNullOrWhiteSpace(command)) throw new ArgumentException("--fault-command: empty");
         if (Pid is <= 0) throw new ArgumentException($"--pid {Pid}: must be a process id");
         if (Tokens is <= 0) throw new ArgumentException($"--tokens {Tokens}: must be positive");
-        if (SampleEvery <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero) throw new ArgumentException("sample interval and request timeout must be positive");
+        if (SampleEvery <= TimeSpan.Zero || RssTraceEvery <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero)
+            throw new ArgumentException("sample intervals and request timeout must be positive");
     }
 
     /// <summary>The default warm-up: a third of the run, at most 5 minutes.</summary>

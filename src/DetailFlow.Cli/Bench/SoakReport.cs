@@ -19,7 +19,11 @@ public sealed record SoakStreams(
     int ErrorEvents,
     int Unfinished);
 
-/// <summary>Resident memory (MiB) at the start, after the warm-up, at the end and at its peak, and its slope after the warm-up.</summary>
+/// <summary>
+/// Resident memory (MiB) at the start, after the warm-up, at the end and at its peak, and its slope after the warm-up:
+/// the least-squares fit over the RSS trace (one reading a second, with a pid) or else over the samples, whose count
+/// <see cref="SlopePoints"/> gives.
+/// </summary>
 public sealed record SoakMemory(
     string Source,
     double? StartMb,
@@ -27,6 +31,7 @@ public sealed record SoakMemory(
     double? EndMb,
     double? PeakMb,
     double? SlopeMbPerMin,
+    int SlopePoints,
     double? HeapEndMb,
     long? GcCollections);
 
@@ -78,6 +83,7 @@ public sealed record SoakReport
     public double? CacheHitRatioEnd { get; init; }
     public required IReadOnlyList<SoakFault> Faults { get; init; }
     public required IReadOnlyList<SoakSample> Samples { get; init; }
+    public IReadOnlyList<SoakRssPoint> RssTrace { get; init; } = [];
     public bool Pass => Reasons.Count == 0;
     public IReadOnlyList<string> Reasons { get; init; } = [];
 
@@ -85,8 +91,10 @@ public sealed record SoakReport
     public string Verdict => Pass ? "PASS" : "FAIL: " + string.Join("; ", Reasons);
 
     public static SoakReport From(SoakOptions o, string model, bool openAi, string source, double trafficSeconds,
-        IReadOnlyList<SoakRecord> records, IReadOnlyList<SoakSample> samples, IReadOnlyList<SoakFault> faults)
+        IReadOnlyList<SoakRecord> records, IReadOnlyList<SoakSample> samples, IReadOnlyList<SoakFault> faults,
+        IReadOnlyList<SoakRssPoint>? rssTrace = null)
     {
+        rssTrace ??= [];
         double warm = o.WarmUp.TotalSeconds;
         var streams = records.Where(r => r.Kind is SoakKinds.Stream or SoakKinds.StreamCut).ToArray();
         var refusals = records.Where(r => r.Refused).ToArray();
@@ -105,22 +113,27 @@ public sealed record SoakReport
             Streams = new SoakStreams(streams.Length, streams.Count(r => r.Ok && r.Kind == SoakKinds.Stream),
                 streams.Count(r => r.Ok && r.Kind == SoakKinds.StreamCut), streams.Count(r => r.Error?.Contains("error event", StringComparison.Ordinal) == true),
                 streams.Count(r => r.Unfinished)),
-            Memory = MemoryOf(samples, source, warm, trafficSeconds),
+            Memory = MemoryOf(samples, rssTrace, source, warm, trafficSeconds),
             Threads = ThreadsOf(samples, source, warm),
             CacheHitRatioEnd = samples.LastOrDefault(s => s.CacheHitRatio is not null)?.CacheHitRatio is { } ratio ? Math.Round(ratio, 3) : null,
-            Faults = faults, Samples = samples,
+            Faults = faults, Samples = samples, RssTrace = rssTrace,
         };
         return report with { Reasons = Judge(report) };
     }
 
-    private static SoakMemory MemoryOf(IReadOnlyList<SoakSample> samples, string source, double warm, double trafficSeconds)
+    private static SoakMemory MemoryOf(IReadOnlyList<SoakSample> samples, IReadOnlyList<SoakRssPoint> trace, string source, double warm,
+        double trafficSeconds)
     {
         var rss = samples.Where(s => s.RssMb is not null).ToArray();
-        var fit = rss.Where(s => s.Seconds >= warm && s.Seconds <= trafficSeconds + 1).Select(s => (s.Seconds / 60, s.RssMb!.Value)).ToArray();
+        (double Minutes, double Mb)[] Fit(IEnumerable<SoakRssPoint> points) =>
+            points.Where(p => p.Seconds >= warm && p.Seconds <= trafficSeconds + 1).Select(p => (p.Seconds / 60, p.Mb)).ToArray();
+        var fit = Fit(trace);
+        if (fit.Length < 2) fit = Fit(rss.Select(s => new SoakRssPoint(s.Seconds, s.RssMb!.Value)));
+        double? peak = rss.Select(s => s.RssMb).Concat(trace.Select(p => (double?)p.Mb)).Max();
         static double? R(double? v) => v is { } x ? Math.Round(x, 1) : null;
         return new SoakMemory(source, R(rss.FirstOrDefault()?.RssMb), R(rss.FirstOrDefault(s => s.Seconds >= warm)?.RssMb),
-            R(rss.LastOrDefault()?.RssMb), R(rss.Length > 0 ? rss.Max(s => s.RssMb) : null),
-            SoakStats.Slope(fit) is { } slope ? Math.Round(slope, 2) : null,
+            R(rss.LastOrDefault()?.RssMb), R(peak),
+            SoakStats.Slope(fit) is { } slope ? Math.Round(slope, 2) : null, fit.Length,
             R(samples.LastOrDefault(s => s.HeapMb is not null)?.HeapMb), samples.LastOrDefault(s => s.GcCollections is not null)?.GcCollections);
     }
 

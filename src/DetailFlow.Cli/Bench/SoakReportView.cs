@@ -22,7 +22,7 @@ internal sealed class SoakReportView(IConsoleUi ui)
             ["repeats served from the cache", $"{r.RepeatsCacheHits} of {r.RepeatsOk}"],
             ["OpenAI route in the mix", r.OpenAiRoute ? "yes" : "no (404)"],
             [$"RSS start / after warm-up / end / peak ({m.Source})", $"{Mb(m.StartMb)} / {Mb(m.AfterWarmupMb)} / {Mb(m.EndMb)} / {Mb(m.PeakMb)}"],
-            ["RSS slope after warm-up", m.SlopeMbPerMin is { } s ? F(s, "0.00") + " MB/min" : "—"],
+            ["RSS slope after warm-up (fitted readings)", m.SlopeMbPerMin is { } s ? $"{F(s, "0.00")} MB/min ({I(m.SlopePoints)})" : "—"],
             ["managed heap at the end / GCs", $"{Mb(m.HeapEndMb)} / {N(m.GcCollections)}"],
             [$"threads first / after warm-up / last / max ({t.Source})", $"{N(t.First)} / {N(t.AfterWarmup)} / {N(t.Last)} / {N(t.Max)}"],
             ["queue depth / rows in use at the end", $"{N(t.QueueDepthEnd)} / {N(t.RowsInUseEnd)}"],

@@ -8,7 +8,8 @@ namespace DetailFlow.Cli.Bench;
 /// An endurance run (<c>detailflow bench soak</c>): <see cref="SoakOptions.Clients"/> closed-loop clients of the mixed
 /// <see cref="SoakWorkload"/> for the duration, the fault command on its schedule, a <see cref="SoakSample"/> of the
 /// service every <see cref="SoakOptions.SampleEvery"/>, then a settled sample once the traffic has ended and the queue
-/// and rows have emptied (or 30 s have passed), and the <see cref="SoakReport"/>. Every loop ends by itself: clients stop
+/// and rows have emptied (or 30 s have passed), and the <see cref="SoakReport"/>. With a pid it also reads the service's
+/// RSS every <see cref="SoakOptions.RssTraceEvery"/> for the slope. Every loop ends by itself: clients stop
 /// sending at the end of the duration, a request is abandoned after the request timeout, the fault command after the
 /// grace period. A refused client waits as told by Retry-After (at most 10 s; 1 s without the header).
 /// </summary>
@@ -36,6 +37,8 @@ public static class SoakRun
         long start = Stopwatch.GetTimestamp();
         using var stopSampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sampling = SampleAsync(sampler, start, options.SampleEvery, Record, stopSampling.Token);
+        var rss = new ConcurrentQueue<SoakRssPoint>();
+        var tracing = options.Pid is { } pid ? TraceRssAsync(pid, start, options.RssTraceEvery, rss, stopSampling.Token) : Task.CompletedTask;
         var faulting = faults?.RunAsync(start, options.Duration, cancellationToken) ?? Task.CompletedTask;
         var clients = Enumerable.Range(0, options.Clients)
             .Select(i => Task.Run(() => ClientAsync(workload, new Random(options.Seed * 7919 + i), start, options.Duration, records, cancellationToken)))
@@ -45,9 +48,10 @@ public static class SoakRun
         await faulting;
         stopSampling.Cancel();
         await sampling;
+        await tracing;
         Record(await SettleAsync(sampler, start, cancellationToken));
         return SoakReport.From(options, model.Id, openAi, sampler.Source, trafficSeconds,
-            records.ToArray(), samples.OrderBy(s => s.Seconds).ToArray(), faults?.Faults ?? []);
+            records.ToArray(), samples.OrderBy(s => s.Seconds).ToArray(), faults?.Faults ?? [], rss.ToArray());
 
         void Record(SoakSample sample)
         {
@@ -98,6 +102,20 @@ public static class SoakRun
                 var wait = every * i - Stopwatch.GetElapsedTime(start);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
                 record(await sampler.SampleAsync(Stopwatch.GetElapsedTime(start).TotalSeconds, ct));
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+
+    private static async Task TraceRssAsync(int pid, long start, TimeSpan every, ConcurrentQueue<SoakRssPoint> into, CancellationToken ct)
+    {
+        try
+        {
+            for (int i = 0; ; i++)
+            {
+                var wait = every * i - Stopwatch.GetElapsedTime(start);
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
+                if (SoakSampler.ReadProc(pid).RssMb is { } mb) into.Enqueue(new SoakRssPoint(Stopwatch.GetElapsedTime(start).TotalSeconds, mb));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }

@@ -19,6 +19,9 @@ public sealed record SoakSample(
     double? CacheHitRatio,
     string? Error = null);
 
+/// <summary>One reading of the service's resident memory (MiB) from <c>/proc</c>, seconds into the run.</summary>
+public sealed record SoakRssPoint(double Seconds, double Mb);
+
 /// <summary>
 /// Reads <see cref="SoakSample"/>s: the service's Prometheus text at <c>/metrics</c> (the names its OpenTelemetry
 /// exporter gives the runtime's and DetailFlow's instruments), and, with a pid, <c>VmRSS</c> and <c>Threads</c> from
