@@ -36,8 +36,9 @@ public sealed class Batcher(
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
     private readonly CompletionRate _rate = new();
-    // libtorch's freed aligned chunks are not reused on glibc < 2.38: trimmed once 32 MB built up (docs/memory.md)
-    private readonly NativeHeapTrimmer _heap = new(32L << 20, TimeSpan.FromSeconds(1));
+    // libtorch's freed aligned chunks are not reused on glibc < 2.38: trimmed once 32 MB built up over the working set's
+    // high-water of the 30 s after the last trim (docs/memory.md)
+    private readonly NativeHeapTrimmer _heap = new(32L << 20, TimeSpan.FromSeconds(1), settleChecks: 30);
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -112,6 +113,7 @@ public sealed class Batcher(
     {
         telemetry.ObserveQueueDepth(() => Outstanding);
         telemetry.ObserveRowsInUse(() => Volatile.Read(ref _rowsInUse));
+        telemetry.ObserveHeapTrims(() => _heap.Trims);
         lifetime.ApplicationStopping.Register(BeginDrain);
         _decoder.Start();
         _thread = new Thread(Run) { IsBackground = true, Name = "detailflow-inference" };

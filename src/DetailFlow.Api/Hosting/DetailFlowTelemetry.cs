@@ -56,6 +56,10 @@ public sealed class DetailFlowTelemetry : IDisposable
 
     private (string Key, string Value, string DType)[]? _precision;
 
+    /// <summary>Native heap trims run between engine steps (<see cref="NativeHeapTrimmer"/>): a soak run's sawtooth, counted.</summary>
+    public void ObserveHeapTrims(Func<int> trims) =>
+        _meter.CreateObservableCounter("detailflow.memory.native_trims", trims, description: "malloc_trim calls between engine steps");
+
     public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
 
     /// <summary>

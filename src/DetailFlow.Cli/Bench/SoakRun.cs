@@ -36,9 +36,13 @@ public static class SoakRun
         var samples = new ConcurrentQueue<SoakSample>();
         long start = Stopwatch.GetTimestamp();
         using var stopSampling = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var sampling = SampleAsync(sampler, start, options.SampleEvery, Record, stopSampling.Token);
+        var sampling = EveryAsync(start, options.SampleEvery, async s => Record(await sampler.SampleAsync(s, stopSampling.Token)), stopSampling.Token);
         var rss = new ConcurrentQueue<SoakRssPoint>();
-        var tracing = options.Pid is { } pid ? TraceRssAsync(pid, start, options.RssTraceEvery, rss, stopSampling.Token) : Task.CompletedTask;
+        var tracing = options.Pid is not { } pid ? Task.CompletedTask : EveryAsync(start, options.RssTraceEvery, s =>
+        {
+            if (SoakSampler.ReadProc(pid).RssMb is { } mb) rss.Enqueue(new SoakRssPoint(s, mb));
+            return Task.CompletedTask;
+        }, stopSampling.Token);
         var faulting = faults?.RunAsync(start, options.Duration, cancellationToken) ?? Task.CompletedTask;
         var clients = Enumerable.Range(0, options.Clients)
             .Select(i => Task.Run(() => ClientAsync(workload, new Random(options.Seed * 7919 + i), start, options.Duration, records, cancellationToken)))
@@ -93,7 +97,8 @@ public static class SoakRun
         }
     }
 
-    private static async Task SampleAsync(SoakSampler sampler, long start, TimeSpan every, Action<SoakSample> record, CancellationToken ct)
+    /// <summary>Runs <paramref name="tick"/> (given the seconds into the run) at 0, 1, 2, … × <paramref name="every"/> until cancelled.</summary>
+    private static async Task EveryAsync(long start, TimeSpan every, Func<double, Task> tick, CancellationToken ct)
     {
         try
         {
@@ -101,21 +106,7 @@ public static class SoakRun
             {
                 var wait = every * i - Stopwatch.GetElapsedTime(start);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
-                record(await sampler.SampleAsync(Stopwatch.GetElapsedTime(start).TotalSeconds, ct));
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
-    }
-
-    private static async Task TraceRssAsync(int pid, long start, TimeSpan every, ConcurrentQueue<SoakRssPoint> into, CancellationToken ct)
-    {
-        try
-        {
-            for (int i = 0; ; i++)
-            {
-                var wait = every * i - Stopwatch.GetElapsedTime(start);
-                if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
-                if (SoakSampler.ReadProc(pid).RssMb is { } mb) into.Enqueue(new SoakRssPoint(Stopwatch.GetElapsedTime(start).TotalSeconds, mb));
+                await tick(Stopwatch.GetElapsedTime(start).TotalSeconds);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }

@@ -31,7 +31,7 @@ public sealed class BenchSoakCommand : BaseCommand
         Description = "Start of the run left out of the RSS slope and the thread baseline (default: a third of the run, at most 5)",
     };
 
-    private static readonly Option<int?> s_pid = new("--pid") { Description = "The service's process id: RSS and threads from /proc/PID/status" };
+    private static readonly Option<int?> s_pid = new("--pid") { Description = "The service's process id: RSS and threads from /proc/PID/status (RSS also read every second, for the slope)" };
     private static readonly Option<int?> s_tokens = new("--tokens") { Description = "Largest detail requested (default: the model's maximum)" };
     private static readonly Option<int> s_seed = new("--seed") { Description = "Seed of the clients' choices", DefaultValueFactory = _ => 1 };
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the report as one JSON object (no progress lines)" };

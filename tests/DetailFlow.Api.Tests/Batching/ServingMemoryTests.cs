@@ -48,9 +48,11 @@ public sealed class ServingMemoryTests(ITestOutputHelper output)
         long allocated = end.Allocated - start.Allocated;
         Assert.True(allocated >= AllocationTarget, $"only {allocated >> 20} MiB allocated by {generated} images in the time allowed");
         string seen = $"{generated} images, {allocated >> 20} MiB allocated; managed {start.Managed >> 20} → peak {peak.Managed >> 20} MiB, " +
-            $"native {start.Native >> 20} → peak {peak.Native >> 20} MiB; {end.GateCollections - start.GateCollections} collections between steps";
+            $"native {start.Native >> 20} → peak {peak.Native >> 20} MiB; {end.GateCollections - start.GateCollections} collections between steps, " +
+            $"{end.HeapTrims - start.HeapTrims} heap trims";
         output.WriteLine(seen);
         Assert.True(end.GateCollections > start.GateCollections, "no collection ran between steps: " + seen);
+        Assert.True(end.HeapTrims >= 0, "/metrics has no detailflow_memory_native_trims_total");
         Assert.True(peak.Managed - start.Managed < 64L << 20, "managed garbage piled up: " + seen);
         Assert.True(peak.Native - start.Native < 24L << 20, "native memory piled up: " + seen);
     }
@@ -72,7 +74,7 @@ public sealed class ServingMemoryTests(ITestOutputHelper output)
         return done;
     }
 
-    private sealed record Sample(long Managed, long Native, long Allocated, long GateCollections);
+    private sealed record Sample(long Managed, long Native, long Allocated, long GateCollections, long HeapTrims);
 
     private static async Task<Sample> SampleAsync(HttpClient client)
     {
@@ -81,6 +83,7 @@ public sealed class ServingMemoryTests(ITestOutputHelper output)
             .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{'))
             .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)).Sum();
         return new Sample(Value("detailflow_memory_managed_bytes"), Value("detailflow_memory_native_bytes"),
-            Value("dotnet_gc_heap_total_allocated_bytes_total"), Value("detailflow_gc_step_gate_collections_total"));
+            Value("dotnet_gc_heap_total_allocated_bytes_total"), Value("detailflow_gc_step_gate_collections_total"),
+            metrics.Contains("detailflow_memory_native_trims_total", StringComparison.Ordinal) ? Value("detailflow_memory_native_trims_total") : -1);
     }
 }

@@ -33,9 +33,32 @@ public class NativeHeapTrimmerTests
         Assert.Equal(0, trimmer.Trims);
     }
 
+    /// <summary>
+    /// The baseline is the high-water of its settle checks: memory that comes during them (the working set faulting back
+    /// in after a trim, a larger batch) is not growth; memory beyond that high-water is.
+    /// </summary>
+    [Fact]
+    public void SettleChecks_TheBaselineIsTheirHighWater()
+    {
+        var trimmer = new NativeHeapTrimmer(Budget, settleChecks: 3);
+        Assert.False(trimmer.AfterStep());
+        using var workingSet = new TouchedMemory(32L << 20);
+        Assert.False(trimmer.AfterStep());
+        Assert.False(trimmer.AfterStep());   // the third settle check: baseline = the high-water, working set included
+        Assert.False(trimmer.AfterStep());   // no growth past it
+        Assert.Equal(0, trimmer.Trims);
+        using var growth = new TouchedMemory(32L << 20);
+        Assert.True(trimmer.AfterStep());
+        Assert.Equal(1, trimmer.Trims);
+    }
+
     [Fact]
     public void NegativeInterval_Refused() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new NativeHeapTrimmer(Budget, TimeSpan.FromSeconds(-1)));
+
+    [Fact]
+    public void NoSettleCheck_Refused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NativeHeapTrimmer(Budget, settleChecks: 0));
 
     /// <summary>
     /// Fresh pages (an anonymous mapping, not the C heap, whose free memory may already be resident), written page by
