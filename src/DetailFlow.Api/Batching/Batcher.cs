@@ -36,9 +36,9 @@ public sealed class Batcher(
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
     private readonly CompletionRate _rate = new();
-    // libtorch's freed aligned chunks are not reused on glibc < 2.38: trimmed once 32 MB built up over the working set's
-    // high-water of the 30 s after the last trim (docs/memory.md)
-    private readonly NativeHeapTrimmer _heap = new(32L << 20, TimeSpan.FromSeconds(1), settleChecks: 30);
+    // libtorch's freed aligned chunks are not reused on glibc < 2.38: trimmed once 8 MB built up over the working set's
+    // high-water of the 30 s after the last trim; a small budget keeps the sawtooth fine (docs/memory.md)
+    private readonly NativeHeapTrimmer _heap = new(8L << 20, TimeSpan.FromSeconds(1), settleChecks: 30);
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
