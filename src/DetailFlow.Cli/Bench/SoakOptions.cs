@@ -25,9 +25,9 @@ public sealed record SoakOptions(Uri Url, TimeSpan Duration, int Clients)
     public TimeSpan SampleEvery { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// With a pid, <c>VmRSS</c> is also read this often for the slope: within 10 s a GPT-L service's RSS swings by 50–80 MB
-    /// (a batch's activations come and go), so a fit over one reading every 10 s moved by several MB/min from run to run
-    /// (docs/memory.md).
+    /// With a pid, <c>VmRSS</c> is also read this often for the slope: a loaded service's RSS swings by tens of MB within
+    /// seconds (a batch's activations come and go, heap trims), and a fit over one reading every 10 s reads that noise as
+    /// slope (docs/memory.md).
     /// </summary>
     public TimeSpan RssTraceEvery { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -7,7 +7,7 @@ namespace DetailFlow.Core.Runtime;
 /// <see cref="SettleChecks"/> checks after the start and after each trim: a trim also releases free pages the next steps
 /// reuse, and growing back to the working set must not count as growth. One check suffices when every step touches the
 /// whole working set (training); serving's steps differ in size, and a baseline taken at one low moment made it trim
-/// again as soon as a larger batch came back, every 10–30 s (docs/memory.md). A trim costs tens of milliseconds, so the
+/// again each time a larger batch came back (docs/memory.md). A trim costs tens of milliseconds, so the
 /// budget keeps it rare. Reading the resident size costs a file read; a loop of short steps (serving) passes a check
 /// interval so it reads it at most that often, not at every step.
 /// </summary>
