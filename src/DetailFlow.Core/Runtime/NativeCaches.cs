@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace DetailFlow.Core.Runtime;
 
 /// <summary>
@@ -19,7 +17,6 @@ public static class NativeCaches
     public const int ArenaMax = 4;
 
     private const string CapacityVariable = "ONEDNN_PRIMITIVE_CACHE_CAPACITY";
-    private const int MArenaMax = -8; // M_ARENA_MAX of malloc.h
 
     /// <summary>Applies both bounds where the platform has them (Linux with glibc); returns what is in force, for the log.</summary>
     public static string Bound()
@@ -28,22 +25,7 @@ public static class NativeCaches
         string capacity = NativeEnvironment.PreferDefault(CapacityVariable,
             PrimitiveCacheCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string arenas = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { Length: > 0 } set ? set
-            : TrySetArenaMax(ArenaMax) ? ArenaMax.ToString(System.Globalization.CultureInfo.InvariantCulture) : "glibc default";
+            : NativeHeap.TryLimitArenas(ArenaMax) ? ArenaMax.ToString(System.Globalization.CultureInfo.InvariantCulture) : "glibc default";
         return $"oneDNN primitives {capacity}, malloc arenas {arenas}";
     }
-
-    private static bool TrySetArenaMax(int arenas)
-    {
-        try
-        {
-            return MallOpt(MArenaMax, arenas) == 1;
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            return false; // not glibc (e.g. musl)
-        }
-    }
-
-    [DllImport("libc", EntryPoint = "mallopt")]
-    private static extern int MallOpt(int param, int value);
 }

@@ -3,9 +3,9 @@ using System.Runtime.InteropServices;
 namespace DetailFlow.Core.Runtime;
 
 /// <summary>
-/// The process's native (malloc) heap on Linux: resident size and glibc's <c>malloc_trim</c>. libtorch allocates every
-/// CPU tensor with <c>posix_memalign</c>, and glibc before 2.38 (bug 14581) rarely reuses a freed aligned chunk, so a
-/// training loop leaves free memory inside the heap; <c>malloc_trim(0)</c> hands it back to the kernel (numbers:
+/// The process's native (malloc) heap on Linux: resident size, and glibc's <c>malloc_trim</c>, <c>mallinfo2</c> and
+/// arena cap. libtorch allocates every CPU tensor with <c>posix_memalign</c>, and glibc before 2.38 (bug 14581) rarely
+/// reuses a freed aligned chunk, so a training loop leaves free memory inside the heap; <c>malloc_trim(0)</c> hands it back to the kernel (numbers:
 /// docs/memory.md). Elsewhere (musl, macOS, Windows) <see cref="Trim"/> is a no-op returning false.
 /// </summary>
 public static class NativeHeap
@@ -55,6 +55,22 @@ public static class NativeHeap
 
     private static volatile bool s_mallinfoUnavailable = !OperatingSystem.IsLinux();
 
+    /// <summary>Caps the number of malloc arenas (glibc <c>mallopt(M_ARENA_MAX)</c>); false where the C library has no such setting.</summary>
+    public static bool TryLimitArenas(int arenas)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return MallOpt(MArenaMax, arenas) == 1;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false; // not glibc (e.g. musl)
+        }
+    }
+
+    private const int MArenaMax = -8; // M_ARENA_MAX of malloc.h
+
     [StructLayout(LayoutKind.Sequential)]
     private struct MallInfo2Result
     {
@@ -63,6 +79,9 @@ public static class NativeHeap
 
     [DllImport("libc", EntryPoint = "mallinfo2")]
     private static extern MallInfo2Result MallInfo2();
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    private static extern int MallOpt(int param, int value);
 
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
