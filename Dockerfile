@@ -58,8 +58,11 @@ COPY --from=build /app ./
 # Admin jobs (datasets, runs, checkpoints, jobs.json without Redis) live in /data, writable by the non-root user; mount a
 # volume there (shared by every replica when they share Redis).
 RUN mkdir -p /data && chown $APP_UID /data
+# One malloc arena: glibc reads it at start only; with its default (eight per core) a large model's arenas kept
+# spreading over new pages under load (docs/memory.md).
 ENV ASPNETCORE_HTTP_PORTS=8080 \
     OMP_WAIT_POLICY=PASSIVE \
+    MALLOC_ARENA_MAX=1 \
     Admin__DataFolder=/data
 EXPOSE 8080
 VOLUME /data

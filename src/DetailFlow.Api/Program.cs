@@ -13,6 +13,9 @@ builder.AddDetailFlow();
 
 var app = builder.Build();
 app.Logger.LogInformation("Native caches bounded: {NativeCaches}", nativeCaches);
+if (!NativeCaches.ArenaCapFromStart)
+    app.Logger.LogWarning("MALLOC_ARENA_MAX was not set when the process started: glibc keeps the arenas it made before Main, and under " +
+        "load a large model's resident size keeps growing (docs/memory.md). `dotnet run` and the Docker image set it to 1.");
 app.UseDetailFlow();
 app.MapV1Endpoints();
 app.MapAdminEndpoints();

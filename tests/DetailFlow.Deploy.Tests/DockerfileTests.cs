@@ -113,6 +113,18 @@ public sealed class DockerfileTests
         Assert.Equal(ListenPort, Assert.Single(File.Named("EXPOSE")).Arguments);
     }
 
+    /// <summary>glibc settles its arena cap before the service's Main runs: both ways of
+    /// starting the service a newcomer meets — the image and <c>dotnet run</c>'s launch profile — set one arena.</summary>
+    [Fact]
+    public void TheImageAndTheLaunchProfile_StartTheServiceWithOneMallocArena()
+    {
+        Assert.Equal("1", File.Env().Single(e => e.Stage == "final" && e.Key == "MALLOC_ARENA_MAX").Value);
+        using var launch = System.Text.Json.JsonDocument.Parse(Repo.Read("src/DetailFlow.Api/Properties/launchSettings.json"));
+        var profile = Assert.Single(launch.RootElement.GetProperty("profiles").EnumerateObject()).Value;   // `dotnet run` takes the first
+        Assert.Equal("Project", profile.GetProperty("commandName").GetString());
+        Assert.Equal("1", profile.GetProperty("environmentVariables").GetProperty("MALLOC_ARENA_MAX").GetString());
+    }
+
     [Fact]
     public void EnvSettings_NameExistingConfigurationKeys()
     {

@@ -146,6 +146,9 @@ public sealed class Batcher(
 
     private void Run()
     {
+        logger.LogInformation("Serving plan on {Cores} cores: engine {Threads} torch threads, decode thread {DecodeThreads}, {MaxRows} rows per step " +
+            "(ModelOptions:Threads, DecodeThreads, BatcherOptions:MaxRows; 0 = from the machine)",
+            Environment.ProcessorCount, modelOptions.Value.Threads, modelOptions.Value.EffectiveDecodeThreads, options.Value.MaxRows);
         var host = _host = new ModelHost(loader, state, _decoder, options.Value.MaxRows, logger);
         var rows = new EngineRows(host, state, _decoder, telemetry, logger, stepGate);
         if (!host.TryLoad())

@@ -9,9 +9,9 @@ public sealed class BatcherOptions
     [Range(1, 100_000, ErrorMessage = "BatcherOptions:QueueCapacity must be in 1..100000")]
     public int QueueCapacity { get; set; } = 64;
 
-    /// <summary>KV-cache rows per step (a guided request takes 2).</summary>
-    [Range(2, 4096, ErrorMessage = "BatcherOptions:MaxRows must be in 2..4096 (a guided request needs 2 rows)")]
-    public int MaxRows { get; set; } = 16;
+    /// <summary>KV-cache rows per step (a guided request takes 2); 0 = from the machine (<see cref="Hosting.ServingPlan"/>).</summary>
+    [Range(2, 4096, ErrorMessage = "BatcherOptions:MaxRows must be 0 (from the machine) or in 2..4096 (a guided request needs 2 rows)")]
+    public int MaxRows { get; set; }
 
     /// <summary>Per-request deadline in seconds, queueing included.</summary>
     [Range(1, 3600, ErrorMessage = "BatcherOptions:DeadlineSeconds must be in 1..3600")]

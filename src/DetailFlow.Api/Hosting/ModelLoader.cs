@@ -107,7 +107,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         if (o.DType.ToScalarType() is { } fixedType)
             return (new PrecisionChoice(fixedType, [], "configured", 0), new PrecisionChoice(fixedType, [], "configured", 0));
         var g = gpt.Config;
-        int rows = batcher?.Value.MaxRows ?? new BatcherOptions().MaxRows;
+        int rows = batcher?.Value.MaxRows ?? ServingPlan.ForThisMachine(o.Threads, o.DecodeThreads).MaxRows;
         var gptChoice = PrecisionProbe.Choose(new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)rows * g.GroupSize)),
             device, s_probeBudget * 0.7);
         var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx

@@ -33,17 +33,17 @@ public sealed class ModelOptions
     /// </summary>
     public ModelPrecision DType { get; set; } = ModelPrecision.Auto;
 
-    /// <summary>Torch intra-op threads; 0 = libtorch's default (one per core).</summary>
+    /// <summary>Torch intra-op threads of the engine's steps; 0 = from the machine (<see cref="ServingPlan"/>).</summary>
     public int Threads { get; set; }
 
     /// <summary>
     /// Torch intra-op threads of the decode thread (previews and final images are decoded beside the engine's steps);
-    /// 0 = <see cref="Threads"/>. With <c>Threads = 1</c> and <c>DecodeThreads = 1</c> a 2-core host runs the steps on one
-    /// core and the decoder on the other.
+    /// 0 = from the machine (<see cref="ServingPlan"/>: on a 2-core host the steps get one core and the decoder the other).
     /// </summary>
     public int DecodeThreads { get; set; }
 
-    /// <summary>The decode thread's torch threads in force: <see cref="DecodeThreads"/>, else <see cref="Threads"/> (0 = libtorch's default).</summary>
+    /// <summary>The decode thread's torch threads in force: <see cref="DecodeThreads"/>, else <see cref="Threads"/> (both 0
+    /// only in options not bound by the service: libtorch's default).</summary>
     public int EffectiveDecodeThreads => DecodeThreads > 0 ? DecodeThreads : Threads;
 
     /// <summary>

@@ -24,9 +24,9 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
         if (o.CfgScale is < 1 or double.NaN)
             errors.Add($"ModelOptions:CfgScale = {o.CfgScale}: must be at least 1 (1 = no guidance)");
         if (o.Threads < 0)
-            errors.Add($"ModelOptions:Threads = {o.Threads}: must be 0 (libtorch default) or positive");
+            errors.Add($"ModelOptions:Threads = {o.Threads}: must be 0 (from the machine: ServingPlan) or positive");
         if (o.DecodeThreads < 0)
-            errors.Add($"ModelOptions:DecodeThreads = {o.DecodeThreads}: must be 0 (same as Threads) or positive");
+            errors.Add($"ModelOptions:DecodeThreads = {o.DecodeThreads}: must be 0 (from the machine: ServingPlan) or positive");
         if (o.OnnxThreads < 0)
             errors.Add($"ModelOptions:OnnxThreads = {o.OnnxThreads}: must be 0 (DecodeThreads or Threads, else one per core) or positive");
         if (!Enum.IsDefined(o.DecoderBackend))

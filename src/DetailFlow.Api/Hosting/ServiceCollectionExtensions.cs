@@ -25,9 +25,11 @@ public static class ServiceCollectionExtensions
             Path = "appsettings.json", Optional = true, FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
         });
         var services = builder.Services;
-        services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).PostConfigure(DefaultModel.Apply).ValidateOnStart();
+        services.AddOptions<ModelOptions>().BindConfiguration(nameof(ModelOptions)).PostConfigure(DefaultModel.Apply)
+            .PostConfigure(ServingPlan.Apply).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ModelOptions>, ModelOptionsValidator>();
-        services.AddOptions<BatcherOptions>().BindConfiguration(nameof(BatcherOptions)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<BatcherOptions>().BindConfiguration(nameof(BatcherOptions))
+            .PostConfigure<IOptions<ModelOptions>>((b, m) => ServingPlan.Apply(b, m.Value)).ValidateDataAnnotations().ValidateOnStart();
         // SIGTERM: Kestrel stops accepting and waits for in-flight requests, the batcher drains; both within this timeout.
         services.AddOptions<HostOptions>().Configure<IOptions<BatcherOptions>>((host, batcher) =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(batcher.Value.DrainSeconds + ShutdownMarginSeconds));
