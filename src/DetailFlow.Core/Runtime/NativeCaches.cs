@@ -6,8 +6,8 @@ namespace DetailFlow.Core.Runtime;
 /// shapes with its rows and their phases (a GPT-L soak still compiled about 20 new ones a minute after four minutes, and
 /// the C heap in use grew with them). glibc opens up to eight arenas per core as threads contend; each keeps its own free
 /// memory, and a GPT-L service's arenas kept spreading over new pages while the memory in use stayed flat; with one
-/// arena its resident size grew a third as fast (docs/memory.md). Call before libtorch loads: oneDNN reads its capacity once, from the native environment
-/// (<see cref="NativeEnvironment"/>). A value set in the environment wins.
+/// arena its resident size grew a third as fast (docs/memory.md). Call before libtorch loads: oneDNN reads its capacity
+/// once, from the native environment (<see cref="NativeEnvironment"/>). A value set in the environment wins.
 /// </summary>
 public static class NativeCaches
 {
@@ -32,7 +32,7 @@ public static class NativeCaches
         if (!OperatingSystem.IsLinux()) return "platform defaults";
         string capacity = NativeEnvironment.PreferDefault(CapacityVariable,
             PrimitiveCacheCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        string arenas = Environment.GetEnvironmentVariable(ArenaVariable) is { Length: > 0 } set ? set
+        string arenas = ArenaCapFromStart ? Environment.GetEnvironmentVariable(ArenaVariable)!
             : NativeHeap.TryLimitArenas(ArenaMax) ? $"no new ones ({ArenaVariable} unset at start)" : "glibc default";
         return $"oneDNN primitives {capacity}, malloc arenas {arenas}";
     }

@@ -5,8 +5,8 @@ namespace DetailFlow.Core.Runtime;
 /// <summary>
 /// The process's native (malloc) heap on Linux: resident size, and glibc's <c>malloc_trim</c>, <c>mallinfo2</c> and
 /// arena cap. libtorch allocates every CPU tensor with <c>posix_memalign</c>, and glibc before 2.38 (bug 14581) rarely
-/// reuses a freed aligned chunk, so a training loop leaves free memory inside the heap; <c>malloc_trim(0)</c> hands it back to the kernel (numbers:
-/// docs/memory.md). Elsewhere (musl, macOS, Windows) <see cref="Trim"/> is a no-op returning false.
+/// reuses a freed aligned chunk, so a training loop leaves free memory inside the heap; <c>malloc_trim(0)</c> hands it
+/// back to the kernel (numbers: docs/memory.md). Elsewhere (musl, macOS, Windows) <see cref="Trim"/> is a no-op returning false.
 /// </summary>
 public static class NativeHeap
 {
