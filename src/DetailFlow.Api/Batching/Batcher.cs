@@ -36,9 +36,9 @@ public sealed class Batcher(
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
     private readonly CompletionRate _rate = new();
-    // libtorch's freed aligned chunks are not reused on glibc < 2.38: trimmed once 8 MB built up over the working set's
-    // high-water of the 30 s after the last trim; a small budget keeps the sawtooth fine (docs/memory.md)
-    private readonly NativeHeapTrimmer _heap = new(8L << 20, TimeSpan.FromSeconds(1), settleChecks: 30);
+    // Free native heap is returned every 5 s while steps run (a trim costs 15–40 ms on a GPT-L heap); between trims the
+    // resident size rises with the steps' transient blocks and falls back at the next trim (docs/memory.md)
+    private readonly NativeHeapTrimmer _heap = NativeHeapTrimmer.Every(TimeSpan.FromSeconds(5));
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);

@@ -147,16 +147,54 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             throw new InvalidOperationException($"{labelsField}: {o.Labels.Count} labels, but the model has {g.NumClasses} classes");
     }
 
-    /// <summary>One forward and one decode, so the first request does not pay for libtorch's lazy initialisation.</summary>
-    private static void Warmup(LoadedModel m)
+    /// <summary>
+    /// One forward and one decode, so the first request does not pay for libtorch's lazy initialisation; then, in a
+    /// reduced precision on a CPU, the product kernels of every row count the steps and the decoder calls round to
+    /// (<see cref="GemmRows"/>), each under the thread count of the thread that will run it.
+    /// </summary>
+    private void Warmup(LoadedModel m)
     {
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var codes = torch.zeros(1, m.GptConfig.EffectiveCausalNum, torch.int64, device: m.Gpt.Device);
-        var classes = torch.zeros(1, torch.int64, device: m.Gpt.Device);
-        _ = m.Gpt.Forward(codes, classes);
-        int t = m.Schedule.ValidPrefixes[0];
-        _ = m.Previews.Render([new PreviewItem(new long[t], t)]);
+        using (torch.no_grad())
+        using (torch.NewDisposeScope())
+        {
+            var codes = torch.zeros(1, m.GptConfig.EffectiveCausalNum, torch.int64, device: m.Gpt.Device);
+            var classes = torch.zeros(1, torch.int64, device: m.Gpt.Device);
+            _ = m.Gpt.Forward(codes, classes);
+            int t = m.Schedule.ValidPrefixes[0];
+            _ = m.Previews.Render([new PreviewItem(new long[t], t)]);
+        }
+        var o = options.Value;
+        int rows = batcher?.Value.MaxRows ?? ServingPlan.ForThisMachine(o.Threads, o.DecodeThreads).MaxRows;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int products = GemmRows.Warm(m.Gpt, GemmRows.BucketsUpTo((long)rows * m.GptConfig.GroupSize));
+        if (m.Decoder is TorchDecoderBackend)
+        {
+            TorchThreads.Configure(o.EffectiveDecodeThreads);
+            try { products += GemmRows.Warm(m.Tokenizer, DecoderRows(m.Schedule, rows)); }
+            finally { TorchThreads.Configure(o.Threads); }
+        }
+        if (products > 0)
+            logger.LogInformation("Model {Name}: {Products} product kernels compiled in {Seconds:F2} s (row counts rounded up to a few sizes)",
+                m.Name, products, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The row counts of the decoder's products when it decodes up to <paramref name="images"/> scheduled prefixes of one
+    /// resolution at once: the g² + t tokens of its layers, the g² grid tokens of <c>to_pixel</c>, the t latents of
+    /// <c>post_quant_conv</c>.
+    /// </summary>
+    private static IEnumerable<long> DecoderRows(ResolutionSchedule schedule, int images)
+    {
+        foreach (int t in schedule.ValidPrefixes)
+        {
+            long grid = schedule.DecoderResolution(t) / schedule.DecPatchSize;
+            for (long b = 1; b <= images; b++)
+            {
+                yield return b * (grid * grid + t);
+                yield return b * grid * grid;
+                yield return b * t;
+            }
+        }
     }
 
     private static IReadOnlyList<string> ReadLabels(ModelOptions o) =>

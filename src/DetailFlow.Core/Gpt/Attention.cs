@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,7 +7,8 @@ namespace DetailFlow.Core.Gpt;
 
 /// <summary>
 /// Multi-head self-attention (spec §6.2): fused <c>wqkv</c> (q, k, v as contiguous D-row blocks), 2-D rotary on q and k,
-/// SDPA with scale 1/√hd and an explicit boolean mask, <c>wo</c>. No biases. With a <see cref="KvCache"/> the new keys
+/// SDPA with scale 1/√hd and an explicit boolean mask, <c>wo</c>. No biases. The projections' rows are rounded up
+/// (<see cref="GemmRows"/>) where kernels are compiled per shape. With a <see cref="KvCache"/> the new keys
 /// and values are written at their absolute positions and the queries attend over the cached rows. In a packed forward
 /// (<see cref="AttentionContext.Packed"/>) the projections see only the real positions.
 /// </summary>
@@ -39,7 +41,7 @@ public sealed class Attention : nn.Module
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], l = x.shape[1];
-        var projected = wqkv.forward(x);                                                // [B, L, 3D] or [1, T, 3D]
+        var projected = GemmRows.Linear(wqkv, x);                                       // [B, L, 3D] or [1, T, 3D]
         var packed = context.Packed;
         if (packed is not null)
         {
@@ -65,6 +67,6 @@ public sealed class Attention : nn.Module
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask, p: training ? _attnDropout : 0); // [B, H, L, hd]
         var merged = attended.transpose(1, 2).reshape(b, l, _dim);                      // [B, L, D]
         if (packed is not null) merged = merged.view(b * l, _dim).index_select(0, packed).unsqueeze(0); // [1, T, D]
-        return resid_dropout.forward(wo.forward(merged)).MoveToOuterDisposeScope();
+        return resid_dropout.forward(GemmRows.Linear(wo, merged)).MoveToOuterDisposeScope();
     }
 }

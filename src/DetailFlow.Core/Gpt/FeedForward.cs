@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,6 +25,6 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return ffn_dropout.forward(w2.forward(nn.functional.silu(w1.forward(x)) * w3.forward(x))).MoveToOuterDisposeScope();
+        return ffn_dropout.forward(GemmRows.RowWise(x, h => w2.forward(nn.functional.silu(w1.forward(h)) * w3.forward(h)))).MoveToOuterDisposeScope();
     }
 }

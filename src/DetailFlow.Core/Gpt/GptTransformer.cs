@@ -1,4 +1,5 @@
 using DetailFlow.Core.Checkpoints;
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -124,7 +125,7 @@ public sealed class GptTransformer : nn.Module
     public Tensor Head(Tensor h)
     {
         using var scope = torch.NewDisposeScope();
-        return output.forward(norm.forward(h)).to(float32).MoveToOuterDisposeScope();
+        return GemmRows.RowWise(h, x => output.forward(norm.forward(x))).to(float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>

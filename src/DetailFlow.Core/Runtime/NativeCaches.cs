@@ -2,17 +2,22 @@ namespace DetailFlow.Core.Runtime;
 
 /// <summary>
 /// Bounds two native caches that a long-running service otherwise lets grow for an hour (docs/memory.md, issue 17).
-/// oneDNN keeps every GEMM it JIT-compiled, one per distinct shape, up to 1024 of them; a continuous batch changes its
-/// shapes with its rows and their phases (a GPT-L soak still compiled about 20 new ones a minute after four minutes, and
-/// the C heap in use grew with them). glibc opens up to eight arenas per core as threads contend; each keeps its own free
-/// memory, and a GPT-L service's arenas kept spreading over new pages while the memory in use stayed flat; with one
-/// arena its resident size grew a third as fast (docs/memory.md). Call before libtorch loads: oneDNN reads its capacity
-/// once, from the native environment (<see cref="NativeEnvironment"/>). A value set in the environment wins.
+/// oneDNN keeps every GEMM it JIT-compiled, one per distinct shape; a continuous batch changes its shapes with its rows
+/// and their phases (a GPT-L soak still compiled about 20 new ones a minute after four minutes, and the C heap in use grew
+/// with them). <see cref="GemmRows"/> rounds the row counts so that the set is small and compiled at start; the cache
+/// must hold all of it, or it evicts and recompiles them in turn. glibc opens up to eight arenas per core as threads
+/// contend; each keeps its own free memory, and a GPT-L service's arenas kept spreading over new pages while the memory
+/// in use stayed flat; with one arena its resident size grew a third as fast (docs/memory.md). Call before libtorch
+/// loads: oneDNN reads its capacity once, from the native environment (<see cref="NativeEnvironment"/>). A value set in
+/// the environment wins.
 /// </summary>
 public static class NativeCaches
 {
-    /// <summary>oneDNN primitives kept (its default is 1024): the shapes of a few steps, a few megabytes of kernels.</summary>
-    public const int PrimitiveCacheCapacity = 256;
+    /// <summary>
+    /// oneDNN primitives kept (its default, stated because a smaller cache evicts the warmed set): a GPT-L service on 2
+    /// cores warms about 240 (<see cref="GemmRows.Warm"/>); continuation prefixes and unusual batches add a few more.
+    /// </summary>
+    public const int PrimitiveCacheCapacity = 1024;
 
     /// <summary>glibc arenas (its default is eight per core).</summary>
     public const int ArenaMax = 1;

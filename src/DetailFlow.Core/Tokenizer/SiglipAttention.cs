@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -39,10 +40,10 @@ public sealed class SiglipAttention : nn.Module
         using var scope = NewDisposeScope();
         long b = hiddenStates.shape[0], l = hiddenStates.shape[1];
         long headDim = HiddenSize / NumHeads;
-        Tensor Heads(Linear proj) => proj.forward(hiddenStates).view(b, l, NumHeads, headDim).transpose(1, 2); // [B, H, L, D/H]
+        Tensor Heads(Linear proj) => GemmRows.Linear(proj, hiddenStates).view(b, l, NumHeads, headDim).transpose(1, 2); // [B, H, L, D/H]
         // SDPA's default scale is 1/√(D/H), the SigLIP2 scale.
         var attended = F.scaled_dot_product_attention(Heads(q_proj), Heads(k_proj), Heads(v_proj), additiveMask); // [B, H, L, D/H]
         var merged = attended.transpose(1, 2).reshape(b, l, HiddenSize); // [B, L, D]
-        return out_proj.forward(merged).MoveToOuterDisposeScope();
+        return GemmRows.Linear(out_proj, merged).MoveToOuterDisposeScope();
     }
 }

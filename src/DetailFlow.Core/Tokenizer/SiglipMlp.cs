@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,7 +21,6 @@ public sealed class SiglipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = nn.functional.gelu(fc1.forward(x), GELU.Approximate.tanh); // [B, L, I]
-        return fc2.forward(h).MoveToOuterDisposeScope();
+        return GemmRows.RowWise(x, h => fc2.forward(nn.functional.gelu(fc1.forward(h), GELU.Approximate.tanh))).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -22,6 +23,6 @@ public sealed class ToPixel : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor gridTokens)
     {
         using var scope = NewDisposeScope();
-        return PatchLayout.Unpatchify(model.forward(gridTokens), PatchSize).MoveToOuterDisposeScope();
+        return PatchLayout.Unpatchify(GemmRows.Linear(model, gridTokens), PatchSize).MoveToOuterDisposeScope();
     }
 }

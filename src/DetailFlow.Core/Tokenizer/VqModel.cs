@@ -1,4 +1,5 @@
 using DetailFlow.Core.Checkpoints;
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -172,7 +173,7 @@ public sealed class VqModel : nn.Module
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
         var vectors = quantize.GetCodebookEntry(codes.to(Device));       // [B, t', d]
-        var latents = post_quant_conv.forward(vectors.to(DType));        // [B, t', D_dec]
+        var latents = GemmRows.Linear(post_quant_conv, vectors.to(DType)); // [B, t', D_dec]
         return decoder.Forward(latents, prefixLengths, imageSize).MoveToOuterDisposeScope();
     }
 
@@ -183,7 +184,7 @@ public sealed class VqModel : nn.Module
             throw new ArgumentException($"code vectors must be [B, t', {Config.CodebookEmbedDim}], got [{string.Join(", ", quant.shape)}]", nameof(quant));
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
-        var latents = post_quant_conv.forward(quant.to(Device).to(DType)); // [B, t', D_dec]
+        var latents = GemmRows.Linear(post_quant_conv, quant.to(Device).to(DType)); // [B, t', D_dec]
         return decoder.Forward(latents, t, imageSize).MoveToOuterDisposeScope();
     }
 
