@@ -26,6 +26,9 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
     /// <summary>The probe's time for both models together (the bound: 2 s at load); the GPT gets 70 %.</summary>
     private static readonly TimeSpan s_probeBudget = TimeSpan.FromSeconds(1.8);
 
+    /// <summary>Rows per engine step: BatcherOptions:MaxRows, else the serving plan's for this machine.</summary>
+    private int StepRows => batcher?.Value.MaxRows ?? ServingPlan.ForThisMachine(options.Value.Threads, options.Value.DecodeThreads).MaxRows;
+
     /// <summary>The configured model (<see cref="ModelOptions"/>).</summary>
     public ModelSource Configured
     {
@@ -107,7 +110,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         if (o.DType.ToScalarType() is { } fixedType)
             return (new PrecisionChoice(fixedType, [], "configured", 0), new PrecisionChoice(fixedType, [], "configured", 0));
         var g = gpt.Config;
-        int rows = batcher?.Value.MaxRows ?? ServingPlan.ForThisMachine(o.Threads, o.DecodeThreads).MaxRows;
+        int rows = StepRows;
         var gptChoice = PrecisionProbe.Choose(new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)rows * g.GroupSize)),
             device, s_probeBudget * 0.7);
         var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
@@ -164,7 +167,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             _ = m.Previews.Render([new PreviewItem(new long[t], t)]);
         }
         var o = options.Value;
-        int rows = batcher?.Value.MaxRows ?? ServingPlan.ForThisMachine(o.Threads, o.DecodeThreads).MaxRows;
+        int rows = StepRows;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int products = GemmRows.Warm(m.Gpt, GemmRows.BucketsUpTo((long)rows * m.GptConfig.GroupSize));
         if (m.Decoder is TorchDecoderBackend)

@@ -44,7 +44,8 @@ public static class GemmRows
         using var scope = NewDisposeScope();
         // Always as a matrix: torch runs a biased linear on [M, K] and on [B, L, K] through different kernels.
         var matrix = x.reshape(rows, k);
-        var padded = Bucket(rows) == rows ? matrix : nn.functional.pad(matrix, [0, 0, 0, Bucket(rows) - rows]); // [bucket, K]
+        long bucket = Bucket(rows);
+        var padded = bucket == rows ? matrix : nn.functional.pad(matrix, [0, 0, 0, bucket - rows]);            // [bucket, K]
         var y = f(padded);                                                                                      // [bucket, N]
         long[] shape = [.. x.shape[..^1], y.shape[^1]];
         return y.narrow(0, 0, rows).view(shape).MoveToOuterDisposeScope();
@@ -71,8 +72,7 @@ public static class GemmRows
             .ToList();
         if (linears.Count == 0) return 0;
         var weight = linears[0].weight!;
-        using var probe = torch.zeros(1, dtype: weight.dtype, device: weight.device);
-        if (!Pads(probe)) return 0;
+        if (!Pads(weight)) return 0;
         int products = 0;
         using var noGrad = torch.no_grad();
         foreach (long m in rows.Select(Bucket).Distinct().Order())
