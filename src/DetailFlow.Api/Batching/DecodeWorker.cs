@@ -25,7 +25,7 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 
 /// <summary>
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
-/// (<see cref="Post"/>) into images — everything waiting in one go, one decoder call per model and resolution
+/// (<see cref="Post"/>) into images — everything waiting in one go, batched per model and resolution
 /// (<see cref="PreviewRenderer"/>) — then queues their PNG encoding on the thread pool (<see cref="PngEncoder.Fast"/> for
 /// previews, <see cref="PngEncoder.Compact"/> for final images), in the order they were posted. It runs beside the
 /// inference thread so that a finished request's full-resolution decode does not stall the steps of the rows still

@@ -26,8 +26,15 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public IDecoderBackend Decoder { get; } = decoder ?? new TorchDecoderBackend(tokenizer);
 
     /// <summary>Code prefixes → RGB at their scheduled resolutions (decode thread only).</summary>
-    public PreviewRenderer Previews => _previews ??= new PreviewRenderer(new PreviewDecoder(Decoder, Schedule.DecoderResolution));
+    public PreviewRenderer Previews => _previews ??= new PreviewRenderer(PreviewDecoder);
     private PreviewRenderer? _previews;
+
+    /// <summary>The decoder calls' split (decode thread; the loader reads its row counts to warm the kernels).</summary>
+    public PreviewDecoder PreviewDecoder => _previewDecoder ??= new PreviewDecoder(Decoder, Schedule.DecoderResolution, DecodeRowsPerCall);
+    private PreviewDecoder? _previewDecoder;
+
+    /// <summary>Most decoder tokens in one decoder call (ModelOptions:DecodeRowsPerCall).</summary>
+    public int DecodeRowsPerCall { get; init; } = PreviewDecoder.DefaultRowsPerCall;
 
     /// <summary>Class labels by id; empty when none were configured (classes are then addressed by id only).</summary>
     public IReadOnlyList<string> Labels { get; } = labels;

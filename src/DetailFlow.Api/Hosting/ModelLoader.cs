@@ -64,19 +64,27 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var o = options.Value;
         TorchThreads.Configure(o.Threads);   // the inference thread's intra-op budget
         var device = torch.device(o.Device);
-        var fixedType = o.DType.ToScalarType() ?? ScalarType.Float32;
+        GptConfig gptConfig;
+        try { gptConfig = GptTransformer.ConfigBeside(Existing(source.GptPath)); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        { throw new InvalidOperationException($"{gptField} = '{source.GptPath}': cannot load the GPT: {e.Message}", e); }
+        TokenizerConfig tokenizerConfig;
+        try { tokenizerConfig = VqModel.ConfigBeside(Existing(source.TokenizerPath)); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        { throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e); }
+        // Chosen from the configs before any weight is read: each model is built in its precision and never held twice.
+        var (gptChoice, decoderChoice) = ChoosePrecisions(o, gptConfig, tokenizerConfig, device);
         GptTransformer gpt;
-        try { gpt = GptTransformer.Load(source.GptPath, entry: source.GptEntry, dtype: fixedType, device: device); }
+        try { gpt = GptTransformer.Load(source.GptPath, gptConfig, source.GptEntry, gptChoice.Chosen, device); }
         catch (Exception e) when (e is not OutOfMemoryException)
         { throw new InvalidOperationException($"{gptField} = '{source.GptPath}': cannot load the GPT: {e.Message}", e); }
         VqModel vq;
-        try { vq = VqModel.Load(source.TokenizerPath, dtype: fixedType, device: device, decoderOnly: true); }
+        try { vq = VqModel.Load(source.TokenizerPath, tokenizerConfig, dtype: decoderChoice.Chosen, device: device, decoderOnly: true); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             gpt.Dispose();
             throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
         }
-        var (gptChoice, decoderChoice) = ChoosePrecisions(o, gpt, vq, device);
         IDecoderBackend decoder;
         try { decoder = (decoders ?? CreateDecoder)(o, vq); }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -89,6 +97,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, gpt.DType, vq.DType), decoder)
         {
             Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
+            DecodeRowsPerCall = o.DecodeRowsPerCall > 0 ? o.DecodeRowsPerCall : PreviewDecoder.DefaultRowsPerCall,
         };
         try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }
@@ -105,22 +114,23 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
     /// guided request's step (2 rows × G codes) and at a full batch (BatcherOptions:MaxRows × G), the decoder at one
     /// and at four full-resolution images. The ONNX decoder runs float32 whatever the weights are.
     /// </summary>
-    private (PrecisionChoice Gpt, PrecisionChoice Decoder) ChoosePrecisions(ModelOptions o, GptTransformer gpt, VqModel vq, Device device)
+    private (PrecisionChoice Gpt, PrecisionChoice Decoder) ChoosePrecisions(ModelOptions o, GptConfig g, TokenizerConfig tokenizer, Device device)
     {
         if (o.DType.ToScalarType() is { } fixedType)
             return (new PrecisionChoice(fixedType, [], "configured", 0), new PrecisionChoice(fixedType, [], "configured", 0));
-        var g = gpt.Config;
         int rows = StepRows;
         var gptChoice = PrecisionProbe.Choose(new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)rows * g.GroupSize)),
             device, s_probeBudget * 0.7);
         var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
             ? new PrecisionChoice(ScalarType.Float32, [], "the ONNX decoder runs float32", 0)
-            : PrecisionProbe.Choose(new ProbeWorkload("the decoder", StepShapes.Decoder(vq.Config, 1), StepShapes.Decoder(vq.Config, 4)),
+            : PrecisionProbe.Choose(new ProbeWorkload("the decoder", StepShapes.Decoder(tokenizer, 1), StepShapes.Decoder(tokenizer, 4)),
                 device, s_probeBudget * 0.3);
-        if (gptChoice.Chosen != gpt.DType) gpt.to(gptChoice.Chosen);
-        if (decoderChoice.Chosen != vq.DType) vq.MoveTo(decoderChoice.Chosen);
         return (gptChoice, decoderChoice);
     }
+
+    /// <summary><paramref name="path"/>, or the loaders' own error when no such file exists (before its config is looked for).</summary>
+    private static string Existing(string path) =>
+        File.Exists(path) ? path : throw new FileNotFoundException($"checkpoint not found: {path}", path);
 
     /// <summary>The configured decoder backend over the loaded tokenizer (the default <see cref="DecoderBackendFactory"/>).</summary>
     public static IDecoderBackend CreateDecoder(ModelOptions o, VqModel vq)
@@ -173,7 +183,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         if (m.Decoder is TorchDecoderBackend)
         {
             TorchThreads.Configure(o.EffectiveDecodeThreads);
-            try { products += GemmRows.Warm(m.Tokenizer, DecoderRows(m.Schedule, rows)); }
+            try { products += GemmRows.Warm(m.Tokenizer, DecoderRows(m.Schedule, m.PreviewDecoder, rows)); }
             finally { TorchThreads.Configure(o.Threads); }
         }
         if (products > 0)
@@ -183,18 +193,18 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
 
     /// <summary>
     /// The row counts of the decoder's products when it decodes up to <paramref name="images"/> scheduled prefixes of one
-    /// resolution at once: the g² + t tokens of its layers, the g² grid tokens of <c>to_pixel</c>, the t latents of
-    /// <c>post_quant_conv</c>.
+    /// resolution at once, in calls split as <paramref name="decoder"/> splits them: the g² + t tokens of its layers, the
+    /// g² grid tokens of <c>to_pixel</c>, the t latents of <c>post_quant_conv</c>.
     /// </summary>
-    private static IEnumerable<long> DecoderRows(ResolutionSchedule schedule, int images)
+    private static IEnumerable<long> DecoderRows(ResolutionSchedule schedule, PreviewDecoder decoder, int images)
     {
         foreach (int t in schedule.ValidPrefixes)
         {
-            long grid = schedule.DecoderResolution(t) / schedule.DecPatchSize;
-            for (long b = 1; b <= images; b++)
+            long tokens = decoder.TokensOf(t);
+            for (long b = 1; b <= Math.Min(images, decoder.ImagesPerCall(t)); b++)
             {
-                yield return b * (grid * grid + t);
-                yield return b * grid * grid;
+                yield return b * tokens;
+                yield return b * (tokens - t);
                 yield return b * t;
             }
         }

@@ -42,6 +42,13 @@ public sealed class ModelOptions
     /// </summary>
     public int DecodeThreads { get; set; }
 
+    /// <summary>
+    /// Most decoder tokens (images × (grid cells + latents)) in one decoder call; the decode thread splits larger batches.
+    /// 0 = <see cref="Core.Imaging.PreviewDecoder.DefaultRowsPerCall"/> (two 256 px images of DetailFlow-16): bigger calls
+    /// are no faster per image on a CPU and leave more freed activations resident between heap trims (docs/memory.md).
+    /// </summary>
+    public int DecodeRowsPerCall { get; set; }
+
     /// <summary>The decode thread's torch threads in force: <see cref="DecodeThreads"/>, else <see cref="Threads"/> (both 0
     /// only in options not bound by the service: libtorch's default).</summary>
     public int EffectiveDecodeThreads => DecodeThreads > 0 ? DecodeThreads : Threads;

@@ -24,7 +24,9 @@ public sealed class GptTransformer : nn.Module
     public readonly Linear output;
     private readonly Rotary2D _rotary;
 
-    public GptTransformer(GptConfig config) : base(nameof(GptTransformer))
+    /// <param name="config">The architecture.</param>
+    /// <param name="dtype">Weight precision; each block is converted as it is built, so the model never exists whole in float32.</param>
+    public GptTransformer(GptConfig config, ScalarType dtype = ScalarType.Float32) : base(nameof(GptTransformer))
     {
         Config = config.Validate();
         Layout = SequenceLayout.Of(config);
@@ -32,13 +34,17 @@ public sealed class GptTransformer : nn.Module
         tok_embeddings = nn.Embedding(config.VocabSize, config.Dim);
         tok_dropout = nn.Dropout(config.TokenDropoutP);
         spe_tok_embeddings = new SpecialTokenEmbedding(config);
-        layers = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.NLayer).Select(i => new TransformerBlock(config, i)).ToArray());
+        layers = new ModuleList<TransformerBlock>(Enumerable.Range(0, config.NLayer).Select(i => Converted(new TransformerBlock(config, i), dtype)).ToArray());
         norm = new RmsNorm(config.Dim, config.NormEps);
         output = nn.Linear(config.Dim, config.VocabSize, hasBias: false);
         _rotary = new Rotary2D(config);
         RegisterComponents();
+        if (dtype != ScalarType.Float32) this.to(dtype);
         eval(); // dropout (token, residual, FFN, class label) is on only after an explicit train()
     }
+
+    private static TransformerBlock Converted(TransformerBlock block, ScalarType dtype) =>
+        dtype == ScalarType.Float32 ? block : block.to(dtype);
 
     public GptConfig Config { get; }
 
@@ -137,27 +143,26 @@ public sealed class GptTransformer : nn.Module
     public static GptTransformer Load(string checkpointPath, GptConfig? config = null, CheckpointEntry entry = CheckpointEntry.Ema,
         ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        config ??= FindConfig(checkpointPath);
-        var model = new GptTransformer(config);
+        config ??= ConfigBeside(checkpointPath);
+        // Built in its precision before the weights arrive: loading holds the model once and one chunk of the file.
+        var model = new GptTransformer(config, dtype);
         bool loaded = false;
-        var stateDict = CheckpointReader.Read(checkpointPath, entry);
         try
         {
-            StateDictLoader.Load(model, stateDict, checkpointPath);
+            StateDictLoader.LoadFile(model, checkpointPath, entry);
             loaded = true;
         }
         finally
         {
-            foreach (var t in stateDict.Values) t.Dispose();
             if (!loaded) model.Dispose();
         }
-        if (dtype != ScalarType.Float32) model.to(dtype);
         if (device is not null) model.to(device);
         model.eval();
         return model;
     }
 
-    private static GptConfig FindConfig(string checkpointPath)
+    /// <summary>The config files beside a checkpoint, as <see cref="Load"/> finds them.</summary>
+    public static GptConfig ConfigBeside(string checkpointPath)
     {
         string json = ConfigJson.FindConfigJson(checkpointPath)
             ?? throw new FileNotFoundException(

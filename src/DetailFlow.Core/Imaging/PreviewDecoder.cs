@@ -7,29 +7,49 @@ namespace DetailFlow.Core.Imaging;
 
 /// <summary>
 /// Coarse-to-fine previews (spec §8, "next-detail" prefixes): each item's first t codes are decoded at the scheduled
-/// decoder resolution d_t. Items are grouped by resolution and each group is one batched decoder forward; items of a
-/// group with different t are padded and their extra latents masked (<see cref="IDecoderBackend.Decode"/>).
-/// The schedule is passed as a function t → d_t (e.g. <c>ResolutionSchedule.For(config).DecoderResolution</c>).
-/// The decoder backend (TorchSharp or ONNX Runtime) stays the caller's.
+/// decoder resolution d_t. Items are grouped by resolution and each group is decoded in batched forwards; items of one
+/// call with different t are padded and their extra latents masked (<see cref="IDecoderBackend.Decode"/>).
+/// A group's call holds at most <see cref="RowsPerCall"/> decoder tokens (images × (grid + t)), one image at least: the
+/// activations a call leaves behind in the heap grow with its rows, and past about a thousand rows a larger call is no
+/// faster per image (docs/memory.md). The schedule is passed as a function t → d_t (e.g.
+/// <c>ResolutionSchedule.For(config).DecoderResolution</c>). The decoder backend (TorchSharp or ONNX Runtime) stays the caller's.
 /// </summary>
 public sealed class PreviewDecoder
 {
+    /// <summary>Decoder tokens per call unless the caller chooses: two 256 px images of a 16-px-patch decoder with 128 latents.</summary>
+    public const int DefaultRowsPerCall = 1024;
+
     private readonly IDecoderBackend _backend;
     private readonly Func<int, int> _resolutionOf;
 
-    public PreviewDecoder(IDecoderBackend backend, Func<int, int> resolutionOf)
+    public PreviewDecoder(IDecoderBackend backend, Func<int, int> resolutionOf, int rowsPerCall = DefaultRowsPerCall)
     {
         _backend = backend ?? throw new ArgumentNullException(nameof(backend));
         _resolutionOf = resolutionOf ?? throw new ArgumentNullException(nameof(resolutionOf));
+        if (rowsPerCall < 1) throw new ArgumentOutOfRangeException(nameof(rowsPerCall), rowsPerCall, "a decoder call needs at least one row");
+        RowsPerCall = rowsPerCall;
     }
 
     /// <summary>Previews decoded by the TorchSharp modules of <paramref name="model"/>.</summary>
-    public PreviewDecoder(VqModel model, Func<int, int> resolutionOf)
-        : this(new TorchDecoderBackend(model ?? throw new ArgumentNullException(nameof(model))), resolutionOf)
+    public PreviewDecoder(VqModel model, Func<int, int> resolutionOf, int rowsPerCall = DefaultRowsPerCall)
+        : this(new TorchDecoderBackend(model ?? throw new ArgumentNullException(nameof(model))), resolutionOf, rowsPerCall)
     {
     }
 
     public IDecoderBackend Backend => _backend;
+
+    /// <summary>Most decoder tokens (images × (grid cells + latents)) in one decoder call; a call decodes one image at least.</summary>
+    public int RowsPerCall { get; }
+
+    /// <summary>Decoder tokens of one image of prefix length t: the d_t / patch grid and the t latents.</summary>
+    public int TokensOf(int t)
+    {
+        int grid = ResolutionOf(t) / _backend.PatchSize;
+        return grid * grid + t;
+    }
+
+    /// <summary>Images of prefix length t one call decodes at most.</summary>
+    public int ImagesPerCall(int t) => Math.Max(1, RowsPerCall / TokensOf(t));
 
     /// <summary>Resolution d_t of prefix length t under the schedule, checked against the decoder.</summary>
     public int ResolutionOf(int t)
@@ -45,7 +65,7 @@ public sealed class PreviewDecoder
 
     /// <summary>
     /// Float pixels per item, in item order: float32 CPU tensors [3, d_t, d_t], nominal range [−1, 1]. The caller owns
-    /// (and disposes) them. One decoder forward per distinct resolution.
+    /// (and disposes) them. One decoder forward per distinct resolution, split at <see cref="RowsPerCall"/>.
     /// </summary>
     public IReadOnlyList<PreviewPixels> DecodePixels(IReadOnlyList<PreviewItem> items)
     {
@@ -76,21 +96,38 @@ public sealed class PreviewDecoder
     private void DecodeGroups(IReadOnlyList<PreviewItem> items, int[] resolutions, PreviewPixels[] results)
     {
         foreach (var group in Enumerable.Range(0, items.Count).GroupBy(i => resolutions[i]))
-        {
-            int[] members = group.ToArray();
-            int[] prefixes = members.Select(i => items[i].PrefixLength).ToArray();
-            int longest = prefixes.Max();
-            var codes = new long[members.Length * longest]; // padding code 0 is masked out by the decoder
-            for (int k = 0; k < members.Length; k++)
-                items[members[k]].Codes.Span[..prefixes[k]].CopyTo(codes.AsSpan(k * longest, prefixes[k]));
+            foreach (var call in Calls(group.OrderBy(i => items[i].PrefixLength).ToArray(), items))
+                DecodeCall(items, call, group.Key, results);
+    }
 
-            using var noGrad = torch.no_grad();
-            using var scope = NewDisposeScope();
-            using var codeTensor = torch.tensor(codes, [members.Length, longest]);
-            var pixels = _backend.Decode(codeTensor, prefixes, group.Key); // float32 CPU [b, 3, d, d]
-            for (int k = 0; k < members.Length; k++)
-                results[members[k]] = new PreviewPixels(prefixes[k], group.Key, pixels[k].clone().DetachFromDisposeScope());
+    /// <summary>Splits one resolution's items (shortest prefix first) into calls of at most <see cref="RowsPerCall"/> tokens.</summary>
+    private IEnumerable<int[]> Calls(int[] members, IReadOnlyList<PreviewItem> items)
+    {
+        int start = 0;
+        for (int end = 1; end <= members.Length; end++)
+        {
+            // Prefixes ascend, so the last item is the call's longest: every image is padded to its token count.
+            bool full = end == members.Length || (end + 1 - start) * TokensOf(items[members[end]].PrefixLength) > RowsPerCall;
+            if (!full) continue;
+            yield return members[start..end];
+            start = end;
         }
+    }
+
+    private void DecodeCall(IReadOnlyList<PreviewItem> items, int[] members, int resolution, PreviewPixels[] results)
+    {
+        int[] prefixes = members.Select(i => items[i].PrefixLength).ToArray();
+        int longest = prefixes.Max();
+        var codes = new long[members.Length * longest]; // padding code 0 is masked out by the decoder
+        for (int k = 0; k < members.Length; k++)
+            items[members[k]].Codes.Span[..prefixes[k]].CopyTo(codes.AsSpan(k * longest, prefixes[k]));
+
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        using var codeTensor = torch.tensor(codes, [members.Length, longest]);
+        var pixels = _backend.Decode(codeTensor, prefixes, resolution); // float32 CPU [b, 3, d, d]
+        for (int k = 0; k < members.Length; k++)
+            results[members[k]] = new PreviewPixels(prefixes[k], resolution, pixels[k].clone().DetachFromDisposeScope());
     }
 }
 

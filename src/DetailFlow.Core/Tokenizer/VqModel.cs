@@ -69,19 +69,20 @@ public sealed class VqModel : nn.Module
         bool decoderOnly = false)
     {
         config ??= ConfigBeside(checkpointPath);
-        var weights = CheckpointReader.Read(checkpointPath, entry);
         var model = new VqModel(config, decoderOnly);
         bool loaded = false;
         try
         {
-            model.LoadWeights(weights, checkpointPath);
-            model.MoveTo(dtype, device);
+            // Converted before the weights arrive: loading holds the model in its own precision and one chunk of the file.
+            model.MoveTo(dtype);
+            StateDictLoader.LoadFile(model, checkpointPath, entry, model.IsSkippedKey);
+            model.ClearCaches();
+            if (device is not null) model.MoveTo(dtype, device);
             loaded = true;
             return model;
         }
         finally
         {
-            foreach (var t in weights.Values) t.Dispose();
             if (!loaded) model.Dispose();
         }
     }

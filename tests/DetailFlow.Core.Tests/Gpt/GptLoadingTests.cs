@@ -142,6 +142,57 @@ public sealed class GptLoadingTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(lastW2Sum, sd["layers.23.feed_forward.w2.weight"].sum().item<float>());
     }
 
+    [Fact]
+    public void LoadFile_OneTensorAtATime_GivesTheWeightsOfAWholeRead()
+    {
+        string path = SafetensorsCopy();
+        var config = GptTestModels.Config(Tag);
+        using var whole = new GptTransformer(config);
+        var sd = CheckpointReader.Read(path, CheckpointEntry.Ema);
+        StateDictLoader.Load(whole, sd, path);
+        foreach (var t in sd.Values) t.Dispose();
+        using var chunked = new GptTransformer(config);
+        StateDictLoader.LoadFile(chunked, path, CheckpointEntry.Ema, chunkBytes: 1);
+        var loaded = chunked.state_dict();
+        foreach (var (key, expected) in whole.state_dict()) TensorAssert.Identical(expected, loaded[key]);
+    }
+
+    /// <summary>A reduced-precision load converts the model before the weights arrive: the same weights as converting after.</summary>
+    [Theory]
+    [InlineData(ScalarType.Float16)]
+    [InlineData(ScalarType.BFloat16)]
+    public void Load_ReducedPrecision_HoldsTheWeightsOfAFullLoadConverted(ScalarType dtype)
+    {
+        string path = SafetensorsCopy();
+        var config = GptTestModels.Config(Tag);
+        using var converted = GptTransformer.Load(path, config);
+        converted.to(dtype);
+        using var reduced = GptTransformer.Load(path, config, dtype: dtype);
+        var actual = reduced.state_dict();
+        foreach (var (key, expected) in converted.state_dict()) TensorAssert.Identical(expected, actual[key]);
+    }
+
+    [Fact]
+    public void SafetensorsHeader_ReadsShapesAndSizes_AndRejectsOtherFiles()
+    {
+        string path = SafetensorsCopy();
+        var header = SafetensorsHeader.Read(path);
+        Assert.Equal([64L], header["norm.weight"].Shape);
+        Assert.Equal(64L * 4, header["norm.weight"].Bytes);
+        string junk = Path.Combine(_temp, "junk.safetensors");
+        File.WriteAllBytes(junk, [.. BitConverter.GetBytes(1L << 40), 1, 2, 3]);
+        Assert.Contains("not a safetensors file", Assert.Throws<InvalidDataException>(() => SafetensorsHeader.Read(junk)).Message);
+    }
+
+    private string SafetensorsCopy()
+    {
+        string path = Path.Combine(_temp, $"copy-{Guid.NewGuid():N}.safetensors");
+        var sd = CheckpointReader.Read(Path.Combine(GptTestModels.Dir(Tag), "state_dict.pt"), CheckpointEntry.Ema);
+        Safetensors.SaveStateDict(path, sd);
+        foreach (var t in sd.Values) t.Dispose();
+        return path;
+    }
+
     private CheckpointMismatchException LoadEdited(Action<Dictionary<string, Tensor>> edit)
     {
         var sd = CheckpointReader.Read(Path.Combine(GptTestModels.Dir(Tag), "state_dict.pt"), CheckpointEntry.Ema);

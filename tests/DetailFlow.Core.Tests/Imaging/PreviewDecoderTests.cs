@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Parity;
 using DetailFlow.Core.Tokenizer;
@@ -73,6 +74,40 @@ public sealed class PreviewDecoderTests : IDisposable
     }
 
     [Fact]
+    public void CallsStayWithinTheRowBudget_AndDecodeWhatOneCallPerResolutionDecodes()
+    {
+        var schedule = Schedule;
+        var codes = _case.File["codes"];
+        long[][] rows = [codes[0].data<long>().ToArray(), codes[1].data<long>().ToArray()];
+        var items = schedule.Keys.SelectMany(t => Enumerable.Range(0, 3).Select(k => new PreviewItem(rows[k % 2], t))).ToList();
+        var whole = new PreviewDecoder(_model, t => schedule[t]).DecodePixels(items);
+
+        using var backend = new RecordingBackend(new TorchDecoderBackend(_model));
+        int longest = schedule.Keys.Max();
+        var probe = new PreviewDecoder(backend, t => schedule[t]);
+        int budget = 2 * probe.TokensOf(longest) - 1;   // one image per call at the top resolution, several below
+        var split = new PreviewDecoder(backend, t => schedule[t], rowsPerCall: budget);
+        var previews = split.DecodePixels(items);
+        try
+        {
+            Assert.Equal(1, split.ImagesPerCall(longest));
+            Assert.True(backend.Calls.Count > schedule.Values.Distinct().Count(), $"{backend.Calls.Count} calls: nothing was split");
+            foreach (var (images, prefixes) in backend.Calls)
+                Assert.True(images == 1 || images * split.TokensOf(prefixes.Max()) <= budget,
+                    $"{images} images of up to {prefixes.Max()} latents exceed {budget} rows");
+            Assert.Equal(items.Count, backend.Calls.Sum(c => c.Images));
+            for (int i = 0; i < items.Count; i++)
+            {
+                Assert.Equal((whole[i].PrefixLength, whole[i].Resolution), (previews[i].PrefixLength, previews[i].Resolution));
+                double diff = (previews[i].Pixels - whole[i].Pixels).abs().max().item<float>();
+                Assert.True(diff <= 1e-5, $"item {i}: split decode differs by {diff}");
+            }
+        }
+        finally { foreach (var p in whole.Concat(previews)) p.Dispose(); }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new PreviewDecoder(backend, t => schedule[t], rowsPerCall: 0));
+    }
+
+    [Fact]
     public void RendererReturnsImagesAtTheScheduledOrDisplaySize()
     {
         var schedule = Schedule;
@@ -122,6 +157,23 @@ public sealed class PreviewDecoderTests : IDisposable
         var s = Assert.Throws<InvalidOperationException>(() => decoder.DecodePixels([new PreviewItem(new long[3], 3)]));
         Assert.Contains("10 px", s.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => decoder.DecodePixels([new PreviewItem(new long[40], 33)]));
+    }
+
+    /// <summary>A backend that records each call's batch and prefixes.</summary>
+    private sealed class RecordingBackend(IDecoderBackend inner) : IDecoderBackend
+    {
+        public List<(int Images, int[] Prefixes)> Calls { get; } = [];
+        public string Name => inner.Name;
+        public int NumLatentTokens => inner.NumLatentTokens;
+        public int PatchSize => inner.PatchSize;
+
+        public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
+        {
+            Calls.Add(((int)codes.shape[0], prefixLengths.ToArray()));
+            return inner.Decode(codes, prefixLengths, imageSize);
+        }
+
+        public void Dispose() => inner.Dispose();
     }
 
     /// <summary>Owns a fixture case file for the lifetime of the test class.</summary>
