@@ -10,9 +10,10 @@ namespace DetailFlow.Core.Runtime;
 /// call can finalize the Scalar while libtorch still reads it (seen as <c>Unknown scalar type</c> under load). The
 /// wrappers live inside TorchSharp, so the fix cannot be made at each call site: a step runs inside a no-GC region.
 /// <para>
-/// Back-to-back regions never collect (starting one only reserves fresh memory), and the inference, decode and training
-/// threads overlap their steps, so on their own the regions would keep every collection away — managed garbage and the
-/// native memory its finalizers free would pile up for as long as traffic lasts. So the guard is also a gate: once
+/// Overlapping steps share one region and never collect, and the inference, decode and training threads overlap their
+/// steps, so on their own the regions would keep every collection away — managed garbage and the native memory its
+/// finalizers free would pile up for as long as traffic lasts. (Starting a region when none is open runs a full blocking
+/// collection, so steps that do not overlap collect at every start: docs/memory.md.) So the guard is also a gate: once
 /// <see cref="CollectAfterBytes"/> have been allocated since the last collection, new steps wait until the running ones
 /// end, one full collection runs with no step in flight, and the steps go on. Finalizers then run beside later steps,
 /// which is safe: what they free was garbage before those steps began. See <c>docs/memory.md</c>.
