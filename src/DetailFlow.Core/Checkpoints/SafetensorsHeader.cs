@@ -17,6 +17,7 @@ public static class SafetensorsHeader
     public static IReadOnlyDictionary<string, Entry> Read(string path)
     {
         using var stream = File.OpenRead(path);
+        if (stream.Length < 8) throw new InvalidDataException($"{path}: not a safetensors file ({stream.Length} bytes)");
         Span<byte> prefix = stackalloc byte[8];
         stream.ReadExactly(prefix);
         ulong length = BinaryPrimitives.ReadUInt64LittleEndian(prefix);

@@ -12,7 +12,8 @@ namespace DetailFlow.Core.Imaging;
 /// A group's call holds at most <see cref="RowsPerCall"/> decoder tokens (images × (grid + t)), one image at least: the
 /// activations a call leaves behind in the heap grow with its rows, and past about a thousand rows a larger call is no
 /// faster per image (docs/memory.md). The schedule is passed as a function t → d_t (e.g.
-/// <c>ResolutionSchedule.For(config).DecoderResolution</c>). The decoder backend (TorchSharp or ONNX Runtime) stays the caller's.
+/// <c>ResolutionSchedule.For(config).DecoderResolution</c>). The decoder backend (TorchSharp or ONNX Runtime) stays the
+/// caller's.
 /// </summary>
 public sealed class PreviewDecoder
 {
@@ -65,7 +66,7 @@ public sealed class PreviewDecoder
 
     /// <summary>
     /// Float pixels per item, in item order: float32 CPU tensors [3, d_t, d_t], nominal range [−1, 1]. The caller owns
-    /// (and disposes) them. One decoder forward per distinct resolution, split at <see cref="RowsPerCall"/>.
+    /// (and disposes) them. Decoder forwards per distinct resolution, each of at most <see cref="RowsPerCall"/> tokens.
     /// </summary>
     public IReadOnlyList<PreviewPixels> DecodePixels(IReadOnlyList<PreviewItem> items)
     {

@@ -182,6 +182,8 @@ public sealed class GptLoadingTests(ITestOutputHelper output) : IDisposable
         string junk = Path.Combine(_temp, "junk.safetensors");
         File.WriteAllBytes(junk, [.. BitConverter.GetBytes(1L << 40), 1, 2, 3]);
         Assert.Contains("not a safetensors file", Assert.Throws<InvalidDataException>(() => SafetensorsHeader.Read(junk)).Message);
+        File.WriteAllBytes(junk, [1, 2, 3]);
+        Assert.Contains("not a safetensors file", Assert.Throws<InvalidDataException>(() => SafetensorsHeader.Read(junk)).Message);
     }
 
     private string SafetensorsCopy()
