@@ -64,26 +64,22 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var o = options.Value;
         TorchThreads.Configure(o.Threads);   // the inference thread's intra-op budget
         var device = torch.device(o.Device);
-        GptConfig gptConfig;
-        try { gptConfig = GptTransformer.ConfigBeside(Existing(source.GptPath)); }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        { throw new InvalidOperationException($"{gptField} = '{source.GptPath}': cannot load the GPT: {e.Message}", e); }
-        TokenizerConfig tokenizerConfig;
-        try { tokenizerConfig = VqModel.ConfigBeside(Existing(source.TokenizerPath)); }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        { throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e); }
+        var gptConfig = Loading(gptField, source.GptPath, "the GPT", () => GptTransformer.ConfigBeside(CheckpointReader.RequireFile(source.GptPath)));
+        var tokenizerConfig = Loading(tokenizerField, source.TokenizerPath, "the tokenizer",
+            () => VqModel.ConfigBeside(CheckpointReader.RequireFile(source.TokenizerPath)));
         // Chosen from the configs before any weight is read: each model is built in its precision and never held twice.
         var (gptChoice, decoderChoice) = ChoosePrecisions(o, gptConfig, tokenizerConfig, device);
-        GptTransformer gpt;
-        try { gpt = GptTransformer.Load(source.GptPath, gptConfig, source.GptEntry, gptChoice.Chosen, device); }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        { throw new InvalidOperationException($"{gptField} = '{source.GptPath}': cannot load the GPT: {e.Message}", e); }
+        var gpt = Loading(gptField, source.GptPath, "the GPT", () => GptTransformer.Load(source.GptPath, gptConfig, source.GptEntry, gptChoice.Chosen, device));
         VqModel vq;
-        try { vq = VqModel.Load(source.TokenizerPath, tokenizerConfig, dtype: decoderChoice.Chosen, device: device, decoderOnly: true); }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        try
+        {
+            vq = Loading(tokenizerField, source.TokenizerPath, "the tokenizer",
+                () => VqModel.Load(source.TokenizerPath, tokenizerConfig, dtype: decoderChoice.Chosen, device: device, decoderOnly: true));
+        }
+        catch
         {
             gpt.Dispose();
-            throw new InvalidOperationException($"{tokenizerField} = '{source.TokenizerPath}': cannot load the tokenizer: {e.Message}", e);
+            throw;
         }
         IDecoderBackend decoder;
         try { decoder = (decoders ?? CreateDecoder)(o, vq); }
@@ -97,7 +93,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, gpt.DType, vq.DType), decoder)
         {
             Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
-            DecodeRowsPerCall = o.DecodeRowsPerCall > 0 ? o.DecodeRowsPerCall : PreviewDecoder.DefaultRowsPerCall,
+            DecodeRowsPerCall = o.EffectiveDecodeRowsPerCall,
         };
         try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }
@@ -128,9 +124,13 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         return (gptChoice, decoderChoice);
     }
 
-    /// <summary><paramref name="path"/>, or the loaders' own error when no such file exists (before its config is looked for).</summary>
-    private static string Existing(string path) =>
-        File.Exists(path) ? path : throw new FileNotFoundException($"checkpoint not found: {path}", path);
+    /// <summary><paramref name="load"/>(), its failure reported as "<paramref name="field"/> = 'path': cannot load <paramref name="what"/>".</summary>
+    private static T Loading<T>(string field, string path, string what, Func<T> load)
+    {
+        try { return load(); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        { throw new InvalidOperationException($"{field} = '{path}': cannot load {what}: {e.Message}", e); }
+    }
 
     /// <summary>The configured decoder backend over the loaded tokenizer (the default <see cref="DecoderBackendFactory"/>).</summary>
     public static IDecoderBackend CreateDecoder(ModelOptions o, VqModel vq)

@@ -49,6 +49,9 @@ public sealed class ModelOptions
     /// </summary>
     public int DecodeRowsPerCall { get; set; }
 
+    /// <summary><see cref="DecodeRowsPerCall"/> in force.</summary>
+    public int EffectiveDecodeRowsPerCall => DecodeRowsPerCall > 0 ? DecodeRowsPerCall : Core.Imaging.PreviewDecoder.DefaultRowsPerCall;
+
     /// <summary>The decode thread's torch threads in force: <see cref="DecodeThreads"/>, else <see cref="Threads"/> (both 0
     /// only in options not bound by the service: libtorch's default).</summary>
     public int EffectiveDecodeThreads => DecodeThreads > 0 ? DecodeThreads : Threads;

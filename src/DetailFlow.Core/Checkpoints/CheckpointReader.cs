@@ -16,8 +16,7 @@ public static class CheckpointReader
 
     public static Dictionary<string, Tensor> Read(string path, CheckpointEntry entry)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
-        string ext = System.IO.Path.GetExtension(path).ToLowerInvariant();
+        string ext = System.IO.Path.GetExtension(RequireFile(path)).ToLowerInvariant();
         return ext switch
         {
             ".safetensors" => Safetensors.LoadStateDict(path),
@@ -27,6 +26,10 @@ public static class CheckpointReader
                 $"unknown checkpoint format '{ext}' for {path}: expected .pt/.pth (PyTorch), .safetensors or a fixture weights.json"),
         };
     }
+
+    /// <summary><paramref name="path"/>, or the loaders' error when no such file exists.</summary>
+    public static string RequireFile(string path) =>
+        File.Exists(path) ? path : throw new FileNotFoundException($"checkpoint not found: {path}", path);
 
     /// <summary>The top-level keys of a pickled checkpoint and whether it is a flat state dict.</summary>
     public static (bool Flat, IReadOnlyList<string> Keys) Describe(string path)

@@ -43,8 +43,7 @@ public static class StateDictLoader
         long chunkBytes = DefaultChunkBytes)
     {
         if (chunkBytes <= 0) throw new ArgumentOutOfRangeException(nameof(chunkBytes), chunkBytes, "the chunk must hold some bytes");
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
-        if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        if (!CheckpointReader.RequireFile(path).EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             var all = CheckpointReader.Read(path, entry);
             try { Load(module, all, path, ignore); }

@@ -75,8 +75,7 @@ public sealed class VqModel : nn.Module
         {
             // Converted before the weights arrive: loading holds the model in its own precision and one chunk of the file.
             model.MoveTo(dtype);
-            StateDictLoader.LoadFile(model, checkpointPath, entry, model.IsSkippedKey);
-            model.ClearCaches();
+            model.LoadWeights(checkpointPath, entry);
             if (device is not null) model.MoveTo(dtype, device);
             loaded = true;
             return model;
@@ -100,6 +99,13 @@ public sealed class VqModel : nn.Module
     public void LoadWeights(IReadOnlyDictionary<string, Tensor> stateDict, string source)
     {
         StateDictLoader.Load(this, stateDict, source, IsSkippedKey);
+        ClearCaches();
+    }
+
+    /// <summary>The same from a checkpoint file, read a chunk at a time where the format allows (<see cref="StateDictLoader.LoadFile"/>).</summary>
+    public void LoadWeights(string checkpointPath, CheckpointEntry entry)
+    {
+        StateDictLoader.LoadFile(this, checkpointPath, entry, IsSkippedKey);
         ClearCaches();
     }
 

@@ -55,8 +55,7 @@ public static class TrainingCheckpoint
 
     public static Hashtable Read(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
-        return PyTorchUnpickler.UnpickleStateDict(path);
+        return PyTorchUnpickler.UnpickleStateDict(CheckpointReader.RequireFile(path));
     }
 
     public static long Steps(Hashtable checkpoint, string source) =>
