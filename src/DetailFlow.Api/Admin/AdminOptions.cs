@@ -8,7 +8,7 @@ public sealed class AdminOptions
     /// <summary>The key <c>/admin/*</c> expects in <c>X-Api-Key</c>. Empty: admin is off (every admin request gets 401).</summary>
     public string ApiKey { get; set; } = "";
 
-    /// <summary>Jobs (<c>jobs.json</c> without Redis) and their folders (<c>jobs/&lt;id&gt;</c>: dataset, checkpoints).</summary>
+    /// <summary>Jobs (<c>jobs.json</c> without Redis) and their folders (<c>jobs/&lt;id&gt;</c>: dataset, checkpoints and, with Redis, a copy of the record in <c>job.json</c>).</summary>
     [Required(ErrorMessage = "Admin:DataFolder must be set")]
     public string DataFolder { get; set; } = "data";
 

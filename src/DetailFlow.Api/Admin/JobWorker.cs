@@ -13,7 +13,8 @@ namespace DetailFlow.Api.Admin;
 /// <see cref="AdminOptions.TrainingThreads"/> torch threads, and stores progress (step, loss curve, throughput, ETA,
 /// last checkpoint). At start, jobs stored as running by this instance, or whose lease has expired, become
 /// <c>interrupted</c> (resume continues from their last checkpoint). With a shared store it also takes over running
-/// jobs whose lease expired later (their worker died), continuing them from their last checkpoint.
+/// jobs whose lease expired later (their worker died), continuing them from their last checkpoint, and runs queued jobs
+/// that are no longer in the queue (lost with a Redis restart).
 /// Metrics: steps trained and jobs finished (by kind and state), jobs running and their latest loss.
 /// </summary>
 public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminOptions> options, DetailFlowTelemetry telemetry,
@@ -95,16 +96,27 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
                     logger.LogWarning("Job {Id}: the lease of {Owner} expired; taking it over from its last checkpoint", job.Id, job.Owner);
                     await TryRunAsync(job.Id, takeOver: true, ct);
                 }
+                else if (job.State == JobState.Queued && DateTimeOffset.UtcNow - job.Updated > Lease)
+                {
+                    // The shared queue was empty when this idle worker looked: the job's entry is gone (a Redis restart
+                    // without persistence), and its record came back from the job folder.
+                    logger.LogWarning("Job {Id} ({Name}) has been queued since {Updated} but is not in the queue; running it", job.Id, job.Name, job.Updated);
+                    await TryRunAsync(job.Id, takeOver: false, ct);
+                }
         }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError("Scanning for expired leases failed: {Message}", e.Message); }
     }
 
     private async Task TryRunAsync(string id, bool takeOver, CancellationToken stop)
     {
-        var job = await store.GetAsync(id, stop);
-        if (job is null || job.State != (takeOver ? JobState.Running : JobState.Queued)) return;   // e.g. cancelled while queued
+        var expected = takeOver ? JobState.Running : JobState.Queued;
+        if ((await store.GetAsync(id, stop))?.State != expected) return;   // e.g. cancelled while queued
         if (!await store.TryAcquireLeaseAsync(id, Owner, Lease)) return;
-        try { await RunLeasedAsync(job, stop); }
+        try
+        {
+            // Read again under the lease: another worker may have run it between the first read and the lease.
+            if (await store.GetAsync(id, stop) is { } job && job.State == expected) await RunLeasedAsync(job, stop);
+        }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError(e, "Job {Id} could not be run", id); }
         finally { await store.ReleaseLeaseAsync(id, Owner); }
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using DetailFlow.Api.Caching;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -10,11 +11,17 @@ namespace DetailFlow.Api.Admin;
 /// <c>&lt;prefix&gt;jobs:queue</c> (LPUSH / RPOP, so each id reaches exactly one worker), a lease per running job
 /// (<c>&lt;prefix&gt;jobs:lease:&lt;id&gt;</c>, SET NX with an expiry, extended only by its holder) and cancel requests
 /// in <c>&lt;prefix&gt;jobs:cancel</c>.
+/// <para>
+/// Every record is also written to <c>job.json</c> in its job's folder, beside the job's checkpoints: a Redis without
+/// persistence loses its data when it restarts, and a job's record must not go with it (a finished job would answer 404).
+/// A record Redis does not have is read from that file and written back.
+/// </para>
 /// </summary>
-public sealed class RedisJobStore(RedisConnection connection, IOptions<CacheOptions> cache) : IJobStore
+public sealed partial class RedisJobStore(RedisConnection connection, IOptions<CacheOptions> cache, IOptions<AdminOptions> admin) : IJobStore
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
     private readonly string _prefix = cache.Value.RedisInstanceName;
+    private readonly string _jobsFolder = Path.GetFullPath(Path.Combine(admin.Value.DataFolder, "jobs"));
 
     private IDatabase Db => connection.Multiplexer.GetDatabase();
     private RedisKey Jobs => _prefix + "jobs";
@@ -27,15 +34,51 @@ public sealed class RedisJobStore(RedisConnection connection, IOptions<CacheOpti
     public async Task<JobRecord?> GetAsync(string id, CancellationToken ct)
     {
         var value = await Db.HashGetAsync(Jobs, id);
-        return value.IsNullOrEmpty ? null : JsonSerializer.Deserialize<JobRecord>(value.ToString(), AdminJson.Options);
+        if (!value.IsNullOrEmpty) return Deserialize(value.ToString());
+        if (await ReadMirrorAsync(id, ct) is not { } job) return null;
+        await Db.HashSetAsync(Jobs, id, Serialize(job), When.NotExists);
+        return job;
     }
 
-    public async Task<IReadOnlyList<JobRecord>> ListAsync(CancellationToken ct) =>
-        (await Db.HashValuesAsync(Jobs)).Select(v => JsonSerializer.Deserialize<JobRecord>(v.ToString(), AdminJson.Options)!)
-            .OrderByDescending(j => j.Created).ToArray();
+    public async Task<IReadOnlyList<JobRecord>> ListAsync(CancellationToken ct)
+    {
+        var jobs = (await Db.HashValuesAsync(Jobs)).Select(v => Deserialize(v.ToString())).ToDictionary(j => j.Id);
+        if (Directory.Exists(_jobsFolder))
+            foreach (string folder in Directory.EnumerateDirectories(_jobsFolder))
+                if (!jobs.ContainsKey(Path.GetFileName(folder)) && await ReadMirrorAsync(Path.GetFileName(folder), ct) is { } job)
+                    jobs[job.Id] = job;
+        return jobs.Values.OrderByDescending(j => j.Created).ToArray();
+    }
 
-    public Task SaveAsync(JobRecord job, CancellationToken ct) =>
-        Db.HashSetAsync(Jobs, job.Id, JsonSerializer.Serialize(job, AdminJson.Options));
+    public async Task SaveAsync(JobRecord job, CancellationToken ct)
+    {
+        string json = Serialize(job);
+        if (MirrorPath(job.Id) is { } path)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            string tmp = $"{path}.{Guid.NewGuid():N}.tmp";   // concurrent saves of one job (progress, cancel) each write whole
+            await File.WriteAllTextAsync(tmp, json, CancellationToken.None);
+            File.Move(tmp, path, overwrite: true);
+        }
+        await Db.HashSetAsync(Jobs, job.Id, json);
+    }
+
+    private async Task<JobRecord?> ReadMirrorAsync(string id, CancellationToken ct)
+    {
+        if (MirrorPath(id) is not { } path || !File.Exists(path)) return null;
+        try { return Deserialize(await File.ReadAllTextAsync(path, ct)); }
+        catch (JsonException) { return null; }   // not a record of ours
+    }
+
+    /// <summary><c>&lt;DataFolder&gt;/jobs/&lt;id&gt;/job.json</c>; null for an id that is not a plain folder name (ids come from URLs).</summary>
+    private string? MirrorPath(string id) => SafeId().IsMatch(id) ? Path.Combine(_jobsFolder, id, "job.json") : null;
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex SafeId();
+
+    private static JobRecord Deserialize(string json) => JsonSerializer.Deserialize<JobRecord>(json, AdminJson.Options)!;
+
+    private static string Serialize(JobRecord job) => JsonSerializer.Serialize(job, AdminJson.Options);
 
     public Task EnqueueAsync(string id, CancellationToken ct) => Db.ListLeftPushAsync(Queue, id);
 

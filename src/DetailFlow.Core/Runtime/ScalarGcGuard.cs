@@ -10,13 +10,14 @@ namespace DetailFlow.Core.Runtime;
 /// call can finalize the Scalar while libtorch still reads it (seen as <c>Unknown scalar type</c> under load). The
 /// wrappers live inside TorchSharp, so the fix cannot be made at each call site: a step runs inside a no-GC region.
 /// <para>
-/// Overlapping steps share one region and never collect, and the inference, decode and training threads overlap their
-/// steps, so on their own the regions would keep every collection away — managed garbage and the native memory its
-/// finalizers free would pile up for as long as traffic lasts. (Starting a region when none is open runs a full blocking
-/// collection, so steps that do not overlap collect at every start: docs/memory.md.) So the guard is also a gate: once
+/// Steps share one region, and it stays open between steps: starting a region when none is open counts as a full
+/// blocking collection, and short steps one after the other would start one each (the default model: ~68 a second,
+/// docs/memory.md). With the region always open the runtime never collects on its own, so managed garbage — and the
+/// native memory its finalizers free — would pile up for as long as traffic lasts. So the guard is also a gate: once
 /// <see cref="CollectAfterBytes"/> have been allocated since the last collection, new steps wait until the running ones
-/// end, one full collection runs with no step in flight, and the steps go on. Finalizers then run beside later steps,
-/// which is safe: what they free was garbage before those steps began. See <c>docs/memory.md</c>.
+/// end, the region ends, one collection runs with no step in flight, and the next step opens a new region. Finalizers
+/// then run beside later steps, which is safe: what they free was garbage before those steps began. See
+/// <c>docs/memory.md</c>.
 /// </para>
 /// </summary>
 public sealed class ScalarGcGuard : IDisposable
@@ -32,7 +33,8 @@ public sealed class ScalarGcGuard : IDisposable
     /// evicted cache entries) waits for the next full one.</summary>
     public const int FullEvery = 8;
 
-    // The region is process-wide: overlapping steps share one region, started by the first entrant, ended by the last.
+    // The region is process-wide: overlapping steps share one region, started by a step that finds none open (the first, or
+    // the first after a collection or after the runtime dropped an exhausted one) and ended only by the gate's collection.
     private static readonly object Gate = new();
     private static int s_holders;
     private static bool s_owned;
@@ -51,7 +53,7 @@ public sealed class ScalarGcGuard : IDisposable
     /// <summary>Time spent in those collections (their pause, not the steps' wait for them).</summary>
     public static TimeSpan CollectionTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref s_collectionTicks));
 
-    /// <summary>Enters a step: waits while a due collection waits for running steps, then joins (or starts) the region.</summary>
+    /// <summary>Enters a step: waits while a due collection waits for running steps, then joins (or opens) the region.</summary>
     public static ScalarGcGuard Enter()
     {
         lock (Gate)
@@ -79,25 +81,36 @@ public sealed class ScalarGcGuard : IDisposable
         lock (Gate)
         {
             t_held--;
-            if (--s_holders > 0) return;
-            if (s_owned)
-            {
-                s_owned = false;
-                // Past the budget the runtime has already left the region (and ending it would throw).
-                if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
-            }
-            if (s_collectionDue) CollectLocked();
+            if (--s_holders == 0 && s_collectionDue) CollectLocked();   // else the region stays open for the next step
         }
+    }
+
+    /// <summary>Whether a no-GC region of the guard's is open now (none while a collection runs or after the runtime
+    /// dropped an exhausted one).</summary>
+    public static bool RegionOpen
+    {
+        get { lock (Gate) return s_owned && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion; }
     }
 
     private static void CollectLocked()
     {
         long start = Stopwatch.GetTimestamp();
+        EndRegionLocked();
         GC.Collect(s_collections % FullEvery == FullEvery - 1 ? GC.MaxGeneration : 1);
         Interlocked.Add(ref s_collectionTicks, Stopwatch.GetTimestamp() - start);
         Interlocked.Increment(ref s_collections);
         s_allocatedAtCollection = GC.GetTotalAllocatedBytes();
         s_collectionDue = false;
         Monitor.PulseAll(Gate);
+    }
+
+    private static void EndRegionLocked()
+    {
+        if (!s_owned) return;
+        s_owned = false;
+        // Past its budget the runtime has already left the region (collecting), and ending it then would throw.
+        if (GCSettings.LatencyMode != GCLatencyMode.NoGCRegion) return;
+        try { GC.EndNoGCRegion(); }
+        catch (InvalidOperationException) { }   // dropped by another thread's allocation since the check
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using StackExchange.Redis;
 
 namespace DetailFlow.Api.Tests;
@@ -67,6 +68,43 @@ public sealed class AdminReplicaTests(Replicas replicas) : IClassFixture<Replica
         Assert.Equal(total, steps[^1]);
         Assert.True(steps.Zip(steps.Skip(1)).Count(p => p.Second - p.First > 1) <= 1, string.Join(",", steps));
         Assert.NotNull(owner);
+    }
+
+    /// <summary>
+    /// A Redis restart without persistence loses the queue; the job's record comes back from its folder still
+    /// <c>queued</c>. An idle worker's scan runs it (once: the lease decides).
+    /// </summary>
+    [Fact]
+    public async Task QueuedJobMissingFromTheQueue_AnIdleWorkerRunsIt()
+    {
+        using var a = replicas.A.Admin();
+        string template = await AdminCalls.CreateJob(a, Spec("template", 3));
+        await AdminCalls.WaitFor(a, template, j => j.State() is "completed" or "failed");
+
+        // The record as a fresh job would have it, queued a minute ago, with no entry in the queue.
+        using var redis = await ConnectionMultiplexer.ConnectAsync(replicas.Redis.ConnectionString);
+        var db = redis.GetDatabase();
+        var record = JsonNode.Parse((string)(await db.HashGetAsync("detailflow:jobs", template))!)!.AsObject();
+        const string id = "lostfromqueue01";
+        var queuedAt = DateTimeOffset.UtcNow.AddMinutes(-1);
+        record["id"] = id;
+        record["name"] = "lost from the queue";
+        record["state"] = "queued";
+        record["step"] = 0;
+        record["runs"] = 0;
+        record["losses"] = new JsonArray();
+        record["last_checkpoint"] = null;
+        record["owner"] = null;
+        record["folder"] = Path.Combine(replicas.DataFolder, "jobs", id);
+        record["created"] = queuedAt;
+        record["updated"] = queuedAt;
+        await db.HashSetAsync("detailflow:jobs", id, record.ToJsonString());
+        Assert.Equal(0, await db.ListLengthAsync("detailflow:jobs:queue"));
+
+        var done = await AdminCalls.WaitFor(a, id, j => j.State() is "completed" or "failed", seconds: 60);
+        Assert.Equal("completed", done.State());
+        Assert.Equal(1, done.GetProperty("runs").GetInt32());
+        Assert.Equal(3, done.Step());
     }
 
     private static async Task<string?> ServedFingerprint(ApiFactory replica, string want)

@@ -21,7 +21,7 @@ public sealed class RedisLeaseTests : IDisposable
     public RedisLeaseTests()
     {
         _connection = new RedisConnection(_redis.ConnectionString);
-        _store = new RedisJobStore(_connection, Options.Create(new CacheOptions()));
+        _store = new RedisJobStore(_connection, Options.Create(new CacheOptions()), Options.Create(new AdminOptions()));
     }
 
     private IDatabase Db => _connection.Multiplexer.GetDatabase();

@@ -8,29 +8,45 @@ namespace DetailFlow.Core.Tests.Runtime;
 public class ScalarGcGuardTests
 {
     [Fact]
-    public void OverlappingGuardsHoldOneRegionUntilTheLastLeaves()
+    public void OverlappingGuardsShareOneRegion_WhichStaysOpenForTheNextStep()
     {
-        Assert.NotEqual(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
         var outer = ScalarGcGuard.Enter();
+        Assert.True(ScalarGcGuard.RegionOpen);
         Assert.Equal(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
         var inner = ScalarGcGuard.Enter();
         outer.Dispose();
-        Assert.Equal(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);   // still held by inner
+        Assert.True(ScalarGcGuard.RegionOpen);   // still held by inner
         inner.Dispose();
-        inner.Dispose();                                                  // idempotent
-        Assert.NotEqual(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
+        inner.Dispose();                         // idempotent
+        Assert.True(ScalarGcGuard.RegionOpen);   // no step in flight, and still open: the next one does not start another
     }
 
     [Fact]
-    public void AGuardWhoseBudgetWasExceededEndsQuietly()
+    public void StepsOneAfterAnother_DoNotCollectAtEveryStart()
+    {
+        // Opening a region when none is open counts as a full blocking collection; a guard that ended the region after
+        // every step ran one per step (200 here) whenever steps did not overlap.
+        long gateCollections = ScalarGcGuard.Collections;
+        int collections = GC.CollectionCount(0);
+        for (int step = 0; step < 200; step++)
+            using (ScalarGcGuard.Enter()) Allocate(10_000);
+        long gate = ScalarGcGuard.Collections - gateCollections;
+        int all = GC.CollectionCount(0) - collections;
+        Assert.True(all <= gate + 2, $"{all} collections for 200 steps of 10 KB, {gate} of them the gate's");
+    }
+
+    [Fact]
+    public void AGuardWhoseBudgetWasExceededEndsQuietly_AndTheNextStepOpensANewRegion()
     {
         using (ScalarGcGuard.Enter())
         {
             var garbage = new List<byte[]>();
             for (int i = 0; i < 64; i++) garbage.Add(new byte[1 << 20]);   // 64 MiB > the 32 MiB budget
             GC.KeepAlive(garbage);
+            Assert.False(ScalarGcGuard.RegionOpen);
         }
-        Assert.NotEqual(GCLatencyMode.NoGCRegion, GCSettings.LatencyMode);
+        Assert.False(ScalarGcGuard.RegionOpen);
+        using (ScalarGcGuard.Enter()) Assert.True(ScalarGcGuard.RegionOpen);
     }
 
     [Fact]
