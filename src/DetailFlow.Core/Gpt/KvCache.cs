@@ -48,11 +48,13 @@ public sealed class KvCache : IDisposable
         if (rows > MaxRows) throw new ArgumentOutOfRangeException(nameof(k), rows, $"batch of {rows} rows exceeds the cache's {MaxRows}");
         if (keyCount <= 0 || keyCount > TrashSlot)
             throw new ArgumentOutOfRangeException(nameof(keyCount), keyCount, $"key count must be in 1..{TrashSlot}");
-        var index = writeIndex.view(rows, 1, writeIndex.shape[1], 1).expand(k.shape); // [B, H, L, hd]
+        // cache[b, :, writeIndex[b, l]] = k[b, :, l] as one indexed write: scatter_ did the same but converted the whole
+        // reduced-precision buffer to float32 and back on the CPU (6× slower at 32 rows; docs/performance.md).
+        var row = torch.arange(rows, ScalarType.Int64, writeIndex.device).unsqueeze(1).expand(rows, writeIndex.shape[1]); // [B, L]
         var keys = _keys[layer].narrow(0, 0, rows);
         var values = _values[layer].narrow(0, 0, rows);
-        keys.scatter_(2, index, k);
-        values.scatter_(2, index, v);
+        keys.index_put_(k.transpose(1, 2), TensorIndex.Tensor(row), TensorIndex.Colon, TensorIndex.Tensor(writeIndex));   // [B, L, H, hd]
+        values.index_put_(v.transpose(1, 2), TensorIndex.Tensor(row), TensorIndex.Colon, TensorIndex.Tensor(writeIndex));
         return (keys.narrow(2, 0, keyCount), values.narrow(2, 0, keyCount));
     }
 
