@@ -109,13 +109,12 @@ public sealed class JobWorker(IJobStore store, JobEvents events, IOptions<AdminO
 
     private async Task TryRunAsync(string id, bool takeOver, CancellationToken stop)
     {
-        var expected = takeOver ? JobState.Running : JobState.Queued;
-        if ((await store.GetAsync(id, stop))?.State != expected) return;   // e.g. cancelled while queued
         if (!await store.TryAcquireLeaseAsync(id, Owner, Lease)) return;
         try
         {
-            // Read again under the lease: another worker may have run it between the first read and the lease.
-            if (await store.GetAsync(id, stop) is { } job && job.State == expected) await RunLeasedAsync(job, stop);
+            // Read under the lease, so no other worker can start it between the read and the run (e.g. cancelled while queued).
+            if (await store.GetAsync(id, stop) is { } job && job.State == (takeOver ? JobState.Running : JobState.Queued))
+                await RunLeasedAsync(job, stop);
         }
         catch (Exception e) when (e is not OperationCanceledException) { logger.LogError(e, "Job {Id} could not be run", id); }
         finally { await store.ReleaseLeaseAsync(id, Owner); }

@@ -13,6 +13,7 @@ public sealed class KvCache : IDisposable
 {
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
+    private readonly Tensor _rowIndex;   // [MaxRows, 1]: cache row r, broadcast over a write's positions
 
     public KvCache(GptConfig config, int maxRows, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
@@ -21,6 +22,7 @@ public sealed class KvCache : IDisposable
         Positions = config.BlockSize + 1;
         _keys = new Tensor[config.NLayer];
         _values = new Tensor[config.NLayer];
+        _rowIndex = torch.arange(maxRows, ScalarType.Int64, device).unsqueeze(1).DetachFromDisposeScope();
         for (int i = 0; i < config.NLayer; i++)
         {
             _keys[i] = torch.zeros([maxRows, config.NHead, Positions, config.HeadDim], dtype, device).DetachFromDisposeScope();
@@ -50,11 +52,11 @@ public sealed class KvCache : IDisposable
             throw new ArgumentOutOfRangeException(nameof(keyCount), keyCount, $"key count must be in 1..{TrashSlot}");
         // cache[b, :, writeIndex[b, l]] = k[b, :, l] as one indexed write: scatter_ did the same but converted the whole
         // reduced-precision buffer to float32 and back on the CPU (6× slower at 32 rows; docs/performance.md).
-        var row = torch.arange(rows, ScalarType.Int64, writeIndex.device).unsqueeze(1).expand(rows, writeIndex.shape[1]); // [B, L]
+        var row = TensorIndex.Tensor(_rowIndex.narrow(0, 0, rows));                        // [B, 1], broadcast to [B, L]
         var keys = _keys[layer].narrow(0, 0, rows);
         var values = _values[layer].narrow(0, 0, rows);
-        keys.index_put_(k.transpose(1, 2), TensorIndex.Tensor(row), TensorIndex.Colon, TensorIndex.Tensor(writeIndex));   // [B, L, H, hd]
-        values.index_put_(v.transpose(1, 2), TensorIndex.Tensor(row), TensorIndex.Colon, TensorIndex.Tensor(writeIndex));
+        keys.index_put_(k.transpose(1, 2), row, TensorIndex.Colon, TensorIndex.Tensor(writeIndex));   // [B, L, H, hd]
+        values.index_put_(v.transpose(1, 2), row, TensorIndex.Colon, TensorIndex.Tensor(writeIndex));
         return (keys.narrow(2, 0, keyCount), values.narrow(2, 0, keyCount));
     }
 
@@ -73,6 +75,7 @@ public sealed class KvCache : IDisposable
 
     public void Dispose()
     {
+        _rowIndex.Dispose();
         foreach (var t in _keys) t.Dispose();
         foreach (var t in _values) t.Dispose();
     }
