@@ -11,9 +11,9 @@ namespace DetailFlow.Api.Batching;
 /// Continuous batching: one dedicated inference thread loads the model (<see cref="ModelHost"/>, which also keeps an
 /// engine per model and retires replaced ones) and loops: take new jobs (they join at the next step), run one step for
 /// every live row, hand the previews and finished images of that step to the <see cref="DecodeWorker"/> (its own thread:
-/// decoding and PNG encoding never hold up the next step). Jobs beyond the rows wait in a bounded queue; a request's jobs
-/// are admitted together or refused (<see cref="TryAdmit"/>). Jobs whose codes are all known skip the queue and the
-/// inference thread (<see cref="Decode"/>).
+/// decoding and PNG encoding never hold up the next step; the two divide the cores by <see cref="CoreShare"/>). Jobs
+/// beyond the rows wait in a bounded queue; a request's jobs are admitted together or refused (<see cref="TryAdmit"/>).
+/// Jobs whose codes are all known skip the queue and the inference thread (<see cref="Decode"/>).
 /// Graceful shutdown (<see cref="BeginDrain"/>, on <c>ApplicationStopping</c>): queued jobs that have not started fail with
 /// <see cref="ServiceStoppingException"/> (503) at once, started ones get up to <see cref="BatcherOptions.DrainSeconds"/> to
 /// finish, then they fail the same way; <see cref="StopAsync"/> returns once nothing is left on the rows.
@@ -23,7 +23,7 @@ public sealed class Batcher(
     DetailFlowTelemetry telemetry, ILogger<Batcher> logger, IHostApplicationLifetime lifetime, IStepGate? stepGate = null)
     : IHostedService, IDisposable
 {
-    private readonly DecodeWorker _decoder = new(modelOptions.Value.EffectiveDecodeThreads, telemetry, logger);
+    private readonly DecodeWorker _decoder = new(CoreShare.For(modelOptions.Value), telemetry, logger);
     private ModelHost? _host;
     private readonly Channel<InferenceJob> _incoming = Channel.CreateUnbounded<InferenceJob>(new() { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
@@ -146,9 +146,10 @@ public sealed class Batcher(
 
     private void Run()
     {
-        logger.LogInformation("Serving plan on {Cores} cores: engine {Threads} torch threads, decode thread {DecodeThreads}, {MaxRows} rows per step " +
-            "(ModelOptions:Threads, DecodeThreads, BatcherOptions:MaxRows; 0 = from the machine)",
-            Environment.ProcessorCount, modelOptions.Value.Threads, modelOptions.Value.EffectiveDecodeThreads, options.Value.MaxRows);
+        logger.LogInformation("Serving plan on {Cores} cores: engine {Threads} torch threads, decode thread {DecodeThreads}, {MaxRows} rows per step, " +
+            "{Sharing} (ModelOptions:Threads, DecodeThreads, BatcherOptions:MaxRows; 0 = from the machine)",
+            Environment.ProcessorCount, modelOptions.Value.Threads, modelOptions.Value.EffectiveDecodeThreads, options.Value.MaxRows,
+            modelOptions.Value.CoresShared ? "each on every core while the other is idle" : "fixed");
         var host = _host = new ModelHost(loader, state, _decoder, options.Value.MaxRows, logger);
         var rows = new EngineRows(host, state, _decoder, telemetry, logger, stepGate);
         if (!host.TryLoad())
@@ -174,6 +175,7 @@ public sealed class Batcher(
                 var busy = host.Busy();
                 if (busy.Count == 0)
                 {
+                    _decoder.Cores.EndSteps();
                     host.DisposeRetired();
                     bool decoding = !_decoder.IsIdle;
                     if (IsDraining && !decoding) _drained.TrySetResult();
@@ -182,8 +184,10 @@ public sealed class Batcher(
                     WaitForWork(poll ? TimeSpan.FromMilliseconds(50) : Timeout.InfiniteTimeSpan);
                     continue;
                 }
+                TorchThreads.Configure(_decoder.Cores.BeginStep());   // every core while nothing is decoding
                 foreach (var engine in busy) rows.Step(engine);
                 _heap.AfterStep();
+                if (host.Busy().Count == 0) _decoder.Cores.EndSteps();   // before the last decodes are posted: they get every core
                 rows.Flush();
                 host.DisposeRetired();
             }

@@ -26,14 +26,18 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// <summary>
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
 /// (<see cref="Post"/>) into images — everything waiting in one go, batched per model and resolution
-/// (<see cref="PreviewRenderer"/>) — then queues their PNG encoding on the thread pool (<see cref="PngEncoder.Fast"/> for
-/// previews, <see cref="PngEncoder.Compact"/> for final images), in the order they were posted. It runs beside the
-/// inference thread so that a finished request's full-resolution decode does not stall the steps of the rows still
-/// generating; on a CPU it has its own intra-op threads (<see cref="ModelOptions.DecodeThreads"/>), the core the steps leave free.
+/// (<see cref="PreviewRenderer"/>), the first preview of each stream ahead of the rest — then queues their PNG
+/// encoding on the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final
+/// images), in the order they were posted. It runs beside the inference thread so that a finished request's
+/// full-resolution decode does not stall the steps of the rows still generating; on a CPU it has its own intra-op threads: <see cref="ModelOptions.DecodeThreads"/> while steps run, every
+/// core while they do not (<see cref="CoreShare"/>).
 /// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
 /// </summary>
-internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, ILogger logger)
+internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetry, ILogger logger)
 {
+    /// <summary>The cores this thread shares with the inference thread.</summary>
+    public CoreShare Cores => cores;
+
     private readonly object _gate = new();
     private List<DecodeItem> _waiting = [];
     private readonly Dictionary<LoadedModel, int> _held = new(ReferenceEqualityComparer.Instance);   // items per model, waiting or decoding
@@ -86,7 +90,6 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
 
     private void Run()
     {
-        TorchThreads.Configure(threads);   // this thread's intra-op budget
         while (true)
         {
             List<DecodeItem> batch;
@@ -99,6 +102,7 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
             }
             try
             {
+                TorchThreads.Configure(cores.BeginDecode());   // this thread's intra-op budget: every core while no step runs
                 Decode(batch);
             }
             catch (Exception e)
@@ -109,6 +113,7 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
             }
             finally
             {
+                cores.EndDecode();
                 lock (_gate)
                 {
                     foreach (var item in batch)
@@ -122,8 +127,12 @@ internal sealed class DecodeWorker(int threads, DetailFlowTelemetry telemetry, I
     private void Decode(List<DecodeItem> batch)
     {
         var live = batch.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
-        foreach (var group in live.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
-            Decode((LoadedModel)group.Key!, group.ToList());
+        // A stream's first preview goes first: its client has seen nothing yet, and the coarse prefixes are cheap beside
+        // the final images of the same batch.
+        var first = live.Where(d => !d.Final && !d.Job.FirstPreviewSeen).GroupBy(d => d.Job).Select(g => g.MinBy(d => d.Tokens)!).ToList();
+        foreach (var part in new[] { first, live.Except(first).ToList() })
+            foreach (var group in part.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
+                Decode((LoadedModel)group.Key!, group.ToList());
     }
 
     private void Decode(LoadedModel model, List<DecodeItem> items)

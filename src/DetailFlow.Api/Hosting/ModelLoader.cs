@@ -27,7 +27,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
     private static readonly TimeSpan s_probeBudget = TimeSpan.FromSeconds(1.8);
 
     /// <summary>Rows per engine step: BatcherOptions:MaxRows, else the serving plan's for this machine.</summary>
-    private int StepRows => batcher?.Value.MaxRows ?? ServingPlan.ForThisMachine(options.Value.Threads, options.Value.DecodeThreads).MaxRows;
+    private int StepRows => batcher?.Value.MaxRows ?? ServingPlan.RowsFor(options.Value);
 
     /// <summary>The configured model (<see cref="ModelOptions"/>).</summary>
     public ModelSource Configured
@@ -163,7 +163,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
     /// <summary>
     /// One forward and one decode, so the first request does not pay for libtorch's lazy initialisation; then, in a
     /// reduced precision on a CPU, the product kernels of every row count the steps and the decoder calls round to
-    /// (<see cref="GemmRows"/>), each under the thread count of the thread that will run it.
+    /// (<see cref="GemmRows"/>), each under every thread count its thread may run it with (<see cref="CoreShare"/>).
     /// </summary>
     private void Warmup(LoadedModel m)
     {
@@ -179,13 +179,23 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var o = options.Value;
         int rows = StepRows;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        int products = GemmRows.Warm(m.Gpt, GemmRows.BucketsUpTo((long)rows * m.GptConfig.GroupSize));
-        if (m.Decoder is TorchDecoderBackend)
+        var cores = CoreShare.For(o);
+        int products = 0;
+        try
         {
-            TorchThreads.Configure(o.EffectiveDecodeThreads);
-            try { products += GemmRows.Warm(m.Tokenizer, DecoderRows(m.Schedule, m.PreviewDecoder, rows)); }
-            finally { TorchThreads.Configure(o.Threads); }
+            foreach (int threads in cores.StepCounts)
+            {
+                TorchThreads.Configure(threads);
+                products += GemmRows.Warm(m.Gpt, GemmRows.BucketsUpTo((long)rows * m.GptConfig.GroupSize));
+            }
+            if (m.Decoder is TorchDecoderBackend)
+                foreach (int threads in cores.DecodeCounts)
+                {
+                    TorchThreads.Configure(threads);
+                    products += GemmRows.Warm(m.Tokenizer, DecoderRows(m.Schedule, m.PreviewDecoder, rows));
+                }
         }
+        finally { TorchThreads.Configure(o.Threads); }
         if (products > 0)
             logger.LogInformation("Model {Name}: {Products} product kernels compiled in {Seconds:F2} s (row counts rounded up to a few sizes)",
                 m.Name, products, clock.Elapsed.TotalSeconds);

@@ -57,6 +57,12 @@ public sealed class ModelOptions
     public int EffectiveDecodeThreads => DecodeThreads > 0 ? DecodeThreads : Threads;
 
     /// <summary>
+    /// Both thread counts came from the <see cref="ServingPlan"/> (left at 0): the engine's steps and the decode thread then
+    /// each run on every core while the other is idle (<see cref="Batching.CoreShare"/>). Set by the plan, not bound.
+    /// </summary>
+    public bool CoresShared { get; internal set; }
+
+    /// <summary>
     /// What decodes previews and final images: <c>Torch</c> (the TorchSharp modules) or <c>Onnx</c> (the decoder
     /// exported from the loaded weights, run by ONNX Runtime; CUDA provider when <see cref="Device"/> is a GPU).
     /// </summary>

@@ -9,25 +9,25 @@ namespace DetailFlow.Api.Tests;
 public sealed class ServingPlanTests
 {
     [Theory]
-    [InlineData(1, 1, 1, 16)]    // one core: both threads on it, the fewest rows
-    [InlineData(2, 1, 1, 16)]    // the split measured on the 2-core machines here
-    [InlineData(4, 3, 1, 24)]
-    [InlineData(8, 6, 2, 48)]
-    [InlineData(16, 11, 5, 64)]  // rows capped
-    [InlineData(64, 43, 21, 64)]
-    public void LeftOpen_TheCoresAreDividedByTheRule(int cores, int engine, int decode, int rows)
+    [InlineData(1, 1, 1, 16, false)]   // one core: both threads on it, the fewest rows
+    [InlineData(2, 1, 1, 32, true)]    // the split measured on the 2-core machines here; 16 guided requests in flight
+    [InlineData(4, 3, 1, 64, true)]
+    [InlineData(8, 6, 2, 64, true)]    // rows capped
+    [InlineData(64, 43, 21, 64, true)]
+    public void LeftOpen_TheCoresAreDividedByTheRule(int cores, int engine, int decode, int rows, bool shared)
     {
         var plan = ServingPlan.For(cores);
-        Assert.Equal(new ServingPlan(cores, engine, decode, rows), plan);
+        Assert.Equal(new ServingPlan(cores, engine, decode, rows, shared), plan);
         Assert.True(plan.EngineThreads + plan.DecodeThreads <= Math.Max(2, cores));
     }
 
     [Fact]
-    public void GivenSettings_AreKept_AndTheRestFollowsThem()
+    public void GivenSettings_AreKept_AndTheRestFollowsThem_WithoutSharing()
     {
-        Assert.Equal(new ServingPlan(8, 2, 6, 16), ServingPlan.For(8, threads: 2, decodeThreads: 6));
-        Assert.Equal(new ServingPlan(8, 4, 4, 32), ServingPlan.For(8, decodeThreads: 4));   // engine = the rest
-        Assert.Equal(new ServingPlan(8, 6, 2, 2), ServingPlan.For(8, maxRows: 2));
+        Assert.Equal(new ServingPlan(8, 2, 6, 32, false), ServingPlan.For(8, threads: 2, decodeThreads: 6));
+        Assert.Equal(new ServingPlan(8, 4, 4, 64, false), ServingPlan.For(8, decodeThreads: 4));   // engine = the rest
+        Assert.Equal(new ServingPlan(2, 1, 1, 16, false), ServingPlan.For(2, threads: 1));       // rows for the given engine threads
+        Assert.Equal(new ServingPlan(8, 6, 2, 2, true), ServingPlan.For(8, maxRows: 2));
     }
 
     [Fact]
@@ -53,7 +53,8 @@ public sealed class ServingPlanTests
         var model = services.GetRequiredService<IOptions<ModelOptions>>().Value;
         var batcher = services.GetRequiredService<IOptions<BatcherOptions>>().Value;
         var plan = ServingPlan.ForThisMachine();
-        Assert.Equal((plan.EngineThreads, plan.DecodeThreads, plan.MaxRows), (model.Threads, model.DecodeThreads, batcher.MaxRows));
+        Assert.Equal((plan.EngineThreads, plan.DecodeThreads, plan.MaxRows, plan.CoresShared),
+            (model.Threads, model.DecodeThreads, batcher.MaxRows, model.CoresShared));
 
         var given = WebApplication.CreateBuilder();
         given.Configuration["ModelOptions:Threads"] = "3";

@@ -10,12 +10,13 @@ using static TorchSharp.torch;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>A decoder that records the threads it runs on and, while closed, blocks every call until opened.</summary>
+/// <summary>A decoder that records the threads it runs on (their names and torch thread counts) and, while closed, blocks every call until opened.</summary>
 public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
 {
     private readonly ManualResetEventSlim _open = new(true);
 
     public ConcurrentQueue<string?> Threads { get; } = new();
+    public ConcurrentQueue<int> ThreadCounts { get; } = new();
     public SemaphoreSlim Entered { get; } = new(0);
     public string Name => inner.Name;
     public int NumLatentTokens => inner.NumLatentTokens;
@@ -27,6 +28,7 @@ public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
     public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
     {
         Threads.Enqueue(Thread.CurrentThread.Name);
+        ThreadCounts.Enqueue(get_num_threads());
         if (!_open.IsSet)
         {
             Entered.Release();
