@@ -127,12 +127,20 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
     private void Decode(List<DecodeItem> batch)
     {
         var live = batch.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
-        // A stream's first preview goes first: its client has seen nothing yet, and the coarse prefixes are cheap beside
-        // the final images of the same batch.
-        var first = live.Where(d => !d.Final && !d.Job.FirstPreviewSeen).GroupBy(d => d.Job).Select(g => g.MinBy(d => d.Tokens)!).ToList();
-        foreach (var part in new[] { first, live.Except(first).ToList() })
+        foreach (var part in InOrder(live))
             foreach (var group in part.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
                 Decode((LoadedModel)group.Key!, group.ToList());
+    }
+
+    /// <summary>
+    /// The order a batch is decoded in: each stream's first preview (the shortest prefix of a job that has shown none),
+    /// then the rest as posted. Its client has seen nothing yet, and coarse prefixes are cheap beside the final images of
+    /// the same batch.
+    /// </summary>
+    internal static List<DecodeItem>[] InOrder(List<DecodeItem> live)
+    {
+        var first = live.Where(d => !d.Final && !d.Job.FirstPreviewSeen).GroupBy(d => d.Job).Select(g => g.MinBy(d => d.Tokens)!).ToList();
+        return [first, live.Except(first).ToList()];
     }
 
     private void Decode(LoadedModel model, List<DecodeItem> items)

@@ -35,7 +35,8 @@ public sealed class RedisLeaseTests : IDisposable
     public async Task RedisAnswersLate_RenewalNeverReportsTheLeaseLost()
     {
         Assert.True(await _store.TryAcquireLeaseAsync("slow", "worker-a", Ttl));
-        using var admin = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString);
+        // The pauser's own CLIENT PAUSE waits while the previous pause lasts (up to 1.5 s): it must not time out itself.
+        using var admin = await ConnectionMultiplexer.ConnectAsync(_redis.ConnectionString + ",asyncTimeout=5000,syncTimeout=5000");
         using var stop = new CancellationTokenSource();
         var rng = new Random(17);
         var pauses = Task.Run(async () =>

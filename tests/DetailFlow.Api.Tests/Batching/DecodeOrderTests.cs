@@ -1,0 +1,34 @@
+using DetailFlow.Api.Batching;
+using DetailFlow.Core.Generation;
+
+namespace DetailFlow.Api.Tests;
+
+public sealed class DecodeOrderTests
+{
+    private static InferenceJob Job() => new() { Spec = new ImageSpec(0, new SamplingOptions(), 32, Cacheable: false) };
+
+    private static InferenceJob Shown(InferenceJob job)
+    {
+        job.FirstPreviewSeen = true;
+        return job;
+    }
+
+    [Fact]
+    public void EachStreamsFirstPreview_IsDecodedBeforeTheRestOfTheBatch_TheRestAsPosted()
+    {
+        var plain = Job();
+        var stream = Job();
+        var seen = Shown(Job());
+        DecodeItem Item(InferenceJob job, int tokens, bool final = false) => new(job, null!, new long[32], tokens, final, Generated: true);
+        var finalOfPlain = Item(plain, 32, final: true);
+        var coarse = Item(stream, 8);
+        var finer = Item(stream, 16);
+        var finalOfStream = Item(stream, 32, final: true);
+        var laterPreview = Item(seen, 24);
+
+        var parts = DecodeWorker.InOrder([finalOfPlain, finer, coarse, finalOfStream, laterPreview]);
+
+        Assert.Equal([coarse], parts[0]);
+        Assert.Equal([finalOfPlain, finer, finalOfStream, laterPreview], parts[1]);
+    }
+}
