@@ -187,7 +187,7 @@ public sealed class Batcher(
                 TorchThreads.Configure(_decoder.Cores.BeginStep());   // every core while nothing is decoding
                 foreach (var engine in busy) rows.Step(engine);
                 _heap.AfterStep();
-                if (host.Busy().Count == 0) _decoder.Cores.EndSteps();   // before the last decodes are posted: they get every core
+                if (!host.AnyBusy) _decoder.Cores.EndSteps();   // before the last decodes are posted: they get every core
                 rows.Flush();
                 host.DisposeRetired();
             }

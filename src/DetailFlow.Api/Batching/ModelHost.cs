@@ -41,6 +41,9 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
     /// <summary>Engines with rows generating or waiting to join.</summary>
     public List<NextDetailEngine> Busy() => _engines.Values.Where(IsBusy).ToList();
 
+    /// <summary>Whether any engine has rows generating or waiting to join (no list built: asked after every step).</summary>
+    public bool AnyBusy => _engines.Values.Any(IsBusy);
+
     /// <summary>KV-cache rows held by live generations, all models.</summary>
     public int RowsInUse => _engines.Values.Sum(e => e.RowsInUse);
 
