@@ -68,6 +68,7 @@ public sealed class BenchRooflineTests
     [InlineData("roofline", "--dtype", "int8")]
     [InlineData("roofline", "--preset", "gpt-xxl")]
     [InlineData("generate", "--dtype", "fp32,int8")]
+    [InlineData("generate", "--weights", "blocked")]
     public async Task BadOptions_AreRefused(string command, string option, string value)
     {
         var ui = new RecordingUi();

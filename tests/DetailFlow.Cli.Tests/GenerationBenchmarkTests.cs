@@ -39,4 +39,21 @@ public sealed class GenerationBenchmarkTests
         Assert.Equal(0, await GenerationBenchmark.RunAsync(options with { Json = false, Precisions = [ModelPrecision.Auto, same] }, table, CancellationToken.None));
         Assert.Matches(@"auto:(fp32|bf16|fp16)", table.ToString());
     }
+
+    [Fact]
+    public async Task PackedWeights_RunWhereTheyApply_AndEachRowSaysWhichLayoutRan()
+    {
+        var options = new GenerationBenchmarkOptions
+        {
+            Model = s_tiny, Concurrency = [2], Runs = 1, Engines = [BenchEngine.Kv], Weights = WeightLayout.Packed,
+            Precisions = [ModelPrecision.BFloat16, ModelPrecision.Float32], Json = true, RooflineBudgetSeconds = 0.2,
+        };
+        using var text = new StringWriter();
+        Assert.Equal(0, await GenerationBenchmark.RunAsync(options, text, CancellationToken.None));
+        using var doc = JsonDocument.Parse(text.ToString());
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("dtype").GetString()!, r => r.GetProperty("weights").GetString());
+        Assert.Equal("packed", rows["bf16"]);
+        Assert.Equal("plain", rows["fp32"]);                                   // fp32 products take no packed weight
+    }
 }

@@ -20,7 +20,7 @@ public static class ModelEndpoints
         var info = new ModelInfo(m.Name, "model", Created(m), "detailflow", m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
             new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount))
-        { DType = m.GptDType, DecoderDType = m.DecoderDType };
+        { DType = m.GptDType, DecoderDType = m.DecoderDType, Weights = m.GptWeights, DecoderWeights = m.DecoderWeights };
         return TypedResults.Ok(new ModelList("list", [info]));
     }
 
@@ -55,6 +55,12 @@ public sealed record ModelInfo(
 
     /// <summary>The decoder's precision in force.</summary>
     [JsonPropertyName("decoder_dtype")] public string? DecoderDType { get; init; }
+
+    /// <summary>How the GPT's linear weights are stored: plain or packed (ModelOptions:Weights <c>Auto</c> times both per machine).</summary>
+    [JsonPropertyName("weights")] public string? Weights { get; init; }
+
+    /// <summary>How the decoder's linear weights are stored.</summary>
+    [JsonPropertyName("decoder_weights")] public string? DecoderWeights { get; init; }
 }
 
 public sealed record ScheduleEntry([property: JsonPropertyName("tokens")] int Tokens, [property: JsonPropertyName("resolution")] int Resolution);

@@ -52,6 +52,12 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     /// <summary>The decoder's weight precision in force (ModelOptions:DType <c>Auto</c> chooses it apart from the GPT's).</summary>
     public string DecoderDType { get; } = ModelPrecisions.ShortName(tokenizer.DType);
 
+    /// <summary>How the GPT's linear weights are stored: <c>plain</c> or <c>packed</c> (ModelOptions:Weights; <see cref="PackedLinear"/>).</summary>
+    public string GptWeights { get; init; } = "plain";
+
+    /// <summary>How the decoder's linear weights are stored.</summary>
+    public string DecoderWeights { get; init; } = "plain";
+
     /// <summary>What a request that names no sampling field gets (ModelOptions:CfgScale over the official defaults).</summary>
     public SamplingOptions Defaults { get; init; } = new();
 

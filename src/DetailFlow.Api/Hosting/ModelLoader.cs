@@ -82,18 +82,26 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             throw;
         }
         IDecoderBackend decoder;
-        try { decoder = (decoders ?? CreateDecoder)(o, vq); }
+        (PackingChoice Gpt, PackingChoice Decoder) packing = default;
+        try
+        {
+            packing = PackWeights(o, gpt, vq, device);
+            decoder = (decoders ?? CreateDecoder)(o, vq);
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             gpt.Dispose();
             vq.Dispose();
-            throw new InvalidOperationException($"ModelOptions:DecoderBackend = {o.DecoderBackend}: cannot build the decoder: {e.Message}", e);
+            throw new InvalidOperationException(packing.Gpt is null
+                ? $"ModelOptions:Weights = {o.Weights}: cannot pack the weights: {e.Message}"
+                : $"ModelOptions:DecoderBackend = {o.DecoderBackend}: cannot build the decoder: {e.Message}", e);
         }
         var labels = source.Labels.Count == 0 || source.Labels.Count == gpt.Config.NumClasses ? source.Labels : [];
         var model = new LoadedModel(gpt, vq, labels, source.Name ?? Path.GetFileNameWithoutExtension(source.GptPath), Fingerprint(source, gpt.DType, vq.DType), decoder)
         {
             Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
             DecodeRowsPerCall = o.EffectiveDecodeRowsPerCall,
+            GptWeights = packing.Gpt.Pack ? "packed" : "plain", DecoderWeights = packing.Decoder.Pack ? "packed" : "plain",
         };
         try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }
@@ -101,6 +109,8 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Decoder.Name, model.Fingerprint);
         logger.LogInformation("Model {Name} precision (ModelOptions:DType = {DType}): GPT {GptChoice}; decoder {DecoderChoice}",
             model.Name, o.DType, gptChoice.Describe(), decoderChoice.Describe());
+        logger.LogInformation("Model {Name} weights (ModelOptions:Weights = {Weights}): GPT {GptPacking}; decoder {DecoderPacking}",
+            model.Name, o.Weights, packing.Gpt.Describe(), packing.Decoder.Describe());
         telemetry?.SetPrecision(model.GptDType, model.DecoderDType);
         return model;
     }
@@ -114,13 +124,33 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
     {
         if (o.DType.ToScalarType() is { } fixedType)
             return (new PrecisionChoice(fixedType, [], "configured", 0), new PrecisionChoice(fixedType, [], "configured", 0));
-        int rows = StepRows;
-        var gptChoice = PrecisionProbe.Choose(new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)rows * g.GroupSize)),
-            device, s_probeBudget * 0.7);
+        var gptChoice = PrecisionProbe.Choose(GptWorkload(g), device, s_probeBudget * 0.7);
         var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
             ? new PrecisionChoice(ScalarType.Float32, [], "the ONNX decoder runs float32", 0)
-            : PrecisionProbe.Choose(new ProbeWorkload("the decoder", StepShapes.Decoder(tokenizer, 1), StepShapes.Decoder(tokenizer, 4)),
-                device, s_probeBudget * 0.3);
+            : PrecisionProbe.Choose(DecoderWorkload(tokenizer), device, s_probeBudget * 0.3);
+        return (gptChoice, decoderChoice);
+    }
+
+    /// <summary>The GPT's products at a guided request's step (2 rows × G codes) and at a full batch (BatcherOptions:MaxRows × G).</summary>
+    private ProbeWorkload GptWorkload(GptConfig g) =>
+        new("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)StepRows * g.GroupSize));
+
+    /// <summary>The decoder's products at one and at four full-resolution images.</summary>
+    private static ProbeWorkload DecoderWorkload(TokenizerConfig tokenizer) =>
+        new("the decoder", StepShapes.Decoder(tokenizer, 1), StepShapes.Decoder(tokenizer, 4));
+
+    /// <summary>
+    /// Packs the GPT's and the Torch decoder's linear weights where ModelOptions:Weights says so, or (Auto) where the
+    /// probe finds packed products faster at their shapes and chosen precision. The ONNX decoder exports the plain weights.
+    /// </summary>
+    private (PackingChoice Gpt, PackingChoice Decoder) PackWeights(ModelOptions o, GptTransformer gpt, VqModel vq, Device device)
+    {
+        var gptChoice = PackingProbe.Choose(o.Weights, GptWorkload(gpt.Config), gpt.DType, device, s_probeBudget * 0.3);
+        var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
+            ? new PackingChoice(false, "the ONNX decoder runs its own graph")
+            : PackingProbe.Choose(o.Weights, DecoderWorkload(vq.Config), vq.DType, device, s_probeBudget * 0.2);
+        if (gptChoice.Pack) PackedLinear.Pack(gpt, 2L * gpt.Config.GroupSize);
+        if (decoderChoice.Pack) PackedLinear.Pack(vq, vq.Config.NumLatentTokens);
         return (gptChoice, decoderChoice);
     }
 

@@ -33,6 +33,13 @@ public sealed class ModelOptions
     /// </summary>
     public ModelPrecision DType { get; set; } = ModelPrecision.Auto;
 
+    /// <summary>
+    /// How the GPT's and the decoder's linear weights are stored: <c>Auto</c> (timed both ways when the model loads, at
+    /// its own shapes and precision — <see cref="PackingProbe"/>), <c>Plain</c>, or <c>Packed</c> (oneDNN's blocked
+    /// layout: a bf16/fp16 product on a CPU then skips re-laying the weight out on every call; <see cref="PackedLinear"/>).
+    /// </summary>
+    public WeightLayout Weights { get; set; } = WeightLayout.Auto;
+
     /// <summary>Torch intra-op threads of the engine's steps; 0 = from the machine (<see cref="ServingPlan"/>).</summary>
     public int Threads { get; set; }
 

@@ -41,7 +41,7 @@ public static class GenerationBenchmark
             output.WriteLine(Invariant($"machine: {Environment.ProcessorCount} cores, torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY {Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "(libgomp default: spin)"}, load average before: {loadBefore}"));
             output.WriteLine(Invariant($"roofline ({roofline.Seconds:F1} s): GPT GEMM GFLOP/s at 1 / {roofline.Requests} requests: {string.Join(", ", roofline.Gpt.Select(c => Invariant($"{c.DType} {c.SingleGflops:F0} / {c.SaturatedGflops:F0}")))}; weights stream at {roofline.BandwidthGbPerSecond:F1} GB/s; auto = {roofline.AutoGpt}"));
             output.WriteLine();
-            output.WriteLine(Invariant($"{"engine",-10} {"dtype",-9} {"concurrent",10} {"s/image",9} {"GFLOP/s",9} {"of floor",9}   runs (s, whole batch)"));
+            output.WriteLine(Invariant($"{"engine",-10} {"dtype",-16} {"concurrent",10} {"s/image",9} {"GFLOP/s",9} {"of floor",9}   runs (s, whole batch)"));
         }
         foreach (var precision in options.Precisions.Distinct())
             RunPrecision(precision, options, report, output, cancellationToken);
@@ -73,6 +73,11 @@ public static class GenerationBenchmark
         using var model = new GptTransformer(options.Model);
         model.eval();
         if (dtype != ScalarType.Float32) model.to(dtype);
+        var g = options.Model;
+        var packing = PackingProbe.Choose(options.Weights,
+            new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, 2L * options.Concurrency.Max() * g.GroupSize)), dtype, CPU, TimeSpan.FromSeconds(1));
+        if (packing.Pack) PackedLinear.Pack(model, 2L * g.GroupSize);
+        if (!options.Json) output.WriteLine($"{name}: {packing.Describe()}");
         foreach (var engine in options.Engines.Distinct())
         {
             TimeRun(model, engine, options, concurrent: 1, run: -1, cancellationToken);  // warm-up
@@ -85,11 +90,11 @@ public static class GenerationBenchmark
                 double fraction = engine == BenchEngine.Kv ? RooflineFloor.Fraction(floor.SecondsPerImage(concurrent, includeDecode: false), median / concurrent) : 0;
                 var row = new GenerationBenchmarkRow(Name(engine), concurrent, name, median / concurrent, flops / median / 1e9)
                 {
-                    RunSeconds = seconds, RequestedDType = requested, FloorFraction = fraction,
+                    RunSeconds = seconds, RequestedDType = requested, FloorFraction = fraction, Weights = packing.Pack ? "packed" : "plain",
                 };
                 report.Rows.Add(row);
                 if (!options.Json)
-                    output.WriteLine(Invariant($"{row.Engine,-10} {Label(row),-9} {row.Concurrent,10} {row.SecondsPerImage,9:F3} {row.Gflops,9:F1} {(fraction > 0 ? fraction.ToString("F2", CultureInfo.InvariantCulture) : "—"),9}   {string.Join(" ", seconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}"));
+                    output.WriteLine(Invariant($"{row.Engine,-10} {Label(row),-16} {row.Concurrent,10} {row.SecondsPerImage,9:F3} {row.Gflops,9:F1} {(fraction > 0 ? fraction.ToString("F2", CultureInfo.InvariantCulture) : "—"),9}   {string.Join(" ", seconds.Select(s => s.ToString("F2", CultureInfo.InvariantCulture)))}"));
             }
         }
     }
@@ -135,7 +140,8 @@ public static class GenerationBenchmark
     }
 
     /// <summary>The precision that ran, prefixed with <c>auto:</c> where --dtype auto chose it.</summary>
-    private static string Label(GenerationBenchmarkRow row) => row.RequestedDType == "auto" ? "auto:" + row.DType : row.DType;
+    private static string Label(GenerationBenchmarkRow row) =>
+        (row.RequestedDType == "auto" ? "auto:" + row.DType : row.DType) + (row.Weights == "packed" ? "+packed" : "");
 
     private static string Name(BenchEngine engine) => engine == BenchEngine.Kv ? "kv" : "recompute";
 

@@ -24,6 +24,8 @@ public sealed record GenerationBenchmarkOptions
     /// <summary>Weight precisions to time; <see cref="ModelPrecision.Auto"/> runs what the service's probe picks here.</summary>
     public IReadOnlyList<ModelPrecision> Precisions { get; init; } = [ModelPrecision.Auto];
     public IReadOnlyList<BenchEngine> Engines { get; init; } = [BenchEngine.Kv, BenchEngine.Recompute];
+    /// <summary>Weight layout; <see cref="WeightLayout.Auto"/> runs what the service's probe picks here.</summary>
+    public WeightLayout Weights { get; init; } = WeightLayout.Auto;
     public double CfgScale { get; init; } = 1.5;
     public bool Json { get; init; }
     public GptConfig Model { get; init; } = new() { Dim = 1024, NLayer = 24, NHead = 16, VocabSize = 8192, NumClasses = 1000, BlockSize = 128, GroupSize = 8 };

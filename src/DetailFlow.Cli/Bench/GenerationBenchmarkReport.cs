@@ -17,6 +17,9 @@ public sealed record GenerationBenchmarkRow(
     /// <summary>The --dtype entry that gave this row (auto, fp32, bf16, fp16); <see cref="DType"/> is what ran.</summary>
     [JsonPropertyName("requested_dtype")] public string RequestedDType { get; init; } = "";
 
+    /// <summary>The weight layout that ran: plain or packed (<see cref="DetailFlow.Core.Runtime.PackedLinear"/>).</summary>
+    [JsonPropertyName("weights")] public string Weights { get; init; } = "plain";
+
     /// <summary>The roofline's GPT floor (decode excluded: this bench does not decode) ÷ the measured s/image (kv rows; 0 otherwise).</summary>
     [JsonPropertyName("floor_fraction")] public double FloorFraction { get; init; }
 }

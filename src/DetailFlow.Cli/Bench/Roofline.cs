@@ -50,8 +50,8 @@ public sealed record RooflineMeasurement
         var clock = Stopwatch.StartNew();
         var gptWork = new ProbeWorkload("the GPT", StepShapes.Gpt(gpt, 2L * gpt.GroupSize), StepShapes.Gpt(gpt, 2L * requests * gpt.GroupSize));
         var decoderWork = new ProbeWorkload("the decoder", StepShapes.Decoder(tokenizer, 1), StepShapes.Decoder(tokenizer, 4));
-        var gptTimings = PrecisionProbe.Measure(gptWork, CPU, budget, ModelPrecisions.Candidates);
-        var decoderTimings = PrecisionProbe.Measure(decoderWork, CPU, budget, ModelPrecisions.Candidates);
+        var gptTimings = PrecisionProbe.Measure(gptWork, CPU, budget, ModelPrecisions.Candidates, bothLayouts: true);
+        var decoderTimings = PrecisionProbe.Measure(decoderWork, CPU, budget, ModelPrecisions.Candidates, bothLayouts: true);
         const long weightBytes = 256L << 20;
         var streaming = new Dictionary<string, double>();
         foreach (var dtype in ModelPrecisions.Candidates)

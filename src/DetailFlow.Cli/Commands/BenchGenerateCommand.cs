@@ -11,7 +11,7 @@ using DetailFlow.Cli.Console;
 namespace DetailFlow.Cli.Commands;
 
 /// <summary>
-/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--engines kv,recompute] [--json]</c>:
+/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--weights auto|plain|packed] [--engines kv,recompute] [--json]</c>:
 /// seconds per image of the KV-cached engine and the recompute sampler on a random GPT-L-sized model
 /// (<see cref="GenerationBenchmark"/>).
 /// </summary>
@@ -32,6 +32,12 @@ public sealed class BenchGenerateCommand : BaseCommand
     private static readonly Option<string> s_dtype = new("--dtype")
     {
         Description = "Comma-separated weight precisions: auto (what ModelOptions:DType = Auto picks on this machine), fp32, bf16, fp16",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    private static readonly Option<string> s_weights = new("--weights")
+    {
+        Description = "Weight layout: auto (what ModelOptions:Weights = Auto picks on this machine), plain, packed (oneDNN's blocked layout)",
         DefaultValueFactory = _ => "auto",
     };
 
@@ -63,6 +69,7 @@ public sealed class BenchGenerateCommand : BaseCommand
         Options.Add(s_concurrency);
         Options.Add(s_runs);
         Options.Add(s_dtype);
+        Options.Add(s_weights);
         Options.Add(s_engines);
         Options.Add(s_cfg);
         Options.Add(s_layers);
@@ -79,11 +86,19 @@ public sealed class BenchGenerateCommand : BaseCommand
             "recompute" => BenchEngine.Recompute,
             _ => (BenchEngine?)null,
         });
+        WeightLayout? weights = parseResult.GetValue(s_weights) switch
+        {
+            "auto" => WeightLayout.Auto,
+            "plain" => WeightLayout.Plain,
+            "packed" => WeightLayout.Packed,
+            _ => null,
+        };
         int runs = parseResult.GetValue(s_runs), layers = parseResult.GetValue(s_layers);
         double cfg = parseResult.GetValue(s_cfg);
         string? error =
             concurrency is null ? $"--concurrency: expected positive integers like 1,4,16, got '{parseResult.GetValue(s_concurrency)}'"
             : precisions is null ? $"--dtype: expected auto, fp32, bf16 and/or fp16, got '{parseResult.GetValue(s_dtype)}'"
+            : weights is null ? $"--weights: expected auto, plain or packed, got '{parseResult.GetValue(s_weights)}'"
             : engines is null ? $"--engines: expected kv and/or recompute, got '{parseResult.GetValue(s_engines)}'"
             : runs < 1 ? $"--runs: need at least 1, got {runs}"
             : layers < 1 ? $"--layers: need at least 1, got {layers}"
@@ -101,6 +116,7 @@ public sealed class BenchGenerateCommand : BaseCommand
             Runs = runs,
             Precisions = precisions!,
             Engines = engines!,
+            Weights = weights!.Value,
             CfgScale = cfg,
             Json = parseResult.GetValue(s_json),
             Model = defaults.Model with { NLayer = layers },

@@ -25,6 +25,6 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return ffn_dropout.forward(GemmRows.RowWise(x, h => w2.forward(nn.functional.silu(w1.forward(h)) * w3.forward(h)))).MoveToOuterDisposeScope();
+        return ffn_dropout.forward(GemmRows.RowWise(x, h => PackedLinear.Forward(w2, nn.functional.silu(PackedLinear.Forward(w1, h)) * PackedLinear.Forward(w3, h)))).MoveToOuterDisposeScope();
     }
 }

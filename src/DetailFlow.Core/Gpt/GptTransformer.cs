@@ -92,7 +92,7 @@ public sealed class GptTransformer : nn.Module
         }
         var normed = norm.forward(h);
         if (trace is not null) trace.FinalNorm = normed.MoveToOuterDisposeScope();
-        return output.forward(normed).to(float32).MoveToOuterDisposeScope();
+        return PackedLinear.Forward(output, normed).to(float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -131,7 +131,7 @@ public sealed class GptTransformer : nn.Module
     public Tensor Head(Tensor h)
     {
         using var scope = torch.NewDisposeScope();
-        return GemmRows.RowWise(h, x => output.forward(norm.forward(x))).to(float32).MoveToOuterDisposeScope();
+        return GemmRows.RowWise(h, x => PackedLinear.Forward(output, norm.forward(x))).to(float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>

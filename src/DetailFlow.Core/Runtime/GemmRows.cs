@@ -27,11 +27,14 @@ public static class GemmRows
     }
 
     /// <summary>Whether products over <paramref name="x"/> run per-shape kernels (reduced precision on a CPU).</summary>
-    public static bool Pads(Tensor x) =>
-        x.device_type == DeviceType.CPU && x.dtype is ScalarType.BFloat16 or ScalarType.Float16;
+    public static bool Pads(Tensor x) => Pads(x.dtype, x.device);
+
+    /// <summary>Whether products in <paramref name="dtype"/> on <paramref name="device"/> run per-shape kernels.</summary>
+    public static bool Pads(ScalarType dtype, Device device) =>
+        device.type == DeviceType.CPU && dtype is ScalarType.BFloat16 or ScalarType.Float16;
 
     /// <summary><paramref name="layer"/>(x) with the rows of x [..., K] (every dimension but the last) padded to a <see cref="Bucket"/>.</summary>
-    public static Tensor Linear(Linear layer, Tensor x) => RowWise(x, layer.forward);
+    public static Tensor Linear(Linear layer, Tensor x) => RowWise(x, h => PackedLinear.Forward(layer, h));
 
     /// <summary>
     /// <paramref name="f"/> over the rows of <paramref name="x"/> [..., K], padded to a <see cref="Bucket"/> → [..., N].
@@ -79,7 +82,7 @@ public static class GemmRows
             foreach (var layer in linears)
             {
                 using var scope = NewDisposeScope();
-                layer.forward(torch.zeros([m, layer.weight!.shape[1]], weight.dtype, weight.device));
+                PackedLinear.Forward(layer, torch.zeros([m, layer.weight!.shape[1]], weight.dtype, weight.device));
                 products++;
             }
         return products;

@@ -16,9 +16,10 @@ public static class GemmTimer
     /// <summary>
     /// Best seconds of one call at <paramref name="shape"/> (a single call, not × Count): one warm-up call, then timed
     /// calls until <paramref name="minTime"/> has passed or <paramref name="maxCalls"/> calls ran (at least one).
-    /// Null when <paramref name="dtype"/> cannot run here (e.g. no kernel).
+    /// Null when <paramref name="dtype"/> cannot run here (e.g. no kernel). <paramref name="packed"/>: with the weight
+    /// packed for oneDNN (<see cref="PackedLinear"/>); null where that cannot run.
     /// </summary>
-    public static double? BestSeconds(GemmShape shape, ScalarType dtype, Device device, TimeSpan minTime, int maxCalls = 50)
+    public static double? BestSeconds(GemmShape shape, ScalarType dtype, Device device, TimeSpan minTime, int maxCalls = 50, bool packed = false)
     {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -26,7 +27,9 @@ public static class GemmTimer
         {
             var input = torch.full(shape.M, shape.K, 0.01, dtype: dtype, device: device);
             var weight = torch.full(shape.N, shape.K, 0.01, dtype: dtype, device: device);
-            return Best(() => nn.functional.linear(input, weight).Dispose(), device, minTime, maxCalls);
+            var product = packed ? PackedLinear.Product(weight, shape.M) : x => nn.functional.linear(x, weight);
+            if (product is null) return null;
+            return Best(() => product(input).Dispose(), device, minTime, maxCalls);
         }
         catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException)
         {
@@ -34,16 +37,25 @@ public static class GemmTimer
         }
     }
 
+    /// <summary>The better of the plain and the packed product's <see cref="BestSeconds"/> (the plain one where packing does not apply).</summary>
+    public static double? BestOfLayouts(GemmShape shape, ScalarType dtype, Device device, TimeSpan minTime, int maxCalls = 50)
+    {
+        double? plain = BestSeconds(shape, dtype, device, minTime, maxCalls);
+        double? packed = GemmRows.Pads(dtype, device) ? BestSeconds(shape, dtype, device, minTime, maxCalls, packed: true) : null;
+        return plain is { } a && packed is { } b ? Math.Min(a, b) : plain ?? packed;
+    }
+
     /// <summary>
     /// Streaming bandwidth in bytes/s: best time of a <c>linear</c> at M = 2 (a guided request's causal step) over a
-    /// weight of <paramref name="weightBytes"/> bytes in <paramref name="dtype"/>, larger than the caches, read once per call.
+    /// weight of <paramref name="weightBytes"/> bytes in <paramref name="dtype"/>, larger than the caches, read once per call,
+    /// in the faster of the two layouts (<see cref="BestOfLayouts"/>: a plain bf16 weight is re-laid out on every call).
     /// </summary>
     public static double? StreamingBandwidth(ScalarType dtype, Device device, long weightBytes, TimeSpan minTime)
     {
         long elements = weightBytes / ModelPrecisions.BytesPerElement(dtype);
         const long k = 4096;
         var shape = new GemmShape(2, k, Math.Max(1, elements / k), 1);
-        double? seconds = BestSeconds(shape, dtype, device, minTime, maxCalls: 20);
+        double? seconds = BestOfLayouts(shape, dtype, device, minTime, maxCalls: 20);
         return seconds is { } s ? shape.WeightElements * ModelPrecisions.BytesPerElement(dtype) / s : null;
     }
 

@@ -72,8 +72,11 @@ public static class PrecisionProbe
     /// Each candidate's estimated forward time at both workloads. Shapes run largest first, both workloads alternating;
     /// when the budget runs out, the estimate covers the shapes measured so far (the same ones for every candidate). The
     /// largest shape of each workload is always measured, so a loaded machine can overrun the budget by those two.
+    /// <paramref name="bothLayouts"/>: each call timed with plain and with packed weights, the faster kept (the roofline's
+    /// ceilings; the load-time probe times plain products and leaves packing to <see cref="PackingProbe"/>).
     /// </summary>
-    public static IReadOnlyList<PrecisionTiming> Measure(ProbeWorkload workload, Device device, TimeSpan budget, IReadOnlyList<ScalarType> candidates)
+    public static IReadOnlyList<PrecisionTiming> Measure(ProbeWorkload workload, Device device, TimeSpan budget, IReadOnlyList<ScalarType> candidates,
+        bool bothLayouts = false)
     {
         var order = Interleave(workload.Single.OrderByDescending(s => s.Flops).ToList(), workload.Saturated.OrderByDescending(s => s.Flops).ToList());
         var single = candidates.ToDictionary(c => c, _ => 0.0);
@@ -88,7 +91,7 @@ public static class PrecisionProbe
             foreach (var dtype in candidates.Where(c => !failed.Contains(c)))
             {
                 if (clock.Elapsed >= budget && singleFlops > 0 && saturatedFlops > 0) break;
-                if (GemmTimer.BestSeconds(shape, dtype, device, slice) is { } t) times[dtype] = t;
+                if ((bothLayouts ? GemmTimer.BestOfLayouts(shape, dtype, device, slice) : GemmTimer.BestSeconds(shape, dtype, device, slice)) is { } t) times[dtype] = t;
                 else failed.Add(dtype);
             }
             if (candidates.Any(c => !failed.Contains(c) && !times.ContainsKey(c))) break;   // out of time within this shape: drop it

@@ -21,6 +21,6 @@ public sealed class SiglipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return GemmRows.RowWise(x, h => fc2.forward(nn.functional.gelu(fc1.forward(h), GELU.Approximate.tanh))).MoveToOuterDisposeScope();
+        return GemmRows.RowWise(x, h => PackedLinear.Forward(fc2, nn.functional.gelu(PackedLinear.Forward(fc1, h), GELU.Approximate.tanh))).MoveToOuterDisposeScope();
     }
 }

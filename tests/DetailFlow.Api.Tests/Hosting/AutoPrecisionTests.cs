@@ -23,6 +23,9 @@ public sealed class AutoPrecisionTests(AutoPrecisionFactory api) : IClassFixture
         var entry = JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement.GetProperty("data")[0];
         Assert.Equal(model.GptDType, entry.GetProperty("dtype").GetString());
         Assert.Equal(model.DecoderDType, entry.GetProperty("decoder_dtype").GetString());
+        Assert.Contains(model.GptWeights, new[] { "plain", "packed" });
+        Assert.Equal(model.GptWeights, entry.GetProperty("weights").GetString());
+        Assert.Equal(model.DecoderWeights, entry.GetProperty("decoder_weights").GetString());
 
         var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4242));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -1,5 +1,6 @@
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
+using DetailFlow.Core.Runtime;
 using DetailFlow.Parity;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,16 +25,21 @@ public class ReducedPrecisionTests
     /// <summary>Bound on the share of compared codes whose top-1 code differs between bf16 and fp32 (measured ≤ 0.046).</summary>
     public const double MaxTop1Disagreement = 0.1;
 
-    public static TheoryData<string> GenerateCases()
+    public static TheoryData<string, bool> GenerateCases()
     {
-        var data = new TheoryData<string>();
-        foreach (var name in TestFixtures.Set.CaseNames.Where(n => n.StartsWith(GptGenerateCase.Prefix, StringComparison.Ordinal))) data.Add(name);
+        var data = new TheoryData<string, bool>();
+        foreach (var name in TestFixtures.Set.CaseNames.Where(n => n.StartsWith(GptGenerateCase.Prefix, StringComparison.Ordinal)))
+        {
+            data.Add(name, false);
+            data.Add(name, true);
+        }
         return data;
     }
 
+    /// <summary>The same bounds hold with the bf16 weights packed for oneDNN (<see cref="PackedLinear"/>, ModelOptions:Weights).</summary>
     [Theory]
     [MemberData(nameof(GenerateCases))]
-    public void Bf16GuidedLogits_MaxLogSoftmaxDiffAtMost0p125PerUnitOfScale_Top1AgreesOn90Percent(string caseName)
+    public void Bf16GuidedLogits_MaxLogSoftmaxDiffAtMost0p125PerUnitOfScale_Top1AgreesOn90Percent(string caseName, bool packed)
     {
         var fixtures = TestFixtures.Set;
         using var data = fixtures.OpenCase(caseName);
@@ -44,6 +50,7 @@ public class ReducedPrecisionTests
         using var bf16 = GptCaseModels.Load(fixtures, tag);
         bf16.to(ScalarType.BFloat16);
         Assert.Equal(ScalarType.BFloat16, bf16.DType);
+        if (packed) Assert.True(PackedLinear.Pack(bf16, 16) > 0);
 
         var (codes32, logits32) = Run(fp32, classes, options);
         var (codes16, logits16) = Run(bf16, classes, options);
@@ -63,7 +70,7 @@ public class ReducedPrecisionTests
                 disagree += (int)a.argmax(-1).ne(b.argmax(-1)).sum().item<long>();
             }
             double share = disagree / (double)compared;
-            Console.WriteLine($"{caseName}: bf16 vs fp32 guided log-softmax max |diff| {maxDiff:F4}, top-1 disagreement {disagree}/{compared} = {share:F3}");
+            Console.WriteLine($"{caseName}{(packed ? " (packed)" : "")}: bf16 vs fp32 guided log-softmax max |diff| {maxDiff:F4}, top-1 disagreement {disagree}/{compared} = {share:F3}");
             double bound = MaxLogSoftmaxDiffPerScale * options.CfgScale;
             Assert.True(maxDiff <= bound, $"{caseName}: max |Δ log-softmax| {maxDiff:F4} > {bound} (scale {options.CfgScale})");
             Assert.True(share <= MaxTop1Disagreement, $"{caseName}: top-1 differs on {disagree} of {compared} codes");

@@ -1,0 +1,156 @@
+using System.IO.Compression;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Runtime;
+
+/// <summary>
+/// Linear layers whose weights are stored in oneDNN's blocked layout. A plain bf16/fp16 <c>linear</c> on a CPU hands
+/// oneDNN a row-major weight, which it copies into its blocked layout on every call: at the few rows of a decode step
+/// that copy costs about as much as the product (docs/performance.md, "Packed weights"). Packed once at load
+/// (<c>mkldnn::_reorder_linear_weight</c>), the products run <c>mkldnn::_linear_pointwise</c> on the blocked weight.
+/// Those two libtorch operators are reachable only through TorchScript, so a two-method script module is built in
+/// memory and loaded once. A packed weight replaces the layer's parameter (same shape and dtype, opaque layout): only
+/// <see cref="Forward"/> can multiply by it, and the layer serves inference only.
+/// </summary>
+public static class PackedLinear
+{
+    private static readonly Lazy<jit.ScriptModule?> s_ops = new(LoadOps);
+    private static readonly ConditionalWeakTable<Linear, object> s_packed = new();
+
+    /// <summary>Whether packed products can run on <paramref name="device"/> (a CPU libtorch built with oneDNN).</summary>
+    public static bool Available(Device device) => device.type == DeviceType.CPU && s_ops.Value is not null;
+
+    /// <summary>Whether <paramref name="layer"/>'s weight is packed.</summary>
+    public static bool IsPacked(Linear layer) => s_packed.TryGetValue(layer, out _);
+
+    /// <summary><paramref name="layer"/>(x): the packed product where its weight is packed, else the layer's own forward.</summary>
+    public static Tensor Forward(Linear layer, Tensor x)
+    {
+        if (!IsPacked(layer)) return layer.forward(x);
+        if (x.dim() != 2)
+        {
+            using var scope = torch.NewDisposeScope();
+            long[] shape = [.. x.shape[..^1], layer.weight!.shape[0]];
+            return Forward(layer, x.reshape(-1, x.shape[^1])).view(shape).MoveToOuterDisposeScope();
+        }
+        var ops = s_ops.Value!;
+        return layer.bias is { } bias
+            ? (Tensor)ops.invoke("linear_bias", x, layer.weight!, bias)
+            : (Tensor)ops.invoke("linear", x, layer.weight!);
+    }
+
+    /// <summary>
+    /// Packs the weight of every bf16/fp16 linear layer of <paramref name="model"/> on a CPU (inference only; the plain
+    /// weights are freed; fp32 runs MKL's products, which take no packed weight from here).
+    /// <paramref name="rows"/>: the row count the blocked layout is chosen for (any row count runs on it). Returns the
+    /// number of layers packed; 0 where <see cref="Available"/> is false.
+    /// </summary>
+    public static int Pack(nn.Module model, long rows)
+    {
+        int packed = 0;
+        using var noGrad = torch.no_grad();
+        foreach (var layer in model.modules().OfType<Linear>())
+        {
+            if (IsPacked(layer) || layer.weight is not { } weight || !GemmRows.Pads(weight) || !Available(weight.device)) continue;
+            var blocked = (Tensor)s_ops.Value!.invoke("pack", weight, rows);
+            layer.weight = new Parameter(blocked, requires_grad: false);
+            weight.Dispose();
+            s_packed.Add(layer, true);
+            packed++;
+        }
+        return packed;
+    }
+
+    /// <summary>
+    /// A product on a packed copy of a [N, K] weight, for timing: <c>x → x·wᵀ</c>. Null where packed products cannot
+    /// run for this weight (no oneDNN, or no kernel for its dtype).
+    /// </summary>
+    public static Func<Tensor, Tensor>? Product(Tensor weight, long rows)
+    {
+        if (!Available(weight.device)) return null;
+        try
+        {
+            var ops = s_ops.Value!;
+            var blocked = (Tensor)ops.invoke("pack", weight, rows);
+            return x => (Tensor)ops.invoke("linear", x, blocked);
+        }
+        catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private const string Code = """
+        class PackedLinearOps(Module):
+          __parameters__ = []
+          __buffers__ = []
+          training : bool
+          def forward(self: __torch__.PackedLinearOps,
+            x: Tensor) -> Tensor:
+            return x
+          def pack(self: __torch__.PackedLinearOps,
+            w: Tensor,
+            rows: int) -> Tensor:
+            return ops.mkldnn._reorder_linear_weight(w, rows)
+          def linear(self: __torch__.PackedLinearOps,
+            x: Tensor,
+            w: Tensor) -> Tensor:
+            return ops.mkldnn._linear_pointwise(x, w, None, "none", annotate(List[Optional[number]], []), None)
+          def linear_bias(self: __torch__.PackedLinearOps,
+            x: Tensor,
+            w: Tensor,
+            b: Tensor) -> Tensor:
+            return ops.mkldnn._linear_pointwise(x, w, b, "none", annotate(List[Optional[number]], []), None)
+
+        """;
+
+    /// <summary>
+    /// The script module as TorchScript's archive format holds it: the class's code, the pickled instance
+    /// (<c>__torch__.PackedLinearOps</c> with <c>training = False</c>), no constants. Null where libtorch cannot load it.
+    /// </summary>
+    private static jit.ScriptModule? LoadOps()
+    {
+        try
+        {
+            var module = torch.jit.load(Archive(), DeviceType.CPU);
+            module.eval();
+            using var noGrad = torch.no_grad();
+            using var scope = torch.NewDisposeScope();
+            var w = torch.ones(8, 8, dtype: ScalarType.BFloat16);
+            _ = ((Tensor)module.invoke("linear", torch.ones(2, 8, dtype: ScalarType.BFloat16), (Tensor)module.invoke("pack", w, 2L))).sum().item<BFloat16>();
+            return module;
+        }
+        catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] Archive()
+    {
+        var instance = new List<byte> { 0x80, 0x02, (byte)'c' };                                     // PROTO 2, GLOBAL
+        instance.AddRange(Encoding.ASCII.GetBytes("__torch__\nPackedLinearOps\n"));
+        instance.AddRange([(byte)')', 0x81, (byte)'}', (byte)'X', 8, 0, 0, 0]);                  // (), NEWOBJ, {}, "training"
+        instance.AddRange(Encoding.ASCII.GetBytes("training"));
+        instance.AddRange([0x89, (byte)'s', (byte)'b', (byte)'.']);                                // False, SETITEM, BUILD, STOP
+        using var stream = new MemoryStream();
+        using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            void Add(string name, byte[] bytes)
+            {
+                using var entry = zip.CreateEntry("packed/" + name, CompressionLevel.NoCompression).Open();
+                entry.Write(bytes);
+            }
+            Add("data.pkl", [.. instance]);
+            Add("code/__torch__.py", Encoding.UTF8.GetBytes(Code.ReplaceLineEndings("\n")));
+            Add("constants.pkl", [0x80, 0x02, (byte)')', (byte)'.']);
+            Add("version", "3\n"u8.ToArray());
+        }
+        return stream.ToArray();
+    }
+}

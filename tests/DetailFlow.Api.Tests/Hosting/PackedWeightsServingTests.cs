@@ -1,0 +1,50 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
+using System.Text.Json;
+using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Runtime;
+using Microsoft.Extensions.DependencyInjection;
+using TorchSharp.Modules;
+
+namespace DetailFlow.Api.Tests;
+
+/// <summary>The tiny model in bf16 with its linear weights packed for oneDNN (ModelOptions:Weights = Packed).</summary>
+public sealed class PackedWeightsFactory : ApiFactory
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["ModelOptions:DType"] = "BFloat16",
+        ["ModelOptions:Weights"] = "Packed",
+    };
+}
+
+public sealed class PackedWeightsServingTests(PackedWeightsFactory api) : IClassFixture<PackedWeightsFactory>
+{
+    [Fact]
+    public async Task Packed_EveryLinearIsPacked_ShownInModels_AndGeneratesAndStreams()
+    {
+        var model = api.Services.GetRequiredService<ModelState>().Model!;
+        Assert.Equal(("packed", "packed"), (model.GptWeights, model.DecoderWeights));
+        Assert.All(model.Gpt.modules().OfType<Linear>(), l => Assert.True(PackedLinear.IsPacked(l)));
+        Assert.All(model.Tokenizer.modules().OfType<Linear>(), l => Assert.True(PackedLinear.IsPacked(l)));
+        using var client = api.Client();
+
+        var entry = JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement.GetProperty("data")[0];
+        Assert.Equal("bf16", entry.GetProperty("dtype").GetString());
+        Assert.Equal("packed", entry.GetProperty("weights").GetString());
+        Assert.Equal("packed", entry.GetProperty("decoder_weights").GetString());
+
+        var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 5151));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        int size = model.Schedule.Resolution(model.MaxTokens);
+        Assert.Equal((size, size), PngInfo.Size(await response.Content.ReadAsByteArrayAsync()));
+
+        using var stream = await client.PostAsJsonAsync("/v1/generate/stream", new { @class = 1, seed = 5152, previews = "all" });
+        var items = new List<SseItem<string>>();
+        await foreach (var item in SseParser.Create(await stream.Content.ReadAsStreamAsync()).EnumerateAsync())
+            if (item.EventType != "heartbeat") items.Add(item);
+        Assert.Equal(model.Schedule.ValidPrefixes.Count(t => t < model.MaxTokens), items.Count(i => i.EventType == "preview"));
+        Assert.Equal("completed", items[^1].EventType);
+    }
+}

@@ -1,0 +1,92 @@
+using DetailFlow.Core.Runtime;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Tests.Runtime;
+
+/// <summary>
+/// Packed weights (oneDNN's blocked layout, reached through a script module built in memory) give the plain product,
+/// replace the plain weights instead of adding to them, and apply only to bf16/fp16 on a CPU.
+/// </summary>
+public class PackedLinearTests
+{
+    [Fact]
+    public void TheScriptModule_LoadsOnThisLibtorch() => Assert.True(PackedLinear.Available(CPU));
+
+    [Theory]
+    [InlineData(true, new long[] { 5, 96 })]
+    [InlineData(false, new long[] { 5, 96 })]
+    [InlineData(true, new long[] { 2, 3, 96 })]
+    [InlineData(false, new long[] { 1, 40, 96 })]
+    public void Forward_WithThePackedWeight_GivesThePlainProduct(bool bias, long[] inputShape)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(3);
+        var layer = nn.Linear(96, 80, hasBias: bias, dtype: ScalarType.BFloat16);
+        var x = torch.randn(inputShape).to(ScalarType.BFloat16);
+        var plain = layer.forward(x).to(ScalarType.Float32);
+        Assert.Equal(1, PackedLinear.Pack(nn.Sequential(("layer", layer)), 16));
+
+        var packed = PackedLinear.Forward(layer, x);
+        Assert.Equal(plain.shape, packed.shape);
+        Assert.Equal(ScalarType.BFloat16, packed.dtype);
+        double scale = plain.abs().max().item<float>();
+        double diff = (packed.to(ScalarType.Float32) - plain).abs().max().item<float>();
+        Assert.True(diff <= 0.01 * scale, $"max |packed − plain| {diff} vs max |plain| {scale}");
+    }
+
+    [Fact]
+    public void Pack_ReplacesEachWeightOnce_KeepingShapeAndDType()
+    {
+        using var noGrad = torch.no_grad();
+        var first = nn.Linear(32, 48, dtype: ScalarType.BFloat16);
+        var second = nn.Linear(48, 32, hasBias: false, dtype: ScalarType.BFloat16);
+        using var model = nn.Sequential(("first", first), ("second", second));
+        var plainWeight = first.weight!;
+
+        Assert.Equal(2, PackedLinear.Pack(model, 8));
+        Assert.True(PackedLinear.IsPacked(first) && PackedLinear.IsPacked(second));
+        Assert.NotSame(plainWeight, first.weight);
+        Assert.Equal(new long[] { 48, 32 }, first.weight!.shape);
+        Assert.Equal(ScalarType.BFloat16, second.weight!.dtype);
+        Assert.True(plainWeight.IsInvalid);                                               // the plain copy is freed, not kept beside
+        Assert.Equal(0, PackedLinear.Pack(model, 8));                                     // already packed
+        Assert.Equal(2 * 2, GemmRows.Warm(model, [3, 5]));                                // warmed through the packed products
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    public void Pack_LeavesFullPrecisionWeightsPlain(ScalarType dtype)
+    {
+        using var model = nn.Sequential(("layer", nn.Linear(16, 16, dtype: dtype)));
+        Assert.Equal(0, PackedLinear.Pack(model, 8));
+        Assert.False(PackedLinear.IsPacked((Linear)model.children().Single()));
+    }
+
+    private static readonly ProbeWorkload s_workload = new("a small model",
+        [new GemmShape(16, 256, 768, 2), new GemmShape(16, 256, 256, 2)], [new GemmShape(128, 256, 768, 2), new GemmShape(128, 256, 256, 2)]);
+
+    [Fact]
+    public void Probe_Auto_TimesBothLayoutsAtTheWorkloadsShapes()
+    {
+        var choice = PackingProbe.Choose(WeightLayout.Auto, s_workload, ScalarType.BFloat16, CPU, TimeSpan.FromMilliseconds(200));
+        Assert.True(choice.PlainSingle > 0 && choice.PackedSingle > 0 && choice.PlainSaturated > 0 && choice.PackedSaturated > 0, choice.Describe());
+        double score = (choice.PackedSingle / choice.PlainSingle + choice.PackedSaturated / choice.PlainSaturated) / 2;
+        Assert.Equal(score < 1, choice.Pack);
+        Assert.Contains("at one request", choice.Describe());
+    }
+
+    [Theory]
+    [InlineData(WeightLayout.Packed, ScalarType.BFloat16, true)]
+    [InlineData(WeightLayout.Plain, ScalarType.BFloat16, false)]
+    [InlineData(WeightLayout.Packed, ScalarType.Float32, false)]
+    [InlineData(WeightLayout.Auto, ScalarType.Float32, false)]
+    public void Probe_FixedLayoutsAreKept_AndFullPrecisionIsNeverPacked(WeightLayout layout, ScalarType dtype, bool packed)
+    {
+        var choice = PackingProbe.Choose(layout, s_workload, dtype, CPU, TimeSpan.FromMilliseconds(200));
+        Assert.Equal(packed, choice.Pack);
+        Assert.Equal(0, choice.PlainSingle);                                              // nothing timed
+    }
+}
