@@ -26,7 +26,7 @@ public static class PackingProbe
     /// <summary><paramref name="layout"/> where it is fixed and can apply; otherwise the probe's choice.</summary>
     public static PackingChoice Choose(WeightLayout layout, ProbeWorkload workload, ScalarType dtype, Device device, TimeSpan budget)
     {
-        if (device.type != DeviceType.CPU || dtype is not (ScalarType.BFloat16 or ScalarType.Float16))
+        if (!GemmRows.Pads(dtype, device))
             return new PackingChoice(false, "packing applies to bf16/fp16 products on a CPU");
         if (!PackedLinear.Available(device)) return new PackingChoice(false, "libtorch has no oneDNN linear operators here");
         if (layout != WeightLayout.Auto) return new PackingChoice(layout == WeightLayout.Packed, "configured");

@@ -56,6 +56,18 @@ public class PackedLinearTests
         Assert.Equal(2 * 2, GemmRows.Warm(model, [3, 5]));                                // warmed through the packed products
     }
 
+    [Fact]
+    public void Forward_ResultBelongsToTheCallersDisposeScope()
+    {
+        using var noGrad = torch.no_grad();
+        var layer = nn.Linear(16, 8, dtype: ScalarType.BFloat16);
+        using var model = nn.Sequential(("layer", layer));
+        PackedLinear.Pack(model, 4);
+        Tensor y;
+        using (torch.NewDisposeScope()) y = PackedLinear.Forward(layer, torch.ones(2, 16, dtype: ScalarType.BFloat16));
+        Assert.True(y.IsInvalid);                                                         // freed with the step, not left to the GC
+    }
+
     [Theory]
     [InlineData(ScalarType.Float32)]
     public void Pack_LeavesFullPrecisionWeightsPlain(ScalarType dtype)
