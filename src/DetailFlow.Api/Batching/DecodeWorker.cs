@@ -26,7 +26,8 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// <summary>
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
 /// (<see cref="Post"/>) into images — everything waiting in one go, batched per model and resolution
-/// (<see cref="PreviewRenderer"/>), the first preview of each stream ahead of the rest — then queues their PNG
+/// (<see cref="PreviewRenderer"/>), the first preview of each stream ahead of the rest, and between the batch's calls
+/// any first preview posted meanwhile (<see cref="TakeFirstPreviews"/>) — then queues their PNG
 /// encoding on the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final
 /// images), in the order they were posted. It runs beside the inference thread so that a finished request's
 /// full-resolution decode does not stall the steps of the rows still generating; on a CPU it has its own intra-op threads: <see cref="ModelOptions.DecodeThreads"/> while steps run, every
@@ -124,12 +125,39 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
         }
     }
 
+    /// <summary>
+    /// Decodes <paramref name="batch"/> one model and resolution at a time, first previews first; before each of those
+    /// calls, first previews posted since the batch was taken are taken out of the queue and decoded ahead (added to
+    /// <paramref name="batch"/>, whose items the caller releases), so a stream that starts while a large batch is being
+    /// decoded waits for one call, not for the batch.
+    /// </summary>
     private void Decode(List<DecodeItem> batch)
     {
-        var live = batch.Where(d => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested)).ToList();
-        foreach (var part in InOrder(live))
-            foreach (var group in part.GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
-                Decode((LoadedModel)group.Key!, group.ToList());
+        var live = batch.Where(IsLive).ToList();
+        var jobs = new HashSet<InferenceJob>(batch.Select(d => d.Job), ReferenceEqualityComparer.Instance);
+        var groups = InOrder(live).SelectMany(part => part.GroupBy(d => (d.Model, d.Model.Schedule.DecoderResolution(d.Tokens)))).ToList();
+        foreach (var group in groups)
+        {
+            List<DecodeItem> arrived;
+            lock (_gate) (arrived, _waiting) = TakeFirstPreviews(_waiting, jobs);
+            batch.AddRange(arrived);
+            foreach (var model in arrived.Where(IsLive).GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
+                Decode((LoadedModel)model.Key!, model.ToList());
+            Decode(group.Key.Model, group.ToList());
+        }
+    }
+
+    private static bool IsLive(DecodeItem d) => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested);
+
+    /// <summary>
+    /// The first previews among <paramref name="waiting"/> (<see cref="InOrder"/>) of jobs not in <paramref name="decoding"/>
+    /// (a job with a prefix in the batch being decoded keeps its order: its coarser preview may still be ahead), and the
+    /// rest in order.
+    /// </summary>
+    internal static (List<DecodeItem> First, List<DecodeItem> Others) TakeFirstPreviews(List<DecodeItem> waiting, IReadOnlySet<InferenceJob> decoding)
+    {
+        var first = InOrder(waiting)[0].Where(d => !decoding.Contains(d.Job)).ToList();
+        return first.Count == 0 ? (first, waiting) : (first, waiting.Where(d => !first.Contains(d)).ToList());
     }
 
     /// <summary>

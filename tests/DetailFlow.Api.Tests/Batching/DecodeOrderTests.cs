@@ -31,4 +31,32 @@ public sealed class DecodeOrderTests
         Assert.Equal([coarse], parts[0]);
         Assert.Equal([finalOfPlain, finer, finalOfStream, laterPreview], parts[1]);
     }
+
+    [Fact]
+    public void FirstPreviewsPostedDuringABatch_AreTakenOutOfTheQueue_TheRestStaysInOrder()
+    {
+        DecodeItem Item(InferenceJob job, int tokens, bool final = false) => new(job, null!, new long[32], tokens, final, Generated: true);
+        var newStream = Job();
+        var other = Job();
+        var seen = Shown(Job());
+        var finalOfOther = Item(other, 32, final: true);
+        var first = Item(newStream, 8);
+        var second = Item(newStream, 16);
+        var laterPreview = Item(seen, 24);
+
+        var decoding = new HashSet<InferenceJob>();
+        var (taken, rest) = DecodeWorker.TakeFirstPreviews([finalOfOther, second, first, laterPreview], decoding);
+        Assert.Equal([first], taken);
+        Assert.Equal([finalOfOther, second, laterPreview], rest);
+
+        // A job with a prefix in the batch being decoded waits its turn: its coarser preview may not be shown yet.
+        (taken, rest) = DecodeWorker.TakeFirstPreviews([finalOfOther, second, first, laterPreview], new HashSet<InferenceJob> { newStream });
+        Assert.Empty(taken);
+        Assert.Equal([finalOfOther, second, first, laterPreview], rest);
+
+        var none = new List<DecodeItem> { finalOfOther, laterPreview };
+        (taken, rest) = DecodeWorker.TakeFirstPreviews(none, decoding);
+        Assert.Empty(taken);
+        Assert.Same(none, rest);                                             // nothing to take: the queue is left as it is
+    }
 }
