@@ -27,11 +27,11 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// The decode thread: it owns every model's decoder and turns the prefixes the inference thread hands over
 /// (<see cref="Post"/>) into images — everything waiting in one go, batched per model and resolution
 /// (<see cref="PreviewRenderer"/>), the first preview of each stream ahead of the rest, and between the batch's calls
-/// any first preview posted meanwhile (<see cref="TakeFirstPreviews"/>) — then queues their PNG
-/// encoding on the thread pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final
-/// images), in the order they were posted. It runs beside the inference thread so that a finished request's
-/// full-resolution decode does not stall the steps of the rows still generating; on a CPU it has its own intra-op threads: <see cref="ModelOptions.DecodeThreads"/> while steps run, every
-/// core while they do not (<see cref="CoreShare"/>).
+/// any first preview posted meanwhile (<see cref="TakeFirstPreviews"/>) — then queues their PNG encoding on the thread
+/// pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images), in the order
+/// they were posted. It runs beside the inference thread so that a finished request's full-resolution decode does not
+/// stall the steps of the rows still generating; on a CPU it has its own intra-op threads: <see cref="ModelOptions.DecodeThreads"/>
+/// while steps run, every core while they do not (<see cref="CoreShare"/>).
 /// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
 /// </summary>
 internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetry, ILogger logger)
@@ -157,7 +157,9 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
     internal static (List<DecodeItem> First, List<DecodeItem> Others) TakeFirstPreviews(List<DecodeItem> waiting, IReadOnlySet<InferenceJob> decoding)
     {
         var first = InOrder(waiting)[0].Where(d => !decoding.Contains(d.Job)).ToList();
-        return first.Count == 0 ? (first, waiting) : (first, waiting.Where(d => !first.Contains(d)).ToList());
+        if (first.Count == 0) return (first, waiting);
+        var taken = first.ToHashSet(ReferenceEqualityComparer.Instance);
+        return (first, waiting.Where(d => !taken.Contains(d)).ToList());
     }
 
     /// <summary>

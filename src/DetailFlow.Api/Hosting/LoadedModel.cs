@@ -53,10 +53,10 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public string DecoderDType { get; } = ModelPrecisions.ShortName(tokenizer.DType);
 
     /// <summary>How the GPT's linear weights are stored: <c>plain</c> or <c>packed</c> (ModelOptions:Weights; <see cref="PackedLinear"/>).</summary>
-    public string GptWeights { get; init; } = "plain";
+    public string GptWeights { get; } = PackedLinear.LayoutOf(gpt);
 
     /// <summary>How the decoder's linear weights are stored.</summary>
-    public string DecoderWeights { get; init; } = "plain";
+    public string DecoderWeights { get; } = PackedLinear.LayoutOf(tokenizer);
 
     /// <summary>What a request that names no sampling field gets (ModelOptions:CfgScale over the official defaults).</summary>
     public SamplingOptions Defaults { get; init; } = new();

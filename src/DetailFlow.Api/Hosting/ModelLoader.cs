@@ -101,7 +101,6 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         {
             Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
             DecodeRowsPerCall = o.EffectiveDecodeRowsPerCall,
-            GptWeights = packing.Gpt.Pack ? "packed" : "plain", DecoderWeights = packing.Decoder.Pack ? "packed" : "plain",
         };
         try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
         catch { model.Dispose(); throw; }
@@ -127,17 +126,12 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var gptChoice = PrecisionProbe.Choose(GptWorkload(g), device, s_probeBudget * 0.7);
         var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
             ? new PrecisionChoice(ScalarType.Float32, [], "the ONNX decoder runs float32", 0)
-            : PrecisionProbe.Choose(DecoderWorkload(tokenizer), device, s_probeBudget * 0.3);
+            : PrecisionProbe.Choose(ProbeWorkload.Decoder(tokenizer), device, s_probeBudget * 0.3);
         return (gptChoice, decoderChoice);
     }
 
-    /// <summary>The GPT's products at a guided request's step (2 rows × G codes) and at a full batch (BatcherOptions:MaxRows × G).</summary>
-    private ProbeWorkload GptWorkload(GptConfig g) =>
-        new("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, (long)StepRows * g.GroupSize));
-
-    /// <summary>The decoder's products at one and at four full-resolution images.</summary>
-    private static ProbeWorkload DecoderWorkload(TokenizerConfig tokenizer) =>
-        new("the decoder", StepShapes.Decoder(tokenizer, 1), StepShapes.Decoder(tokenizer, 4));
+    /// <summary>The GPT's products at a guided request's step and at a full batch (BatcherOptions:MaxRows).</summary>
+    private ProbeWorkload GptWorkload(GptConfig g) => ProbeWorkload.Gpt(g, StepRows);
 
     /// <summary>
     /// Packs the GPT's and the Torch decoder's linear weights where ModelOptions:Weights says so, or (Auto) where the
@@ -148,7 +142,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         var gptChoice = PackingProbe.Choose(o.Weights, GptWorkload(gpt.Config), gpt.DType, device, s_probeBudget * 0.3);
         var decoderChoice = o.DecoderBackend == DecoderBackendKind.Onnx
             ? new PackingChoice(false, "the ONNX decoder runs its own graph")
-            : PackingProbe.Choose(o.Weights, DecoderWorkload(vq.Config), vq.DType, device, s_probeBudget * 0.2);
+            : PackingProbe.Choose(o.Weights, ProbeWorkload.Decoder(vq.Config), vq.DType, device, s_probeBudget * 0.2);
         if (gptChoice.Pack) PackedLinear.Pack(gpt, 2L * gpt.Config.GroupSize);
         if (decoderChoice.Pack) PackedLinear.Pack(vq, vq.Config.NumLatentTokens);
         return (gptChoice, decoderChoice);

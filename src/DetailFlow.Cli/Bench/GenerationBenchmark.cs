@@ -73,10 +73,8 @@ public static class GenerationBenchmark
         using var model = new GptTransformer(options.Model);
         model.eval();
         if (dtype != ScalarType.Float32) model.to(dtype);
-        var g = options.Model;
-        var packing = PackingProbe.Choose(options.Weights,
-            new ProbeWorkload("the GPT", StepShapes.Gpt(g, 2L * g.GroupSize), StepShapes.Gpt(g, 2L * options.Concurrency.Max() * g.GroupSize)), dtype, CPU, TimeSpan.FromSeconds(1));
-        if (packing.Pack) PackedLinear.Pack(model, 2L * g.GroupSize);
+        var packing = PackingProbe.Choose(options.Weights, ProbeWorkload.Gpt(options.Model, 2L * options.Concurrency.Max()), dtype, CPU, TimeSpan.FromSeconds(1));
+        if (packing.Pack) PackedLinear.Pack(model, 2L * options.Model.GroupSize);
         if (!options.Json) output.WriteLine($"{name}: {packing.Describe()}");
         foreach (var engine in options.Engines.Distinct())
         {
@@ -90,7 +88,7 @@ public static class GenerationBenchmark
                 double fraction = engine == BenchEngine.Kv ? RooflineFloor.Fraction(floor.SecondsPerImage(concurrent, includeDecode: false), median / concurrent) : 0;
                 var row = new GenerationBenchmarkRow(Name(engine), concurrent, name, median / concurrent, flops / median / 1e9)
                 {
-                    RunSeconds = seconds, RequestedDType = requested, FloorFraction = fraction, Weights = packing.Pack ? "packed" : "plain",
+                    RunSeconds = seconds, RequestedDType = requested, FloorFraction = fraction, Weights = PackedLinear.LayoutOf(model),
                 };
                 report.Rows.Add(row);
                 if (!options.Json)

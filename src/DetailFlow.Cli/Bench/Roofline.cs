@@ -48,8 +48,8 @@ public sealed record RooflineMeasurement
     public static RooflineMeasurement Measure(GptConfig gpt, TokenizerConfig tokenizer, int requests, TimeSpan budget)
     {
         var clock = Stopwatch.StartNew();
-        var gptWork = new ProbeWorkload("the GPT", StepShapes.Gpt(gpt, 2L * gpt.GroupSize), StepShapes.Gpt(gpt, 2L * requests * gpt.GroupSize));
-        var decoderWork = new ProbeWorkload("the decoder", StepShapes.Decoder(tokenizer, 1), StepShapes.Decoder(tokenizer, 4));
+        var gptWork = ProbeWorkload.Gpt(gpt, 2L * requests);
+        var decoderWork = ProbeWorkload.Decoder(tokenizer);
         var gptTimings = PrecisionProbe.Measure(gptWork, CPU, budget, ModelPrecisions.Candidates, bothLayouts: true);
         var decoderTimings = PrecisionProbe.Measure(decoderWork, CPU, budget, ModelPrecisions.Candidates, bothLayouts: true);
         const long weightBytes = 256L << 20;

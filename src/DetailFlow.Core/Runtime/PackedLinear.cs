@@ -28,6 +28,9 @@ public static class PackedLinear
     /// <summary>Whether <paramref name="layer"/>'s weight is packed.</summary>
     public static bool IsPacked(Linear layer) => s_packed.TryGetValue(layer, out _);
 
+    /// <summary>How <paramref name="model"/>'s linear weights are stored: <c>packed</c> when <see cref="Pack"/> packed them, else <c>plain</c>.</summary>
+    public static string LayoutOf(nn.Module model) => model.modules().OfType<Linear>().Any(IsPacked) ? "packed" : "plain";
+
     /// <summary><paramref name="layer"/>(x): the packed product where its weight is packed, else the layer's own forward.</summary>
     public static Tensor Forward(Linear layer, Tensor x)
     {

@@ -9,7 +9,16 @@ namespace DetailFlow.Core.Runtime;
 /// What a model computes per step, for the probe: the linear layers of one forward at one request
 /// (<see cref="Single"/>) and with the batch full (<see cref="Saturated"/>).
 /// </summary>
-public sealed record ProbeWorkload(string Name, IReadOnlyList<GemmShape> Single, IReadOnlyList<GemmShape> Saturated);
+public sealed record ProbeWorkload(string Name, IReadOnlyList<GemmShape> Single, IReadOnlyList<GemmShape> Saturated)
+{
+    /// <summary>The GPT's products at a guided request's step (2 rows × G codes) and at a step of <paramref name="rows"/> rows × G.</summary>
+    public static ProbeWorkload Gpt(Gpt.GptConfig config, long rows) =>
+        new("the GPT", StepShapes.Gpt(config, 2L * config.GroupSize), StepShapes.Gpt(config, rows * config.GroupSize));
+
+    /// <summary>The decoder's products at one and at four full-resolution images.</summary>
+    public static ProbeWorkload Decoder(Tokenizer.TokenizerConfig config) =>
+        new("the decoder", StepShapes.Decoder(config, 1), StepShapes.Decoder(config, 4));
+}
 
 /// <summary>
 /// One candidate's estimated forward times (Σ Count × best call time over the measured shapes) and the rates they imply.
