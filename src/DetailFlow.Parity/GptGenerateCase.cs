@@ -2,6 +2,7 @@ using DetailFlow.Core.Checkpoints;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using DetailFlow.Core.Generation;
+using DetailFlow.Core.Gpt;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -51,17 +52,25 @@ public sealed partial class GptGenerateCase : IParityCase
             report.Fail("kv", $"the engine generates block_size = {model.Config.BlockSize} codes, the case has {codeCount}");
             return;
         }
-        records = classes.Select(_ => new StepLogits(codeCount, model.Config.VocabSize)).ToList();
-        try
+        // Both ways a cached forward can attend: libtorch's SDPA and the one-pass kernel (CachedAttention).
+        int rows = classes.Length * (options.UsesGuidance ? 2 : 1);
+        foreach (bool onePass in new[] { false, true })
         {
-            using var engine = new NextDetailEngine(model, classes.Length * (options.UsesGuidance ? 2 : 1));
-            var requests = classes.Select((c, i) => new GenerationRequest { ClassLabel = c, Options = options, StepLogits = records[i] }).ToList();
-            var codes = engine.Generate(requests, cancellationToken);
-            Compare(report, "kv", codes, records, data, atol);
-        }
-        finally
-        {
-            foreach (var r in records) r.Dispose();
+            if (onePass && !CachedAttention.Supports(model.DType, model.Device, model.Config.HeadDim)) continue;
+            records = classes.Select(_ => new StepLogits(codeCount, model.Config.VocabSize)).ToList();
+            try
+            {
+                model.OnePassAttentionRows = onePass ? rows : 0;
+                using var engine = new NextDetailEngine(model, rows);
+                var requests = classes.Select((c, i) => new GenerationRequest { ClassLabel = c, Options = options, StepLogits = records[i] }).ToList();
+                var codes = engine.Generate(requests, cancellationToken);
+                Compare(report, onePass ? "kv one-pass" : "kv", codes, records, data, atol);
+            }
+            finally
+            {
+                model.OnePassAttentionRows = 0;
+                foreach (var r in records) r.Dispose();
+            }
         }
     }
 

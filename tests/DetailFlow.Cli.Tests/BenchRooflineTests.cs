@@ -69,6 +69,7 @@ public sealed class BenchRooflineTests
     [InlineData("roofline", "--preset", "gpt-xxl")]
     [InlineData("generate", "--dtype", "fp32,int8")]
     [InlineData("generate", "--weights", "blocked")]
+    [InlineData("generate", "--attention", "flash")]
     public async Task BadOptions_AreRefused(string command, string option, string value)
     {
         var ui = new RecordingUi();

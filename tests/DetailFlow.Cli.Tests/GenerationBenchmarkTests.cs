@@ -56,4 +56,23 @@ public sealed class GenerationBenchmarkTests
         Assert.Equal("packed", rows["bf16"]);
         Assert.Equal("plain", rows["fp32"]);                                   // fp32 products take no packed weight
     }
+
+    [Theory]
+    [InlineData(AttentionKernel.OnePass, "one-pass up to 4 rows")]
+    [InlineData(AttentionKernel.Sdpa, "sdpa")]
+    public async Task Attention_RunsAsConfiguredWhereItApplies_AndEachRowSaysHowItAttended(AttentionKernel attention, string expected)
+    {
+        var options = new GenerationBenchmarkOptions
+        {
+            Model = s_tiny, Concurrency = [2], Runs = 1, Engines = [BenchEngine.Kv], Attention = attention,
+            Precisions = [ModelPrecision.BFloat16, ModelPrecision.Float16], Json = true, RooflineBudgetSeconds = 0.2,
+        };
+        using var text = new StringWriter();
+        Assert.Equal(0, await GenerationBenchmark.RunAsync(options, text, CancellationToken.None));
+        using var doc = JsonDocument.Parse(text.ToString());
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray()
+            .ToDictionary(r => r.GetProperty("dtype").GetString()!, r => r.GetProperty("attention").GetString());
+        Assert.Equal(expected, rows["bf16"]);                                  // 2 guided requests: 4 rows
+        Assert.Equal("sdpa", rows["fp16"]);                                    // no one-pass kernel for fp16
+    }
 }

@@ -20,7 +20,7 @@ public static class ModelEndpoints
         var info = new ModelInfo(m.Name, "model", Created(m), "detailflow", m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
             new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount))
-        { DType = m.GptDType, DecoderDType = m.DecoderDType, Weights = m.GptWeights, DecoderWeights = m.DecoderWeights };
+        { DType = m.GptDType, DecoderDType = m.DecoderDType, Weights = m.GptWeights, DecoderWeights = m.DecoderWeights, Attention = m.Attention };
         return TypedResults.Ok(new ModelList("list", [info]));
     }
 
@@ -61,6 +61,9 @@ public sealed record ModelInfo(
 
     /// <summary>How the decoder's linear weights are stored.</summary>
     [JsonPropertyName("decoder_weights")] public string? DecoderWeights { get; init; }
+
+    /// <summary>How the GPT's cached steps attend: sdpa, or one-pass up to R rows (ModelOptions:Attention <c>Auto</c> times both per machine).</summary>
+    [JsonPropertyName("attention")] public string? Attention { get; init; }
 }
 
 public sealed record ScheduleEntry([property: JsonPropertyName("tokens")] int Tokens, [property: JsonPropertyName("resolution")] int Resolution);

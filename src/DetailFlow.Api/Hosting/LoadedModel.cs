@@ -58,6 +58,9 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     /// <summary>How the decoder's linear weights are stored.</summary>
     public string DecoderWeights { get; } = PackedLinear.LayoutOf(tokenizer);
 
+    /// <summary>How the GPT's cached steps attend: <c>sdpa</c> or <c>one-pass up to R rows</c> (ModelOptions:Attention; <see cref="CachedAttention"/>).</summary>
+    public string Attention { get; } = AttentionChoice.SummaryOf(gpt.OnePassAttentionRows);
+
     /// <summary>What a request that names no sampling field gets (ModelOptions:CfgScale over the official defaults).</summary>
     public SamplingOptions Defaults { get; init; } = new();
 

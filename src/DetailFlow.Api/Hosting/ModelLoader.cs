@@ -83,9 +83,12 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         }
         IDecoderBackend decoder;
         (PackingChoice Gpt, PackingChoice Decoder) packing = default;
+        AttentionChoice attention;
         try
         {
             packing = PackWeights(o, gpt, vq, device);
+            attention = AttentionProbe.Choose(o.Attention, gpt.Config, gpt.DType, device, StepRows, s_probeBudget * 0.2);
+            gpt.OnePassAttentionRows = attention.OnePassRows;
             decoder = (decoders ?? CreateDecoder)(o, vq);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -110,6 +113,8 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             model.Name, o.DType, gptChoice.Describe(), decoderChoice.Describe());
         logger.LogInformation("Model {Name} weights (ModelOptions:Weights = {Weights}): GPT {GptPacking}; decoder {DecoderPacking}",
             model.Name, o.Weights, packing.Gpt.Describe(), packing.Decoder.Describe());
+        logger.LogInformation("Model {Name} attention (ModelOptions:Attention = {Attention}): {AttentionChoice}",
+            model.Name, o.Attention, attention.Describe());
         telemetry?.SetPrecision(model.GptDType, model.DecoderDType);
         return model;
     }

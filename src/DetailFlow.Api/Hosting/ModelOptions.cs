@@ -1,4 +1,5 @@
 using DetailFlow.Core.Decoding;
+using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Runtime;
 using TorchSharp;
 
@@ -39,6 +40,13 @@ public sealed class ModelOptions
     /// layout: a bf16/fp16 product on a CPU then skips re-laying the weight out on every call; <see cref="PackedLinear"/>).
     /// </summary>
     public WeightLayout Weights { get; set; } = WeightLayout.Auto;
+
+    /// <summary>
+    /// How the GPT's cached steps attend: <c>Auto</c> (timed both ways when the model loads, at one request and at a
+    /// full batch — <see cref="AttentionProbe"/>), <c>Sdpa</c> (libtorch), or <c>OnePass</c> (<see cref="CachedAttention"/>:
+    /// float32/bfloat16 on a CPU; SDPA elsewhere).
+    /// </summary>
+    public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
 
     /// <summary>Torch intra-op threads of the engine's steps; 0 = from the machine (<see cref="ServingPlan"/>).</summary>
     public int Threads { get; set; }

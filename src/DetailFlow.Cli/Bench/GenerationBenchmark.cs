@@ -75,7 +75,9 @@ public static class GenerationBenchmark
         if (dtype != ScalarType.Float32) model.to(dtype);
         var packing = PackingProbe.Choose(options.Weights, ProbeWorkload.Gpt(options.Model, 2L * options.Concurrency.Max()), dtype, CPU, TimeSpan.FromSeconds(1));
         if (packing.Pack) PackedLinear.Pack(model, 2L * options.Model.GroupSize);
-        if (!options.Json) output.WriteLine($"{name}: {packing.Describe()}");
+        var attention = AttentionProbe.Choose(options.Attention, options.Model, dtype, CPU, 2 * options.Concurrency.Max(), TimeSpan.FromSeconds(0.5));
+        model.OnePassAttentionRows = attention.OnePassRows;
+        if (!options.Json) output.WriteLine($"{name}: {packing.Describe()}; attention: {attention.Describe()}");
         foreach (var engine in options.Engines.Distinct())
         {
             TimeRun(model, engine, options, concurrent: 1, run: -1, cancellationToken);  // warm-up
@@ -89,6 +91,7 @@ public static class GenerationBenchmark
                 var row = new GenerationBenchmarkRow(Name(engine), concurrent, name, median / concurrent, flops / median / 1e9)
                 {
                     RunSeconds = seconds, RequestedDType = requested, FloorFraction = fraction, Weights = PackedLinear.LayoutOf(model),
+                    Attention = attention.Summary,
                 };
                 report.Rows.Add(row);
                 if (!options.Json)

@@ -26,6 +26,8 @@ public sealed record GenerationBenchmarkOptions
     public IReadOnlyList<BenchEngine> Engines { get; init; } = [BenchEngine.Kv, BenchEngine.Recompute];
     /// <summary>Weight layout; <see cref="WeightLayout.Auto"/> runs what the service's probe picks here.</summary>
     public WeightLayout Weights { get; init; } = WeightLayout.Auto;
+    /// <summary>Cached attention; <see cref="AttentionKernel.Auto"/> runs what the service's probe picks here.</summary>
+    public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
     public double CfgScale { get; init; } = 1.5;
     public bool Json { get; init; }
     public GptConfig Model { get; init; } = new() { Dim = 1024, NLayer = 24, NHead = 16, VocabSize = 8192, NumClasses = 1000, BlockSize = 128, GroupSize = 8 };

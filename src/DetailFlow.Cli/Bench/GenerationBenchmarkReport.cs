@@ -20,6 +20,9 @@ public sealed record GenerationBenchmarkRow(
     /// <summary>The weight layout that ran: plain or packed (<see cref="DetailFlow.Core.Runtime.PackedLinear"/>).</summary>
     [JsonPropertyName("weights")] public string Weights { get; init; } = "plain";
 
+    /// <summary>How cached forwards attended: <c>sdpa</c> or <c>one-pass up to R rows</c> (<see cref="DetailFlow.Core.Gpt.AttentionChoice.Summary"/>).</summary>
+    [JsonPropertyName("attention")] public string Attention { get; init; } = "sdpa";
+
     /// <summary>The roofline's GPT floor (decode excluded: this bench does not decode) ÷ the measured s/image (kv rows; 0 otherwise).</summary>
     [JsonPropertyName("floor_fraction")] public double FloorFraction { get; init; }
 }

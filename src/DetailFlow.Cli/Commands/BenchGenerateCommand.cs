@@ -1,3 +1,4 @@
+using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Tokenizer;
 using DetailFlow.Core.Imaging;
 using DetailFlow.Core.Generation;
@@ -11,7 +12,7 @@ using DetailFlow.Cli.Console;
 namespace DetailFlow.Cli.Commands;
 
 /// <summary>
-/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--weights auto|plain|packed] [--engines kv,recompute] [--json]</c>:
+/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--weights auto|plain|packed] [--attention auto|sdpa|one-pass] [--engines kv,recompute] [--json]</c>:
 /// seconds per image of the KV-cached engine and the recompute sampler on a random GPT-L-sized model
 /// (<see cref="GenerationBenchmark"/>).
 /// </summary>
@@ -38,6 +39,12 @@ public sealed class BenchGenerateCommand : BaseCommand
     private static readonly Option<string> s_weights = new("--weights")
     {
         Description = "Weight layout: auto (what ModelOptions:Weights = Auto picks on this machine), plain, packed (oneDNN's blocked layout)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    private static readonly Option<string> s_attention = new("--attention")
+    {
+        Description = "Cached attention: auto (what ModelOptions:Attention = Auto picks on this machine), sdpa (libtorch), one-pass (CachedAttention)",
         DefaultValueFactory = _ => "auto",
     };
 
@@ -70,6 +77,7 @@ public sealed class BenchGenerateCommand : BaseCommand
         Options.Add(s_runs);
         Options.Add(s_dtype);
         Options.Add(s_weights);
+        Options.Add(s_attention);
         Options.Add(s_engines);
         Options.Add(s_cfg);
         Options.Add(s_layers);
@@ -93,12 +101,20 @@ public sealed class BenchGenerateCommand : BaseCommand
             "packed" => WeightLayout.Packed,
             _ => null,
         };
+        AttentionKernel? attention = parseResult.GetValue(s_attention) switch
+        {
+            "auto" => AttentionKernel.Auto,
+            "sdpa" => AttentionKernel.Sdpa,
+            "one-pass" => AttentionKernel.OnePass,
+            _ => null,
+        };
         int runs = parseResult.GetValue(s_runs), layers = parseResult.GetValue(s_layers);
         double cfg = parseResult.GetValue(s_cfg);
         string? error =
             concurrency is null ? $"--concurrency: expected positive integers like 1,4,16, got '{parseResult.GetValue(s_concurrency)}'"
             : precisions is null ? $"--dtype: expected auto, fp32, bf16 and/or fp16, got '{parseResult.GetValue(s_dtype)}'"
             : weights is null ? $"--weights: expected auto, plain or packed, got '{parseResult.GetValue(s_weights)}'"
+            : attention is null ? $"--attention: expected auto, sdpa or one-pass, got '{parseResult.GetValue(s_attention)}'"
             : engines is null ? $"--engines: expected kv and/or recompute, got '{parseResult.GetValue(s_engines)}'"
             : runs < 1 ? $"--runs: need at least 1, got {runs}"
             : layers < 1 ? $"--layers: need at least 1, got {layers}"
@@ -117,6 +133,7 @@ public sealed class BenchGenerateCommand : BaseCommand
             Precisions = precisions!,
             Engines = engines!,
             Weights = weights!.Value,
+            Attention = attention!.Value,
             CfgScale = cfg,
             Json = parseResult.GetValue(s_json),
             Model = defaults.Model with { NLayer = layers },

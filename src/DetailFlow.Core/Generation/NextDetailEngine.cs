@@ -45,6 +45,7 @@ public sealed class NextDetailEngine : IDisposable
         _cache = new KvCache(model.Config, maxRows, model.DType, model.Device);
         _sampler = new RowSampler();
         _packFrom = StepBatch.PackFrom(model.Config, minPackedSavingFlops);
+        _onePass = CachedAttention.Supports(model.DType, model.Device, model.Config.HeadDim);
     }
 
     public int MaxRows => _cache.MaxRows;
@@ -65,9 +66,13 @@ public sealed class NextDetailEngine : IDisposable
     public const double MinPackedSavingFlops = 4e6;
 
     private readonly int _packFrom;   // padding positions from which a mixed step runs packed
+    private readonly bool _onePass;   // whether the model's cached forwards can attend in one pass (GptTransformer.OnePassAttentionRows)
 
     /// <summary>Forwards run packed so far (steps whose rows fed blocks of different lengths).</summary>
     public long PackedSteps { get; private set; }
+
+    /// <summary>Forwards so far whose attention ran in one pass (<see cref="GptTransformer.OnePassAttentionRows"/>).</summary>
+    public long OnePassSteps { get; private set; }
 
     /// <summary>Cache rows in use.</summary>
     public int RowsInUse => _slots.Count;
@@ -218,8 +223,10 @@ public sealed class NextDetailEngine : IDisposable
         var mask = torch.where(valid.view(batch.Rows, 1, batch.Length, 1),
             GroupCausalMask.Rows(positions, batch.Width, config.GroupSize, config.EffectiveCausalNum),
             firstKey);                                                                                // [R, 1, L, W]
+        bool onePass = _onePass && batch.Rows <= _model.OnePassAttentionRows;
+        if (onePass) OnePassSteps++;
         var context = new AttentionContext(_model.RotaryRows(positions), mask, _cache,
-            torch.tensor(batch.WriteIndex, shape, device: device), batch.Width);
+            torch.tensor(batch.WriteIndex, shape, device: device), batch.Width, OnePass: onePass);
         var h = _model.Embed(torch.tensor(batch.Classes, device: device), positions, torch.tensor(batch.Codes, shape, device: device));
         if (batch.Packed)
         {

@@ -10,7 +10,8 @@ namespace DetailFlow.Core.Gpt;
 /// SDPA with scale 1/√hd and an explicit boolean mask, <c>wo</c>. No biases. The projections' rows are rounded up
 /// (<see cref="GemmRows"/>) where kernels are compiled per shape. With a <see cref="KvCache"/> the new keys
 /// and values are written at their absolute positions and the queries attend over the cached rows. In a packed forward
-/// (<see cref="AttentionContext.Packed"/>) the projections see only the real positions.
+/// (<see cref="AttentionContext.Packed"/>) the projections see only the real positions. A one-pass forward
+/// (<see cref="AttentionContext.OnePass"/>) writes the cache and attends with <see cref="CachedAttention"/>.
 /// </summary>
 public sealed class Attention : nn.Module
 {
@@ -52,20 +53,21 @@ public sealed class Attention : nn.Module
         }
         // q and k are the first two D-wide blocks: rotated together, as 2H heads, in one pass.
         var qk = Rotary2D.Apply(projected.narrow(-1, 0, 2L * _dim).view(b, l, 2L * _heads, _headDim), context.Rotary); // [B, L, 2H, hd]
-        var q = qk.narrow(2, 0, _heads);                                                // [B, L, H, hd]
-        var k = qk.narrow(2, _heads, _heads);
         var v = projected.narrow(-1, 2L * _dim, _dim).view(b, l, _heads, _headDim);
-        q = q.transpose(1, 2);                                                          // [B, H, L, hd]
-        k = k.transpose(1, 2);
-        v = v.transpose(1, 2);
-        if (context.Cache is { } cache)
+        var writeIndex = context.Cache is null ? null : context.WriteIndex
+            ?? throw new ArgumentException("a cached forward needs the write positions", nameof(context));
+        Tensor merged;                                                                  // [B, L, D]
+        if (context is { Cache: { } cache, OnePass: true } && !training)
+            merged = CachedAttention.Run(cache, _layer, qk, v, writeIndex!, context.Mask, context.KeyCount);
+        else
         {
-            var writeIndex = context.WriteIndex
-                ?? throw new ArgumentException("a cached forward needs the write positions", nameof(context));
-            (k, v) = cache.Update(_layer, writeIndex, k, v, context.KeyCount);           // [B, H, W, hd]
+            var q = qk.narrow(2, 0, _heads).transpose(1, 2);                            // [B, H, L, hd]
+            var k = qk.narrow(2, _heads, _heads).transpose(1, 2);
+            v = v.transpose(1, 2);
+            if (context.Cache is { } kv) (k, v) = kv.Update(_layer, writeIndex!, k, v, context.KeyCount); // [B, H, W, hd]
+            var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask, p: training ? _attnDropout : 0); // [B, H, L, hd]
+            merged = attended.transpose(1, 2).reshape(b, l, _dim);
         }
-        var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask, p: training ? _attnDropout : 0); // [B, H, L, hd]
-        var merged = attended.transpose(1, 2).reshape(b, l, _dim);                      // [B, L, D]
         if (packed is not null) merged = merged.view(b * l, _dim).index_select(0, packed).unsqueeze(0); // [1, T, D]
         return resid_dropout.forward(GemmRows.Linear(wo, merged)).MoveToOuterDisposeScope();
     }

@@ -10,7 +10,8 @@ namespace DetailFlow.Core.Gpt;
 /// for padding) and the number of key positions attended. A cached forward may be <b>packed</b>: the hidden states are
 /// [1, T, D], only the T real positions of the [B, L] block, and <paramref name="Packed"/> [T] holds their flat
 /// indices into B·L; the projections and the feed-forward then skip the padding, and the attention unpacks q, k, v to
-/// [B, L] (zeros at padding) for the cache and SDPA and packs its output again.
+/// [B, L] (zeros at padding) for the cache and SDPA and packs its output again. <paramref name="OnePass"/>: a cached forward attends with <see cref="CachedAttention"/>
+/// instead of indexed writes and SDPA.
 /// </summary>
 public sealed record AttentionContext(Tensor Rotary, Tensor Mask, KvCache? Cache = null, Tensor? WriteIndex = null, long KeyCount = 0,
-    Tensor? Packed = null);
+    Tensor? Packed = null, bool OnePass = false);

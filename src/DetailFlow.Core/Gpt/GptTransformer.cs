@@ -58,6 +58,20 @@ public sealed class GptTransformer : nn.Module
     public long ParameterCount => parameters().Sum(p => p.numel());
 
     /// <summary>
+    /// Cached forwards over at most this many rows attend in one pass (<see cref="CachedAttention"/>); 0 (the default):
+    /// none. Set by whoever loads the model for serving, from <see cref="AttentionProbe"/>.
+    /// </summary>
+    public int OnePassAttentionRows
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            field = value;
+        }
+    }
+
+    /// <summary>
     /// Training-style forward: codes [B, L] long, classes [B] long → logits float32 [B, S, V] over the extended
     /// sequence of spec §6.4 (S = L + G when L ≥ C, else L + 1); logits at position p predict code p. Grad-agnostic:
     /// inference callers wrap it in <c>no_grad</c>; in <c>train()</c> mode the official dropouts apply (class label

@@ -60,6 +60,12 @@ public sealed class KvCache : IDisposable
         return (keys.narrow(2, 0, keyCount), values.narrow(2, 0, keyCount));
     }
 
+    /// <summary>Layer <paramref name="layer"/>'s key buffer [MaxRows, H, S, hd], for <see cref="CachedAttention"/>.</summary>
+    internal Tensor KeyBuffer(int layer) => _keys[layer];
+
+    /// <summary>Layer <paramref name="layer"/>'s value buffer [MaxRows, H, S, hd].</summary>
+    internal Tensor ValueBuffer(int layer) => _values[layer];
+
     /// <summary>Copies cache row <paramref name="from"/> into row <paramref name="to"/> (all layers), to keep live rows packed.</summary>
     public void CopyRow(int from, int to)
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Runtime;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -26,6 +27,8 @@ public sealed class AutoPrecisionTests(AutoPrecisionFactory api) : IClassFixture
         Assert.Contains(model.GptWeights, new[] { "plain", "packed" });
         Assert.Equal(model.GptWeights, entry.GetProperty("weights").GetString());
         Assert.Equal(model.DecoderWeights, entry.GetProperty("decoder_weights").GetString());
+        Assert.Equal(AttentionChoice.SummaryOf(model.Gpt.OnePassAttentionRows), model.Attention);
+        Assert.Equal(model.Attention, entry.GetProperty("attention").GetString());
 
         var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4242));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -9,20 +9,24 @@ using TorchSharp.Modules;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>The tiny model in bf16 with its linear weights packed for oneDNN (ModelOptions:Weights = Packed).</summary>
+/// <summary>
+/// The tiny model in bf16 with its linear weights packed for oneDNN (ModelOptions:Weights = Packed) and its cached
+/// steps attending in one pass (ModelOptions:Attention = OnePass).
+/// </summary>
 public sealed class PackedWeightsFactory : ApiFactory
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["ModelOptions:DType"] = "BFloat16",
         ["ModelOptions:Weights"] = "Packed",
+        ["ModelOptions:Attention"] = "OnePass",
     };
 }
 
 public sealed class PackedWeightsServingTests(PackedWeightsFactory api) : IClassFixture<PackedWeightsFactory>
 {
     [Fact]
-    public async Task Packed_EveryLinearIsPacked_ShownInModels_AndGeneratesAndStreams()
+    public async Task PackedAndOnePass_EveryLinearIsPacked_ShownInModels_AndGeneratesAndStreams()
     {
         var model = api.Services.GetRequiredService<ModelState>().Model!;
         Assert.Equal(("packed", "packed"), (model.GptWeights, model.DecoderWeights));
@@ -34,6 +38,8 @@ public sealed class PackedWeightsServingTests(PackedWeightsFactory api) : IClass
         Assert.Equal("bf16", entry.GetProperty("dtype").GetString());
         Assert.Equal("packed", entry.GetProperty("weights").GetString());
         Assert.Equal("packed", entry.GetProperty("decoder_weights").GetString());
+        Assert.True(model.Gpt.OnePassAttentionRows >= 2);
+        Assert.Equal($"one-pass up to {model.Gpt.OnePassAttentionRows} rows", entry.GetProperty("attention").GetString());
 
         var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 5151));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -20,9 +20,16 @@ public class NextDetailEngineTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void KvCached_EqualsRecompute_Greedy(int g, int c, int n)
+    public void KvCached_EqualsRecompute_Greedy(int g, int c, int n) => AssertKvCachedEqualsRecompute(g, c, n, onePass: false);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void KvCachedAttendingInOnePass_EqualsRecompute_Greedy(int g, int c, int n) => AssertKvCachedEqualsRecompute(g, c, n, onePass: true);
+
+    private static void AssertKvCachedEqualsRecompute(int g, int c, int n, bool onePass)
     {
         using var model = RandomGpt.Build(g, c, n, seed: g * 100 + c + n);
+        model.OnePassAttentionRows = onePass ? 8 : 0;
         SamplingOptions[] options = [Greedy, Greedy with { CfgScale = 4.0, GradualCfg = true }, Greedy with { CfgScale = 1.0 }];
         long[] classes = [0, 3, 5];
         var expectedLogits = classes.Select(_ => new StepLogits(n, model.Config.VocabSize)).ToList();
@@ -33,6 +40,7 @@ public class NextDetailEngineTests
             using var engine = new NextDetailEngine(model, maxRows: 8);
             var actual = engine.Generate(classes.Select((k, i) => new GenerationRequest { ClassLabel = k, Options = options[i], StepLogits = actualLogits[i] }).ToList());
             Assert.Equal(expected, actual);
+            Assert.Equal(onePass, engine.OnePassSteps > 0);
             for (int i = 0; i < classes.Length; i++)
             {
                 AssertClose(expectedLogits[i].Guided, actualLogits[i].Guided, 1e-4);
@@ -90,13 +98,16 @@ public class NextDetailEngineTests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void MixedSteps_RunPacked_AndEveryRowsLogitsEqualRunningAlone(bool greedy)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    public void MixedSteps_RunPacked_AndEveryRowsLogitsEqualRunningAlone(bool greedy, bool onePass)
     {
         // G = 4, C = 8, N = 64: the early request is in its group phase (4-position blocks) during all 8 one-position
         // steps of the newcomer (class token + 7 causal codes), so exactly those 8 steps are mixed and run packed.
         using var model = RandomGpt.Build(4, 8, 64, seed: 23);
+        model.OnePassAttentionRows = onePass ? 8 : 0;
         long vocab = model.Config.VocabSize;
         var early = Request(1, new SamplingOptions { Seed = 1, Greedy = greedy, CfgScale = 2.0 });
         var late = Request(4, new SamplingOptions { Seed = 9, Greedy = greedy, CfgScale = 1.5, TopK = 12 });
@@ -114,6 +125,7 @@ public class NextDetailEngineTests
             var rowPlain = engine.Submit(plain with { StepLogits = batched[2] });
             engine.RunUntilIdle();
             Assert.Equal(8, engine.PackedSteps);
+            Assert.Equal(onePass, engine.OnePassSteps > 0);
 
             GenerationRow[] rows = [rowEarly, rowLate, rowPlain];
             for (int i = 0; i < requests.Length; i++)

@@ -25,21 +25,25 @@ public class ReducedPrecisionTests
     /// <summary>Bound on the share of compared codes whose top-1 code differs between bf16 and fp32 (measured ≤ 0.046).</summary>
     public const double MaxTop1Disagreement = 0.1;
 
-    public static TheoryData<string, bool> GenerateCases()
+    public static TheoryData<string, bool, bool> GenerateCases()
     {
-        var data = new TheoryData<string, bool>();
+        var data = new TheoryData<string, bool, bool>();
         foreach (var name in TestFixtures.Set.CaseNames.Where(n => n.StartsWith(GptGenerateCase.Prefix, StringComparison.Ordinal)))
         {
-            data.Add(name, false);
-            data.Add(name, true);
+            data.Add(name, false, false);
+            data.Add(name, true, false);
+            data.Add(name, true, true);
         }
         return data;
     }
 
-    /// <summary>The same bounds hold with the bf16 weights packed for oneDNN (<see cref="PackedLinear"/>, ModelOptions:Weights).</summary>
+    /// <summary>
+    /// The same bounds hold with the bf16 weights packed for oneDNN (<see cref="PackedLinear"/>, ModelOptions:Weights)
+    /// and with the cached steps attending in one pass (<see cref="CachedAttention"/>, ModelOptions:Attention).
+    /// </summary>
     [Theory]
     [MemberData(nameof(GenerateCases))]
-    public void Bf16GuidedLogits_MaxLogSoftmaxDiffAtMost0p125PerUnitOfScale_Top1AgreesOn90Percent(string caseName, bool packed)
+    public void Bf16GuidedLogits_MaxLogSoftmaxDiffAtMost0p125PerUnitOfScale_Top1AgreesOn90Percent(string caseName, bool packed, bool onePass)
     {
         var fixtures = TestFixtures.Set;
         using var data = fixtures.OpenCase(caseName);
@@ -51,6 +55,7 @@ public class ReducedPrecisionTests
         bf16.to(ScalarType.BFloat16);
         Assert.Equal(ScalarType.BFloat16, bf16.DType);
         if (packed) Assert.True(PackedLinear.Pack(bf16, 16) > 0);
+        if (onePass) bf16.OnePassAttentionRows = 2 * classes.Length;
 
         var (codes32, logits32) = Run(fp32, classes, options);
         var (codes16, logits16) = Run(bf16, classes, options);
@@ -70,7 +75,7 @@ public class ReducedPrecisionTests
                 disagree += (int)a.argmax(-1).ne(b.argmax(-1)).sum().item<long>();
             }
             double share = disagree / (double)compared;
-            Console.WriteLine($"{caseName}{(packed ? " (packed)" : "")}: bf16 vs fp32 guided log-softmax max |diff| {maxDiff:F4}, top-1 disagreement {disagree}/{compared} = {share:F3}");
+            Console.WriteLine($"{caseName}{(packed ? " (packed)" : "")}{(onePass ? " (one pass)" : "")}: bf16 vs fp32 guided log-softmax max |diff| {maxDiff:F4}, top-1 disagreement {disagree}/{compared} = {share:F3}");
             double bound = MaxLogSoftmaxDiffPerScale * options.CfgScale;
             Assert.True(maxDiff <= bound, $"{caseName}: max |Δ log-softmax| {maxDiff:F4} > {bound} (scale {options.CfgScale})");
             Assert.True(share <= MaxTop1Disagreement, $"{caseName}: top-1 differs on {disagree} of {compared} codes");
