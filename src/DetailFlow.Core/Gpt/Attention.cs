@@ -11,7 +11,7 @@ namespace DetailFlow.Core.Gpt;
 /// (<see cref="GemmRows"/>) where kernels are compiled per shape. With a <see cref="KvCache"/> the new keys
 /// and values are written at their absolute positions and the queries attend over the cached rows. In a packed forward
 /// (<see cref="AttentionContext.Packed"/>) the projections see only the real positions. A one-pass forward
-/// (<see cref="AttentionContext.OnePass"/>) writes the cache and attends with <see cref="CachedAttention"/>.
+/// (<see cref="AttentionContext.OnePass"/>) rotates, writes the cache and attends with <see cref="CachedAttention"/>.
 /// </summary>
 public sealed class Attention : nn.Module
 {
@@ -51,19 +51,18 @@ public sealed class Attention : nn.Module
             projected = torch.zeros([b * l, 3L * _dim], projected.dtype, projected.device)
                 .index_copy_(0, packed, projected.view(-1, 3L * _dim)).view(b, l, 3L * _dim); // [B, L, 3D], zeros at padding
         }
-        // q and k are the first two D-wide blocks: rotated together, as 2H heads, in one pass.
-        var qk = Rotary2D.Apply(projected.narrow(-1, 0, 2L * _dim).view(b, l, 2L * _heads, _headDim), context.Rotary); // [B, L, 2H, hd]
-        var v = projected.narrow(-1, 2L * _dim, _dim).view(b, l, _heads, _headDim);
         var writeIndex = context.Cache is null ? null : context.WriteIndex
             ?? throw new ArgumentException("a cached forward needs the write positions", nameof(context));
         Tensor merged;                                                                  // [B, L, D]
         if (context is { Cache: { } cache, OnePass: true } && !training)
-            merged = CachedAttention.Run(cache, _layer, qk, v, writeIndex!, context.Mask, context.KeyCount);
+            merged = CachedAttention.Run(cache, _layer, projected, context.Rotary, writeIndex!, context.Mask, context.KeyCount);
         else
         {
+            // q and k are the first two D-wide blocks: rotated together, as 2H heads, in one pass.
+            var qk = Rotary2D.Apply(projected.narrow(-1, 0, 2L * _dim).view(b, l, 2L * _heads, _headDim), context.Rotary); // [B, L, 2H, hd]
             var q = qk.narrow(2, 0, _heads).transpose(1, 2);                            // [B, H, L, hd]
             var k = qk.narrow(2, _heads, _heads).transpose(1, 2);
-            v = v.transpose(1, 2);
+            var v = projected.narrow(-1, 2L * _dim, _dim).view(b, l, _heads, _headDim).transpose(1, 2);
             if (context.Cache is { } kv) (k, v) = kv.Update(_layer, writeIndex!, k, v, context.KeyCount); // [B, H, W, hd]
             var attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: context.Mask, p: training ? _attnDropout : 0); // [B, H, L, hd]
             merged = attended.transpose(1, 2).reshape(b, l, _dim);

@@ -25,8 +25,8 @@ public sealed record AttentionChoice(int OnePassRows, string Reason, double Sdpa
 }
 
 /// <summary>
-/// Chooses, on the machine, between libtorch's indexed cache writes + SDPA and <see cref="CachedAttention"/> for a
-/// model's cached forwards: one layer's attention at a guided request's step (2 rows) and at a full batch, a group of
+/// Chooses, on the machine, between libtorch's rotary, indexed cache writes and SDPA and <see cref="CachedAttention"/>
+/// for a model's cached forwards: one layer's attention at a guided request's step (2 rows) and at a full batch, a group of
 /// G queries over half the sequence, timed both ways, alternating, best of each within the budget. One pass runs up to
 /// the largest of the two batch sizes at which it was faster (none when it lost at one request).
 /// </summary>
@@ -56,18 +56,21 @@ public static class AttentionProbe
         long width = Math.Clamp(config.BlockSize / 2 + 1, g, cache.TrashSlot);
         var positions = torch.arange(width - g, width, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(rows, g).contiguous(); // [R, G]
         var mask = GroupCausalMask.Rows(positions, width, g, config.EffectiveCausalNum);                                                  // [R, 1, G, W]
-        var qk = torch.randn([rows, g, 2L * h, hd], dtype, device);
-        var v = torch.randn([rows, g, h, hd], dtype, device);
+        var projected = torch.randn([rows, g, 3L * h * hd], dtype, device);
+        using var table = new Rotary2D(config);
+        var rotary = table.Rows(positions);                                                                                             // [R, G, hd/2, 2]
         void Sdpa()
         {
             using var step = torch.NewDisposeScope();
-            var (k, vv) = cache.Update(0, positions, qk.narrow(2, h, h).transpose(1, 2), v.transpose(1, 2), width);
+            var qk = Rotary2D.Apply(projected.narrow(-1, 0, 2L * h * hd).view(rows, g, 2L * h, hd), rotary);
+            var v = projected.narrow(-1, 2L * h * hd, h * hd).view(rows, g, h, hd).transpose(1, 2);
+            var (k, vv) = cache.Update(0, positions, qk.narrow(2, h, h).transpose(1, 2), v, width);
             nn.functional.scaled_dot_product_attention(qk.narrow(2, 0, h).transpose(1, 2), k, vv, attn_mask: mask).transpose(1, 2).reshape(rows, g, h * hd);
         }
         void OnePass()
         {
             using var step = torch.NewDisposeScope();
-            CachedAttention.Run(cache, 0, qk, v, positions, mask, width);
+            CachedAttention.Run(cache, 0, projected, rotary, positions, mask, width);
         }
         Sdpa();
         OnePass();

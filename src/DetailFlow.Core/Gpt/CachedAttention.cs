@@ -18,7 +18,7 @@ namespace DetailFlow.Core.Gpt;
 /// </summary>
 public static class CachedAttention
 {
-    private const int Lanes = 16; // Vector512<float>.Count
+    private const int Lanes = HostVectors.Lanes;
 
     /// <summary>Below this many query·key pairs (over all rows and heads) one thread does the work: waking another costs more.</summary>
     private const long ParallelPairs = 8192;
@@ -33,31 +33,34 @@ public static class CachedAttention
         device.type == DeviceType.CPU && dtype is ScalarType.Float32 or ScalarType.BFloat16 && headDim % Lanes == 0;
 
     /// <summary>
-    /// qk [B, L, 2H, hd]: the rotated queries (heads 0..H−1) and keys (heads H..2H−1); v [B, L, H, hd] (any strides
-    /// with the last one 1); writeIndex [B, L] absolute positions; mask [B, 1, L, keyCount], True = may attend.
-    /// Writes keys and values of rows 0..B−1 of <paramref name="layer"/> and returns the attended values [B, L, H·hd].
+    /// projected [B, L, 3H·hd]: the block's query, key and value projections, unrotated; rotary [B or 1, L, hd/2, 2]
+    /// float32 (cos, sin of each pair, <see cref="Rotary2D"/>); writeIndex [B, L] absolute positions; mask [B, 1, L,
+    /// keyCount], True = may attend. Rotates q and k as <see cref="Rotary2D.Apply"/> does (in float32, cast back to the
+    /// activations' dtype), writes keys and values of rows 0..B−1 of <paramref name="layer"/> and returns the attended
+    /// values [B, L, H·hd].
     /// </summary>
-    public static Tensor Run(KvCache cache, int layer, Tensor qk, Tensor v, Tensor writeIndex, Tensor mask, long keyCount)
+    public static Tensor Run(KvCache cache, int layer, Tensor projected, Tensor rotary, Tensor writeIndex, Tensor mask, long keyCount)
     {
-        long b = qk.shape[0], l = qk.shape[1], h = qk.shape[2] / 2, hd = qk.shape[3];
         var keys = cache.KeyBuffer(layer);
         var values = cache.ValueBuffer(layer);
-        if (!Supports(qk.dtype, qk.device, (int)hd) || keys.dtype != qk.dtype || v.dtype != qk.dtype)
-            throw new ArgumentException($"no one-pass attention for {qk.dtype} activations, {keys.dtype} cache, head dim {hd} on {qk.device}", nameof(qk));
-        if (b > cache.MaxRows) throw new ArgumentOutOfRangeException(nameof(qk), b, $"batch of {b} rows exceeds the cache's {cache.MaxRows}");
+        long b = projected.shape[0], l = projected.shape[1], h = keys.shape[1], hd = keys.shape[3];
+        if (!Supports(projected.dtype, projected.device, (int)hd) || keys.dtype != projected.dtype || projected.shape[2] != 3 * h * hd)
+            throw new ArgumentException($"no one-pass attention for {projected.dtype} activations [{string.Join(", ", projected.shape)}] over a {keys.dtype} cache of {h} heads × {hd} on {projected.device}", nameof(projected));
+        if (b > cache.MaxRows) throw new ArgumentOutOfRangeException(nameof(projected), b, $"batch of {b} rows exceeds the cache's {cache.MaxRows}");
         if (keyCount <= 0 || keyCount > cache.TrashSlot)
             throw new ArgumentOutOfRangeException(nameof(keyCount), keyCount, $"key count must be in 1..{cache.TrashSlot}");
-        if (v.stride(3) != 1) v = v.contiguous();
+        if (rotary.shape[0] is var rotaryRows && (rotaryRows != 1 && rotaryRows != b || rotary.shape[1] != l || rotary.shape[2] * 2 != hd))
+            throw new ArgumentException($"rotary rows [{string.Join(", ", rotary.shape)}] do not fit a block of {b} × {l} with head dim {hd}", nameof(rotary));
         using var scope = torch.NewDisposeScope();
-        qk = qk.contiguous();
+        projected = projected.contiguous();
+        rotary = rotary.to(ScalarType.Float32).contiguous();
         var index = writeIndex.to(ScalarType.Int64).contiguous();
         var allowed = mask.expand(b, 1, l, keyCount).contiguous();
-        var merged = torch.empty([b, l, h * hd], qk.dtype, qk.device);
-        var shape = new Shape((int)b, (int)l, (int)h, (int)hd, cache.Positions, (int)keyCount, qk.dtype == ScalarType.BFloat16 ? 2 : 4,
-            v.stride(0), v.stride(1), v.stride(2));
+        var merged = torch.empty([b, l, h * hd], projected.dtype, projected.device);
+        var shape = new Shape((int)b, (int)l, (int)h, (int)hd, cache.Positions, (int)keyCount, projected.dtype == ScalarType.BFloat16 ? 2 : 4, rotaryRows == b);
         unsafe
         {
-            var buffers = new Buffers((byte*)TensorMemory.Address(qk), (byte*)TensorMemory.Address(v), (byte*)TensorMemory.Address(keys),
+            var buffers = new Buffers((byte*)TensorMemory.Address(projected), (float*)TensorMemory.Address(rotary), (byte*)TensorMemory.Address(keys),
                 (byte*)TensorMemory.Address(values), (long*)TensorMemory.Address(index), (bool*)TensorMemory.Address(allowed),
                 (byte*)TensorMemory.Address(merged));
             int heads = (int)(b * h);
@@ -68,12 +71,12 @@ public static class CachedAttention
         return merged.MoveToOuterDisposeScope();
     }
 
-    private readonly record struct Shape(int Rows, int Length, int Heads, int HeadDim, int Positions, int Width, int ElementSize,
-        long VRowStride, long VPositionStride, long VHeadStride);
+    private readonly record struct Shape(int Rows, int Length, int Heads, int HeadDim, int Positions, int Width, int ElementSize, bool RotaryPerRow);
 
-    private readonly unsafe struct Buffers(byte* qk, byte* v, byte* keys, byte* values, long* writeIndex, bool* mask, byte* output)
+    private readonly unsafe struct Buffers(byte* projected, float* rotary, byte* keys, byte* values, long* writeIndex, bool* mask, byte* output)
     {
-        public readonly byte* Qk = qk, V = v, Keys = keys, Values = values, Output = output;
+        public readonly byte* Projected = projected, Keys = keys, Values = values, Output = output;
+        public readonly float* Rotary = rotary;
         public readonly long* WriteIndex = writeIndex;
         public readonly bool* Mask = mask;
     }
@@ -83,33 +86,58 @@ public static class CachedAttention
     private static unsafe void RunHeads(Shape s, Buffers p, int from, int to)
     {
         int hd = s.HeadDim, width = s.Width, padded = (width + Lanes - 1) / Lanes * Lanes, es = s.ElementSize;
-        int need = 2 * width * hd + 2 * s.Length * hd + s.Length * padded;
+        int need = 2 * width * hd + 2 * s.Length * hd + s.Length * padded + hd;
         var scratch = t_scratch is { } a && a.Length >= need ? a : t_scratch = new float[need];
         float scale = 1f / MathF.Sqrt(hd);
+        long dim = (long)s.Heads * hd;
         fixed (float* area = scratch)
         {
-            float* k = area, v = k + width * hd, q = v + width * hd, o = q + s.Length * hd, scores = o + s.Length * hd;
+            float* k = area, v = k + width * hd, q = v + width * hd, o = q + s.Length * hd, scores = o + s.Length * hd, key = scores + s.Length * padded;
             for (int pair = from; pair < to; pair++)
             {
                 int row = pair / s.Heads, head = pair % s.Heads;
                 long cacheRow = ((long)row * s.Heads + head) * s.Positions * hd;
                 for (int i = 0; i < s.Length; i++)
                 {
-                    long slot = p.WriteIndex[(long)row * s.Length + i];
                     long token = (long)row * s.Length + i;
-                    Copy(p.Qk + ((token * 2 * s.Heads) + s.Heads + head) * hd * es, p.Keys + (cacheRow + slot * hd) * es, hd * es);
-                    Copy(p.V + (row * s.VRowStride + i * s.VPositionStride + head * s.VHeadStride) * es, p.Values + (cacheRow + slot * hd) * es, hd * es);
+                    long slot = p.WriteIndex[token];
+                    byte* block = p.Projected + (token * 3 * dim + (long)head * hd) * es;   // this head's q; k at +D, v at +2D
+                    float* turns = p.Rotary + ((s.RotaryPerRow ? token : i) * hd);
+                    HostVectors.ToSingle(block + dim * es, key, hd, es);
+                    Rotate(key, turns, hd);
+                    HostVectors.FromSingle(key, p.Keys + (cacheRow + slot * hd) * es, hd, es);
+                    Copy(block + 2 * dim * es, p.Values + (cacheRow + slot * hd) * es, hd * es);
+                    HostVectors.ToSingle(block, q + i * hd, hd, es);
+                    Rotate(q + i * hd, turns, hd);
+                    if (es == 2) HostVectors.RoundToBFloat16(q + i * hd, hd);                // as the rotated query a cast leaves
                 }
-                ToSingle(p.Keys + cacheRow * es, k, width * hd, es);
-                ToSingle(p.Values + cacheRow * es, v, width * hd, es);
-                for (int i = 0; i < s.Length; i++)
-                    ToSingle(p.Qk + (((long)row * s.Length + i) * 2 * s.Heads + head) * hd * es, q + i * hd, hd, es);
+                HostVectors.ToSingle(p.Keys + cacheRow * es, k, width * hd, es);
+                HostVectors.ToSingle(p.Values + cacheRow * es, v, width * hd, es);
                 Scores(q, k, p.Mask + (long)row * s.Length * width, scores, s.Length, width, padded, hd, scale);
                 for (int i = 0; i < s.Length; i++) Softmax(scores + i * padded, padded);
                 Weighted(scores, v, o, s.Length, width, padded, hd);
                 for (int i = 0; i < s.Length; i++)
-                    FromSingle(o + i * hd, p.Output + ((((long)row * s.Length + i) * s.Heads) + head) * hd * es, hd, es);
+                    HostVectors.FromSingle(o + i * hd, p.Output + ((((long)row * s.Length + i) * s.Heads) + head) * hd * es, hd, es);
             }
+        }
+    }
+
+    /// <summary>
+    /// In place, the interleaved pairs (x0, x1) of <paramref name="x"/> turned by (cos, sin) of <paramref name="turns"/>:
+    /// (x0·cos − x1·sin, x1·cos + x0·sin), the product <see cref="Rotary2D.Apply"/> takes as complex numbers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Rotate(float* x, float* turns, int hd)
+    {
+        var swap = Vector512.Create(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+        var cosines = Vector512.Create(0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10, 12, 12, 14, 14);
+        var sines = cosines + Vector512<int>.One;
+        var sign = Vector512.Create(-1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f);
+        for (int d = 0; d < hd; d += Lanes)
+        {
+            var pairs = Vector512.Load(x + d);
+            var t = Vector512.Load(turns + d);
+            (pairs * Vector512.Shuffle(t, cosines) + Vector512.Shuffle(pairs, swap) * (Vector512.Shuffle(t, sines) * sign)).Store(x + d);
         }
     }
 
@@ -205,37 +233,4 @@ public static class CachedAttention
     }
 
     private static unsafe void Copy(byte* from, byte* to, long bytes) => Buffer.MemoryCopy(from, to, bytes, bytes);
-
-    /// <summary><paramref name="n"/> elements of <paramref name="elementSize"/> bytes (bfloat16 or float32) → float32; n a multiple of 16.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ToSingle(byte* from, float* to, int n, int elementSize)
-    {
-        if (elementSize == 4)
-        {
-            Copy(from, (byte*)to, n * 4L);
-            return;
-        }
-        var bits = (ushort*)from;
-        for (int i = 0; i < n; i += Lanes)
-            (Vector512.WidenLower(Vector256.Load(bits + i).ToVector512Unsafe()) << 16).AsSingle().Store(to + i);
-    }
-
-    /// <summary>float32 → bfloat16 rounded to nearest even (as a cast does), or a copy for float32; n a multiple of 16.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void FromSingle(float* from, byte* to, int n, int elementSize)
-    {
-        if (elementSize == 4)
-        {
-            Copy((byte*)from, to, n * 4L);
-            return;
-        }
-        var bits = (ushort*)to;
-        var half = Vector512.Create(0x7FFFu);
-        for (int i = 0; i < n; i += Lanes)
-        {
-            var x = Vector512.Load(from + i).AsUInt32();
-            var rounded = (x + half + ((x >> 16) & Vector512<uint>.One)) >> 16;
-            Vector512.Narrow(rounded, Vector512<uint>.Zero).GetLower().Store(bits + i);
-        }
-    }
 }

@@ -1,0 +1,66 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace DetailFlow.Core.Runtime;
+
+/// <summary>
+/// Conversions between the activations' storage (float32, or bfloat16 as the upper half of a float32) and float32,
+/// 16 lanes at a time, for the kernels written in C# (<see cref="TensorMemory"/>). Lengths are multiples of 16.
+/// </summary>
+public static class HostVectors
+{
+    public const int Lanes = 16; // Vector512<float>.Count
+
+    /// <summary><paramref name="n"/> elements of <paramref name="elementSize"/> bytes (bfloat16: 2, float32: 4) → float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void ToSingle(byte* from, float* to, int n, int elementSize)
+    {
+        if (elementSize == 4)
+        {
+            Buffer.MemoryCopy(from, to, n * 4L, n * 4L);
+            return;
+        }
+        var bits = (ushort*)from;
+        for (int i = 0; i < n; i += Lanes) Load(bits + i).Store(to + i);
+    }
+
+    /// <summary>float32 → <paramref name="elementSize"/> bytes: bfloat16 rounded to nearest even (as a cast does), or a copy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void FromSingle(float* from, byte* to, int n, int elementSize)
+    {
+        if (elementSize == 4)
+        {
+            Buffer.MemoryCopy(from, to, n * 4L, n * 4L);
+            return;
+        }
+        var bits = (ushort*)to;
+        for (int i = 0; i < n; i += Lanes) Store(Vector512.Load(from + i), bits + i);
+    }
+
+    /// <summary>16 bfloat16 values at <paramref name="bits"/> as float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> Load(ushort* bits) =>
+        (Vector512.WidenLower(Vector256.Load(bits).ToVector512Unsafe()) << 16).AsSingle();
+
+    /// <summary>16 float32 values rounded to bfloat16 (nearest even) and stored at <paramref name="bits"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Store(Vector512<float> values, ushort* bits) =>
+        Vector512.Narrow(RoundedBits(values) >> 16, Vector512<uint>.Zero).GetLower().Store(bits);
+
+    /// <summary>16 float32 values rounded to the nearest bfloat16, still as float32 (what a cast to bf16 and back gives).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> RoundToBFloat16(Vector512<float> values) => (RoundedBits(values) & Vector512.Create(0xFFFF0000u)).AsSingle();
+
+    /// <summary>In place, <paramref name="n"/> float32 values rounded to the nearest bfloat16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RoundToBFloat16(float* values, int n)
+    {
+        for (int i = 0; i < n; i += Lanes) RoundToBFloat16(Vector512.Load(values + i)).Store(values + i);
+    }
+
+    private static Vector512<uint> RoundedBits(Vector512<float> values)
+    {
+        var x = values.AsUInt32();
+        return x + Vector512.Create(0x7FFFu) + ((x >> 16) & Vector512<uint>.One);
+    }
+}
