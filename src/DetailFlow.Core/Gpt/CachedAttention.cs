@@ -7,14 +7,14 @@ using static TorchSharp.torch;
 namespace DetailFlow.Core.Gpt;
 
 /// <summary>
-/// A cached forward's attention as one pass over host memory: writes the block's keys and values into the
-/// <see cref="KvCache"/> at their write positions, then for each row and head attends every query over the cache's
-/// first <c>keyCount</c> positions under the boolean mask (scale 1/√hd, softmax, weighted values) in float32, and
-/// returns the heads merged, [B, L, D], in the activations' dtype. The same result as the cache's indexed writes,
-/// SDPA and the transpose of <see cref="Attention"/> (to within the rounding of reduced precision), without their
-/// per-call costs: at a decode step's small blocks libtorch's CPU SDPA spends most of its time outside arithmetic
-/// (docs/performance.md, "Attention in one pass"). Whether it runs is measured when a model loads
-/// (<see cref="AttentionKernel"/>). CPU, float32 or bfloat16, head dims a multiple of 16; inference only.
+/// A cached forward's attention as one pass over host memory: rotates the block's queries and keys (2-D rotary),
+/// writes its keys and values into the <see cref="KvCache"/> at their write positions, then for each row and head
+/// attends every query over the cache's first <c>keyCount</c> positions under the boolean mask (scale 1/√hd, softmax,
+/// weighted values) in float32, and returns the heads merged, [B, L, D], in the activations' dtype. The same result as
+/// the rotary, indexed writes, SDPA and transpose of <see cref="Attention"/> (to within the rounding of reduced
+/// precision), without their per-call costs: at a decode step's small blocks libtorch's CPU SDPA spends most of its
+/// time outside arithmetic (docs/performance.md, "A step's small ops in one pass"). Whether it runs is measured when a
+/// model loads (<see cref="AttentionProbe"/>). CPU, float32 or bfloat16, head dims a multiple of 16; inference only.
 /// </summary>
 public static class CachedAttention
 {
@@ -49,17 +49,23 @@ public static class CachedAttention
         if (b > cache.MaxRows) throw new ArgumentOutOfRangeException(nameof(projected), b, $"batch of {b} rows exceeds the cache's {cache.MaxRows}");
         if (keyCount <= 0 || keyCount > cache.TrashSlot)
             throw new ArgumentOutOfRangeException(nameof(keyCount), keyCount, $"key count must be in 1..{cache.TrashSlot}");
-        if (rotary.shape[0] is var rotaryRows && (rotaryRows != 1 && rotaryRows != b || rotary.shape[1] != l || rotary.shape[2] * 2 != hd))
+        long rotaryRows = rotary.shape[0];
+        if (rotaryRows != 1 && rotaryRows != b || rotary.shape[1] != l || rotary.shape[2] * 2 != hd)
             throw new ArgumentException($"rotary rows [{string.Join(", ", rotary.shape)}] do not fit a block of {b} × {l} with head dim {hd}", nameof(rotary));
         using var scope = torch.NewDisposeScope();
         projected = projected.contiguous();
         rotary = rotary.to(ScalarType.Float32).contiguous();
         var index = writeIndex.to(ScalarType.Int64).contiguous();
+        if (mask.dtype != ScalarType.Bool) throw new ArgumentException($"the mask must be boolean, not {mask.dtype}", nameof(mask));
         var allowed = mask.expand(b, 1, l, keyCount).contiguous();
         var merged = torch.empty([b, l, h * hd], projected.dtype, projected.device);
         var shape = new Shape((int)b, (int)l, (int)h, (int)hd, cache.Positions, (int)keyCount, projected.dtype == ScalarType.BFloat16 ? 2 : 4, rotaryRows == b);
         unsafe
         {
+            var slots = new ReadOnlySpan<long>(TensorMemory.Address(index), (int)(b * l));   // checked before anything is written
+            foreach (long slot in slots)
+                if ((ulong)slot >= (ulong)cache.Positions)
+                    throw new ArgumentOutOfRangeException(nameof(writeIndex), slot, $"write positions must lie in 0..{cache.TrashSlot}");
             var buffers = new Buffers((byte*)TensorMemory.Address(projected), (float*)TensorMemory.Address(rotary), (byte*)TensorMemory.Address(keys),
                 (byte*)TensorMemory.Address(values), (long*)TensorMemory.Address(index), (bool*)TensorMemory.Address(allowed),
                 (byte*)TensorMemory.Address(merged));

@@ -10,7 +10,7 @@ namespace DetailFlow.Core.Gpt;
 /// RMSNorm of the official <c>gpt.py</c> (spec §6.2, §12 item 9): normalise in float32, cast back to the activation
 /// dtype, then multiply by the learned weight. No bias. At inference on a CPU (no autograd) the same arithmetic runs as
 /// one pass per row in C# instead of eight libtorch ops: at a decode step's few rows their per-call costs were most of
-/// the norm's time (docs/performance.md, "Attention in one pass").
+/// the norm's time (docs/performance.md, "A step's small ops in one pass").
 /// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {

@@ -118,6 +118,8 @@ public class CachedAttentionTests
         Assert.Throws<ArgumentException>(() => CachedAttention.Run(cache, 0, randn(1, 1, 96), ones(1, 2, 8, 2), writeIndex, mask, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => CachedAttention.Run(cache, 0, randn(1, 1, 96), rotary, writeIndex, mask, cache.TrashSlot + 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => CachedAttention.Run(cache, 0, randn(2, 1, 96), rotary, writeIndex, mask, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => CachedAttention.Run(cache, 0, randn(1, 1, 96), rotary, tensor(new long[] { cache.Positions }, [1, 1]), mask, 1));
+        Assert.Throws<ArgumentException>(() => CachedAttention.Run(cache, 0, randn(1, 1, 96), rotary, writeIndex, ones(1, 1, 1, 1), 1));
     }
 }
 
