@@ -83,7 +83,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         }
         IDecoderBackend decoder;
         (PackingChoice Gpt, PackingChoice Decoder) packing = default;
-        AttentionChoice attention;
+        AttentionChoice? attention = null;
         try
         {
             packing = PackWeights(o, gpt, vq, device);
@@ -95,8 +95,9 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         {
             gpt.Dispose();
             vq.Dispose();
-            throw new InvalidOperationException(packing.Gpt is null
-                ? $"ModelOptions:Weights = {o.Weights}: cannot pack the weights: {e.Message}"
+            throw new InvalidOperationException(
+                packing.Gpt is null ? $"ModelOptions:Weights = {o.Weights}: cannot pack the weights: {e.Message}"
+                : attention is null ? $"ModelOptions:Attention = {o.Attention}: cannot choose how the GPT attends: {e.Message}"
                 : $"ModelOptions:DecoderBackend = {o.DecoderBackend}: cannot build the decoder: {e.Message}", e);
         }
         var labels = source.Labels.Count == 0 || source.Labels.Count == gpt.Config.NumClasses ? source.Labels : [];
@@ -114,7 +115,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         logger.LogInformation("Model {Name} weights (ModelOptions:Weights = {Weights}): GPT {GptPacking}; decoder {DecoderPacking}",
             model.Name, o.Weights, packing.Gpt.Describe(), packing.Decoder.Describe());
         logger.LogInformation("Model {Name} attention (ModelOptions:Attention = {Attention}): {AttentionChoice}",
-            model.Name, o.Attention, attention.Describe());
+            model.Name, o.Attention, attention!.Describe());
         telemetry?.SetPrecision(model.GptDType, model.DecoderDType);
         return model;
     }
