@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using DetailFlow.Core.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -27,11 +28,13 @@ public sealed record AttentionChoice(int OnePassRows, string Reason, double Sdpa
 /// <summary>
 /// Chooses, on the machine, between libtorch's rotary, indexed cache writes and SDPA and <see cref="CachedAttention"/>
 /// for a model's cached forwards: one layer's attention at a guided request's step (2 rows) and at a full batch, a group of
-/// G queries over half the sequence, timed both ways, alternating, best of each within the budget. One pass runs up to
+/// G queries over half the sequence, timed both ways (<see cref="GemmTimer.Best"/>, best of each within the budget). One pass runs up to
 /// the largest of the two batch sizes at which it was faster (none when it lost at one request).
 /// </summary>
 public static class AttentionProbe
 {
+    private const int MaxCalls = 200;
+
     /// <summary><paramref name="kernel"/> where it is fixed and can apply; otherwise the probe's choice for batches of up to <paramref name="maxRows"/> rows.</summary>
     public static AttentionChoice Choose(AttentionKernel kernel, GptConfig config, ScalarType dtype, Device device, int maxRows, TimeSpan budget)
     {
@@ -72,23 +75,6 @@ public static class AttentionProbe
             using var step = torch.NewDisposeScope();
             CachedAttention.Run(cache, 0, projected, rotary, positions, mask, width);
         }
-        Sdpa();
-        OnePass();
-        double sdpa = double.MaxValue, onePass = double.MaxValue;
-        var clock = Stopwatch.StartNew();
-        for (int i = 0; i < 3 || clock.Elapsed < budget; i++)
-        {
-            sdpa = Math.Min(sdpa, Seconds(Sdpa));
-            onePass = Math.Min(onePass, Seconds(OnePass));
-            if (i >= 200) break;
-        }
-        return (sdpa, onePass);
-    }
-
-    private static double Seconds(Action run)
-    {
-        long start = Stopwatch.GetTimestamp();
-        run();
-        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (GemmTimer.Best(Sdpa, device, budget / 2, MaxCalls), GemmTimer.Best(OnePass, device, budget / 2, MaxCalls));
     }
 }

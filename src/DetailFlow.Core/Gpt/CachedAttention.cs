@@ -69,10 +69,7 @@ public static class CachedAttention
             var buffers = new Buffers((byte*)TensorMemory.Address(projected), (float*)TensorMemory.Address(rotary), (byte*)TensorMemory.Address(keys),
                 (byte*)TensorMemory.Address(values), (long*)TensorMemory.Address(index), (bool*)TensorMemory.Address(allowed),
                 (byte*)TensorMemory.Address(merged));
-            int heads = (int)(b * h);
-            int workers = b * h * l * keyCount < ParallelPairs ? 1 : Math.Clamp(TorchThreads.Current, 1, heads);
-            if (workers == 1) RunHeads(shape, buffers, 0, heads);
-            else Parallel.For(0, workers, w => RunHeads(shape, buffers, heads * w / workers, heads * (w + 1) / workers));
+            TorchThreads.Split((int)(b * h), small: b * h * l * keyCount < ParallelPairs, (from, to) => RunHeads(shape, buffers, from, to));
         }
         return merged.MoveToOuterDisposeScope();
     }

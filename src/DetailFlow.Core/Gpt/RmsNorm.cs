@@ -49,9 +49,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         int dim = (int)x.shape[^1], rows = (int)(x.numel() / dim);
         var shape = new RowShape(dim, x.dtype == ScalarType.BFloat16, (float)_eps, (nint)TensorMemory.Address(x), (nint)TensorMemory.Address(y),
             (nint)TensorMemory.Address(weight));
-        int workers = x.numel() < ParallelElements ? 1 : Math.Clamp(TorchThreads.Current, 1, rows);
-        if (workers == 1) Normalize(shape, 0, rows);
-        else Parallel.For(0, workers, w => Normalize(shape, rows * w / workers, rows * (w + 1) / workers));
+        TorchThreads.Split(rows, small: x.numel() < ParallelElements, (from, to) => Normalize(shape, from, to));
         return y.MoveToOuterDisposeScope();
     }
 

@@ -70,7 +70,11 @@ public static class GemmTimer
         return 2.0 * bytes / best;
     }
 
-    private static double Best(Action call, Device device, TimeSpan minTime, int maxCalls)
+    /// <summary>
+    /// Best seconds of <paramref name="call"/>: one warm-up call, then timed calls until <paramref name="minTime"/> has
+    /// passed or <paramref name="maxCalls"/> calls ran (at least one), each waited for on <paramref name="device"/>.
+    /// </summary>
+    public static double Best(Action call, Device device, TimeSpan minTime, int maxCalls)
     {
         call();
         Synchronize(device);
