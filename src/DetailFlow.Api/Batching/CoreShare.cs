@@ -3,14 +3,14 @@ using DetailFlow.Api.Hosting;
 namespace DetailFlow.Api.Batching;
 
 /// <summary>
-/// The cores the inference thread and the decode thread share. Before each unit of work (a step, a batch of decodes)
+/// The cores the inference thread and the decode thread share. Before each unit of work (a step, a decoder call)
 /// a thread asks for its torch threads: its planned share (<see cref="ModelOptions.Threads"/>,
 /// <see cref="ModelOptions.DecodeThreads"/>) while the other thread has work too, every core while the other is idle.
 /// A lone request's steps and its final decode never overlap, and under a full batch the decoder is busy a third of
 /// the time or less, so fixed shares leave a core idle most of the time (docs/performance.md). Only when both counts
 /// come from the <see cref="ServingPlan"/> (<see cref="ModelOptions.CoresShared"/>): explicit settings are kept as given.
 /// A thread that starts while the other is mid-way through a unit at every core oversubscribes the cores until that
-/// unit ends (one step or one decode batch).
+/// unit ends (one step or one decoder call).
 /// </summary>
 internal sealed class CoreShare
 {
@@ -39,7 +39,7 @@ internal sealed class CoreShare
     /// <summary>The inference thread has no more steps to run (it goes to wait for work).</summary>
     public void EndSteps() => Volatile.Write(ref _stepping, 0);
 
-    /// <summary>Torch threads for the decode thread's next batch; it counts as decoding until <see cref="EndDecode"/>.</summary>
+    /// <summary>Torch threads for the decode thread's next decoder call; it counts as decoding until <see cref="EndDecode"/> (its batch is done).</summary>
     public int BeginDecode()
     {
         Volatile.Write(ref _decoding, 1);

@@ -30,8 +30,8 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// any first preview posted meanwhile (<see cref="TakeFirstPreviews"/>) — then queues their PNG encoding on the thread
 /// pool (<see cref="PngEncoder.Fast"/> for previews, <see cref="PngEncoder.Compact"/> for final images), in the order
 /// they were posted. It runs beside the inference thread so that a finished request's full-resolution decode does not
-/// stall the steps of the rows still generating; on a CPU it has its own intra-op threads: <see cref="ModelOptions.DecodeThreads"/>
-/// while steps run, every core while they do not (<see cref="CoreShare"/>).
+/// stall the steps of the rows still generating; on a CPU it has its own intra-op threads, chosen before each decoder
+/// call: <see cref="ModelOptions.DecodeThreads"/> while steps run, every core while they do not (<see cref="CoreShare"/>).
 /// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
 /// </summary>
 internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetry, ILogger logger)
@@ -103,7 +103,6 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
             }
             try
             {
-                TorchThreads.Configure(cores.BeginDecode());   // this thread's intra-op budget: every core while no step runs
                 Decode(batch);
             }
             catch (Exception e)
@@ -180,7 +179,10 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
         try
         {
             using var gcGuard = ScalarGcGuard.Enter();
-            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList());
+            // Threads chosen again before each decoder call: a batch begun beside a wave's last step would otherwise keep
+            // one core to its end while the engine sits idle (docs/performance.md).
+            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList(),
+                beforeCall: () => TorchThreads.Configure(cores.BeginDecode()));
         }
         catch (Exception e)
         {

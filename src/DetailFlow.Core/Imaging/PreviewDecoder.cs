@@ -66,9 +66,10 @@ public sealed class PreviewDecoder
 
     /// <summary>
     /// Float pixels per item, in item order: float32 CPU tensors [3, d_t, d_t], nominal range [−1, 1]. The caller owns
-    /// (and disposes) them. Decoder forwards per distinct resolution, each of at most <see cref="RowsPerCall"/> tokens.
+    /// (and disposes) them. Decoder forwards per distinct resolution, each of at most <see cref="RowsPerCall"/> tokens;
+    /// <paramref name="beforeCall"/> runs before each (a caller that shares the cores picks its threads there).
     /// </summary>
-    public IReadOnlyList<PreviewPixels> DecodePixels(IReadOnlyList<PreviewItem> items)
+    public IReadOnlyList<PreviewPixels> DecodePixels(IReadOnlyList<PreviewItem> items, Action? beforeCall = null)
     {
         ArgumentNullException.ThrowIfNull(items);
         var resolutions = new int[items.Count];
@@ -84,7 +85,7 @@ public sealed class PreviewDecoder
         bool complete = false;
         try
         {
-            DecodeGroups(items, resolutions, results);
+            DecodeGroups(items, resolutions, results, beforeCall);
             complete = true;
             return results;
         }
@@ -94,11 +95,14 @@ public sealed class PreviewDecoder
         }
     }
 
-    private void DecodeGroups(IReadOnlyList<PreviewItem> items, int[] resolutions, PreviewPixels[] results)
+    private void DecodeGroups(IReadOnlyList<PreviewItem> items, int[] resolutions, PreviewPixels[] results, Action? beforeCall)
     {
         foreach (var group in Enumerable.Range(0, items.Count).GroupBy(i => resolutions[i]))
             foreach (var call in Calls(group.OrderBy(i => items[i].PrefixLength).ToArray(), items))
+            {
+                beforeCall?.Invoke();
                 DecodeCall(items, call, group.Key, results);
+            }
     }
 
     /// <summary>Splits one resolution's items (shortest prefix first) into calls of at most <see cref="RowsPerCall"/> tokens.</summary>

@@ -13,10 +13,10 @@ public sealed class PreviewRenderer(PreviewDecoder decoder)
 {
     private readonly PreviewDecoder _decoder = decoder ?? throw new ArgumentNullException(nameof(decoder));
 
-    public IReadOnlyList<PreviewImage> Render(IReadOnlyList<PreviewItem> items, int? displaySize = null)
+    public IReadOnlyList<PreviewImage> Render(IReadOnlyList<PreviewItem> items, int? displaySize = null, Action? beforeCall = null)
     {
         if (displaySize is <= 0) throw new ArgumentOutOfRangeException(nameof(displaySize), displaySize, "display size must be positive");
-        var decoded = _decoder.DecodePixels(items);
+        var decoded = _decoder.DecodePixels(items, beforeCall);
         try
         {
             return decoded.Select(p => new PreviewImage(p.PrefixLength, p.Resolution, ToImage(p.Pixels, displaySize))).ToList();

@@ -67,6 +67,7 @@ public sealed class SharedCoresTests(SharedCoresTests.Factory api) : IClassFixtu
         protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
         {
             ["ModelOptions:Threads"] = "0", ["ModelOptions:DecodeThreads"] = "0",
+            ["ModelOptions:DecodeRowsPerCall"] = "1",   // one image per decoder call
         };
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -80,11 +81,17 @@ public sealed class SharedCoresTests(SharedCoresTests.Factory api) : IClassFixtu
         }
     }
 
-    /// <summary>Records the inference thread's torch threads before each step.</summary>
+    /// <summary>Records the inference thread's torch threads before each step; <see cref="Delay"/> makes each step that much longer.</summary>
     public sealed class ThreadsAtStep : IStepGate
     {
         public ConcurrentQueue<int> Counts { get; } = new();
-        public void BeforeStep() => Counts.Enqueue(TorchSharp.torch.get_num_threads());
+        public TimeSpan Delay { get; set; }
+
+        public void BeforeStep()
+        {
+            Counts.Enqueue(TorchSharp.torch.get_num_threads());
+            if (Delay > TimeSpan.Zero) Thread.Sleep(Delay);
+        }
     }
 
     [Fact]
@@ -118,6 +125,40 @@ public sealed class SharedCoresTests(SharedCoresTests.Factory api) : IClassFixtu
         finally
         {
             decoder.Open();
+        }
+    }
+
+    [Fact]
+    public async Task ABatchBegunBesideSteps_TakesEveryCoreFromItsFirstCallAfterTheStepsEnd()
+    {
+        var plan = ServingPlan.ForThisMachine();
+        int cores = Environment.ProcessorCount;
+        using var client = api.Client();
+        var decoder = api.Decoder!;
+        decoder.Close();
+        decoder.ThreadCounts.Clear();
+        api.Steps.Delay = TimeSpan.FromMilliseconds(25);
+        try
+        {
+            // A (two images of 8 codes: two decoder calls) ends first; B (32 codes) is still stepping when A's batch begins.
+            var b = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4512, tokens: 32));
+            var a = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4511, n: 2, tokens: 8));
+            Assert.True(await decoder.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "A's decode never started");
+            decoder.ThreadCounts.TryPeek(out int first);
+            // B's steps run out while A's first call is held.
+            int seen = -1;
+            await Eventually(async () => { int now = api.Steps.Counts.Count; bool still = now == seen; seen = now; await Task.Delay(300); return still; },
+                still => still, TimeSpan.FromSeconds(15), "B's steps never ended");
+            decoder.Open();
+            foreach (var response in await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(30))) response.EnsureSuccessStatusCode();
+            Assert.Equal(plan.DecodeThreads, first);                          // beside B's steps: the decoder's share
+            Assert.Equal([first, cores, cores], decoder.ThreadCounts.Take(3));   // A's second call and B's image: every core
+        }
+        finally
+        {
+            api.Steps.Delay = TimeSpan.Zero;
+            decoder.Open();
+            decoder.ThreadCounts.Clear();
         }
     }
 }

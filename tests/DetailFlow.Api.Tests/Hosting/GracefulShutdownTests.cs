@@ -75,13 +75,15 @@ public sealed class GracefulShutdownTests(ITestOutputHelper log)
         await using var service = await ServiceProcess.StartAsync(new Dictionary<string, string>
         {
             ["BatcherOptions__MaxRows"] = "2",   // one guided request at a time: the rest queue
-            ["BatcherOptions__QueueCapacity"] = "100",
+            ["BatcherOptions__QueueCapacity"] = "250",
             ["BatcherOptions__DrainSeconds"] = drainSeconds.ToString(),
         });
         using var client = service.Client();
         var clock = Stopwatch.StartNew();
         var early = StreamAsync(client, seed: 1, clock);
-        var posts = Enumerable.Range(0, 60).Select(i => PostAsync(client, 1000 + i, clock)).ToList();
+        // Enough one-at-a-time work that the queue outlasts the posting on a loaded machine (60 once all finished
+        // before the last had been counted: 2.1 s of posting under the full suite).
+        var posts = Enumerable.Range(0, 200).Select(i => PostAsync(client, 1000 + i, clock)).ToList();
         var late = StreamAsync(client, seed: 2, clock);
         await Task.WhenAny(posts);   // generation is under way; most requests are still queued
         // Every request has reached the service (finished, or counted in its queue) before the signal.

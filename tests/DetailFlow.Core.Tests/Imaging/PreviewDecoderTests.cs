@@ -87,9 +87,11 @@ public sealed class PreviewDecoderTests : IDisposable
         var probe = new PreviewDecoder(backend, t => schedule[t]);
         int budget = 2 * probe.TokensOf(longest) - 1;   // one image per call at the top resolution, several below
         var split = new PreviewDecoder(backend, t => schedule[t], rowsPerCall: budget);
-        var previews = split.DecodePixels(items);
+        var callsSeen = new List<int>();   // the backend's calls so far, each time the hook runs: once before every call
+        var previews = split.DecodePixels(items, beforeCall: () => callsSeen.Add(backend.Calls.Count));
         try
         {
+            Assert.Equal(Enumerable.Range(0, backend.Calls.Count), callsSeen);
             Assert.Equal(1, split.ImagesPerCall(longest));
             Assert.True(backend.Calls.Count > schedule.Values.Distinct().Count(), $"{backend.Calls.Count} calls: nothing was split");
             foreach (var (images, prefixes) in backend.Calls)

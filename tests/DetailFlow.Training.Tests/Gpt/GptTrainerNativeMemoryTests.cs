@@ -13,6 +13,11 @@ namespace DetailFlow.Training.Tests.Gpt;
 /// The managed heap stays bounded too: each step leaves ~0.4 MB of managed garbage, which back-to-back no-GC regions
 /// (<see cref="ScalarGcGuard"/>) never collected — measured +38 MiB over this run before the guard collected, +6 MiB since.
 /// </summary>
+/// <summary>Process-wide memory measurements: never run beside other tests (their allocations and trims move the same RSS).</summary>
+[CollectionDefinition(nameof(ProcessMemoryCollection), DisableParallelization = true)]
+public sealed class ProcessMemoryCollection;
+
+[Collection(nameof(ProcessMemoryCollection))]
 public class GptTrainerNativeMemoryTests
 {
     // The default model's GPT shape (models/default/gpt-model.json) at its batch size: ~MB activations per layer.
