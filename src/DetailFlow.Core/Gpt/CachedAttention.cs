@@ -52,11 +52,11 @@ public static class CachedAttention
         long rotaryRows = rotary.shape[0];
         if (rotaryRows != 1 && rotaryRows != b || rotary.shape[1] != l || rotary.shape[2] * 2 != hd)
             throw new ArgumentException($"rotary rows [{string.Join(", ", rotary.shape)}] do not fit a block of {b} × {l} with head dim {hd}", nameof(rotary));
+        if (mask.dtype != ScalarType.Bool) throw new ArgumentException($"the mask must be boolean, not {mask.dtype}", nameof(mask));
         using var scope = torch.NewDisposeScope();
         projected = projected.contiguous();
         rotary = rotary.to(ScalarType.Float32).contiguous();
         var index = writeIndex.to(ScalarType.Int64).contiguous();
-        if (mask.dtype != ScalarType.Bool) throw new ArgumentException($"the mask must be boolean, not {mask.dtype}", nameof(mask));
         var allowed = mask.expand(b, 1, l, keyCount).contiguous();
         var merged = torch.empty([b, l, h * hd], projected.dtype, projected.device);
         var shape = new Shape((int)b, (int)l, (int)h, (int)hd, cache.Positions, (int)keyCount, projected.dtype == ScalarType.BFloat16 ? 2 : 4, rotaryRows == b);
