@@ -32,6 +32,8 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// they were posted. It runs beside the inference thread so that a finished request's full-resolution decode does not
 /// stall the steps of the rows still generating; on a CPU it has its own intra-op threads, chosen before each decoder
 /// call: <see cref="ModelOptions.DecodeThreads"/> while steps run, every core while they do not (<see cref="CoreShare"/>).
+/// It holds the <see cref="ScalarGcGuard"/> one decoder call at a time, so a step waits for at most one call when a
+/// collection is due.
 /// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
 /// </summary>
 internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetry, ILogger logger)
@@ -176,19 +178,29 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
     {
         IReadOnlyList<PreviewImage> images;
         var clock = Stopwatch.StartNew();
+        ScalarGcGuard? gcGuard = null;
         try
         {
-            using var gcGuard = ScalarGcGuard.Enter();
-            // Threads chosen again before each decoder call: a batch begun beside a wave's last step would otherwise keep
-            // one core to its end while the engine sits idle (docs/performance.md).
-            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList(),
-                beforeCall: () => TorchThreads.Configure(cores.BeginDecode()));
+            // Before each decoder call, not once per batch (docs/performance.md): the GC guard is left and entered again,
+            // so that a collection due before the engine's next step runs between two calls instead of holding that step
+            // until the whole batch is decoded; and the threads are chosen again, so that a batch begun beside a wave's
+            // last step does not keep one core to its end while the engine sits idle.
+            images = model.Previews.Render(items.Select(d => new PreviewItem(d.Codes, d.Tokens)).ToList(), beforeCall: () =>
+            {
+                gcGuard?.Dispose();
+                gcGuard = ScalarGcGuard.Enter();
+                TorchThreads.Configure(cores.BeginDecode());
+            });
         }
         catch (Exception e)
         {
             logger.LogError(e, "Decoding {Count} prefixes failed", items.Count);
             foreach (var d in items) d.Job.Fail(e);
             return;
+        }
+        finally
+        {
+            gcGuard?.Dispose();
         }
         telemetry.DecodeTime.Record(clock.Elapsed.TotalSeconds);
         for (int i = 0; i < items.Count; i++) Encode(items[i], images[i]);

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using DetailFlow.Api.Batching;
 using DetailFlow.Api.Hosting;
+using DetailFlow.Core.Runtime;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -119,6 +120,36 @@ public sealed class SharedCoresTests(SharedCoresTests.Factory api) : IClassFixtu
             var b = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4503));
             await Eventually(() => api.Steps.Counts.Count, n => n >= 8, TimeSpan.FromSeconds(15), "B's steps did not run while A's decode was held");
             Assert.All(api.Steps.Counts.Take(8), n => Assert.Equal(plan.EngineThreads, n));
+            decoder.Open();
+            foreach (var response in await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(30))) response.EnsureSuccessStatusCode();
+        }
+        finally
+        {
+            decoder.Open();
+        }
+    }
+
+    [Fact]
+    public async Task ACollectionDueBesideADecode_HoldsTheStepsForOneDecoderCall_NotForTheWholeBatch()
+    {
+        using var client = api.Client();
+        var decoder = api.Decoder!;
+        decoder.Close();
+        try
+        {
+            // A: two images of 8 codes, two decoder calls; its first call is held.
+            var a = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4521, n: 2, tokens: 8));
+            Assert.True(await decoder.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "A's decode never started");
+            // Enough managed allocation that the GC guard collects before the next step (with no step or call in flight).
+            for (int i = 0; i < 3; i++) GC.KeepAlive(new byte[ScalarGcGuard.CollectAfterBytes / 2]);
+            api.Steps.Counts.Clear();
+            var b = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4522, tokens: 32));
+            await Eventually(() => api.Steps.Counts.Count, n => n >= 1, TimeSpan.FromSeconds(15), "B never reached its first step");
+
+            decoder.Pass();                                                   // A's first call ends, its second is held
+            Assert.True(await decoder.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "A's second call never started");
+            await Eventually(() => api.Steps.Counts.Count, n => n >= 3, TimeSpan.FromSeconds(15),
+                "B's steps waited for A's whole batch instead of one decoder call");
             decoder.Open();
             foreach (var response in await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(30))) response.EnsureSuccessStatusCode();
         }

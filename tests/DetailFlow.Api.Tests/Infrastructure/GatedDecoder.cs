@@ -10,10 +10,14 @@ using static TorchSharp.torch;
 
 namespace DetailFlow.Api.Tests;
 
-/// <summary>A decoder that records the threads it runs on (their names and torch thread counts) and, while closed, blocks every call until opened.</summary>
+/// <summary>
+/// A decoder that records the threads it runs on (their names and torch thread counts) and, while closed, blocks every
+/// call until opened or let through one at a time (<see cref="Pass"/>).
+/// </summary>
 public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
 {
     private readonly ManualResetEventSlim _open = new(true);
+    private readonly SemaphoreSlim _passes = new(0);
 
     public ConcurrentQueue<string?> Threads { get; } = new();
     public ConcurrentQueue<int> ThreadCounts { get; } = new();
@@ -25,6 +29,9 @@ public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
     public void Close() => _open.Reset();
     public void Open() => _open.Set();
 
+    /// <summary>Lets one held call through; the gate stays closed for the next.</summary>
+    public void Pass() => _passes.Release();
+
     public Tensor Decode(Tensor codes, IReadOnlyList<int> prefixLengths, int imageSize)
     {
         Threads.Enqueue(Thread.CurrentThread.Name);
@@ -32,7 +39,9 @@ public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
         if (!_open.IsSet)
         {
             Entered.Release();
-            if (!_open.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException("the test never opened the decoder");
+            if (WaitHandle.WaitAny([_open.WaitHandle, _passes.AvailableWaitHandle], TimeSpan.FromSeconds(60)) == WaitHandle.WaitTimeout)
+                throw new TimeoutException("the test never opened the decoder");
+            if (!_open.IsSet) _passes.Wait(0);
         }
         return inner.Decode(codes, prefixLengths, imageSize);
     }
