@@ -45,7 +45,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     private static bool InOnePass(Tensor a, Tensor b) =>
         !torch.is_grad_enabled() && a.device_type == DeviceType.CPU && b.device_type == DeviceType.CPU && a.dtype == b.dtype
         && a.dtype is ScalarType.Float32 or ScalarType.BFloat16 && a.shape.SequenceEqual(b.shape)
-        && a.shape[^1] % HostVectors.Lanes == 0 && a.numel() > 0;
+        && a.dim() > 0 && a.shape[^1] % HostVectors.Lanes == 0 && a.numel() > 0;
 
     private static unsafe Tensor OnePass(Tensor a, Tensor b)
     {

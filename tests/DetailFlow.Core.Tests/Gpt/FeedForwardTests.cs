@@ -36,6 +36,15 @@ public class FeedForwardTests
     }
 
     [Fact]
+    public void Gate_OfScalars_KeepsTheTorchOps()
+    {
+        using var noGrad = no_grad();
+        var g = FeedForward.Gate(tensor(2f), tensor(3f));
+        Assert.Equal(0, g.dim());
+        Assert.Equal(3 * 2 / (1 + Math.Exp(-2)), g.item<float>(), 5);
+    }
+
+    [Fact]
     public void Gate_WithAutograd_KeepsTheTorchOps()
     {
         var a = randn(4, 32, requires_grad: true);
