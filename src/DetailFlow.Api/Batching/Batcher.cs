@@ -36,9 +36,7 @@ public sealed class Batcher(
     private bool _decoderStopped = true;
     private long _drainUntil = long.MaxValue;   // Stopwatch timestamp
     private readonly CompletionRate _rate = new();
-    // Free native heap is returned every 5 s while steps run (a trim costs 15–40 ms on a GPT-L heap); between trims the
-    // resident size rises with the steps' transient blocks and falls back at the next trim (docs/memory.md)
-    private readonly NativeHeapTrimmer _heap = NativeHeapTrimmer.Every(TimeSpan.FromSeconds(5));
+    private readonly HeapTrims _heap = new();
 
     /// <summary>Jobs submitted and not finished (being generated or waiting).</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
@@ -179,9 +177,11 @@ public sealed class Batcher(
                     host.DisposeRetired();
                     bool decoding = !_decoder.IsIdle;
                     if (IsDraining && !decoding) _drained.TrySetResult();
-                    // Poll while a retired model or a drain waits for the decode thread; otherwise sleep until work arrives.
+                    _heap.WhenIdle();
+                    // Poll while a retired model or a drain waits for the decode thread; otherwise sleep until work
+                    // arrives or the idle trim is due.
                     bool poll = host.HasRetired || (IsDraining && decoding);
-                    WaitForWork(poll ? TimeSpan.FromMilliseconds(50) : Timeout.InfiniteTimeSpan);
+                    WaitForWork(poll ? TimeSpan.FromMilliseconds(50) : _heap.IdleTrimDueIn ?? Timeout.InfiniteTimeSpan);
                     continue;
                 }
                 TorchThreads.Configure(_decoder.Cores.BeginStep());   // every core while nothing is decoding

@@ -56,9 +56,9 @@ public sealed class DetailFlowTelemetry : IDisposable
 
     private (string Key, string Value, string DType)[]? _precision;
 
-    /// <summary>Native heap trims run between engine steps (<see cref="NativeHeapTrimmer"/>): a soak run's sawtooth, counted.</summary>
+    /// <summary>Native heap trims run by the inference thread (<see cref="Batching.HeapTrims"/>): a soak run's sawtooth, counted.</summary>
     public void ObserveHeapTrims(Func<int> trims) =>
-        _meter.CreateObservableCounter("detailflow.memory.native_trims", trims, description: "malloc_trim calls between engine steps");
+        _meter.CreateObservableCounter("detailflow.memory.native_trims", trims, description: "malloc_trim calls by the inference thread (between steps, once when idle)");
 
     public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
 

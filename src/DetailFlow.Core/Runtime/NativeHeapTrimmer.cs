@@ -9,9 +9,8 @@ namespace DetailFlow.Core.Runtime;
 /// whole working set (training); serving's steps differ in size, and a baseline taken at one low moment made it trim
 /// again each time a larger batch came back (docs/memory.md). A trim costs tens of milliseconds, so the
 /// budget keeps it rare. Reading the resident size costs a file read; a loop of short steps passes a check interval so
-/// it reads it at most that often, not at every step. Serving uses <see cref="Every"/> instead: its batches differ in
-/// size from step to step, so no baseline tells growth from a larger batch, and a trim at a fixed period keeps the
-/// resident size at the working set with a fine, regular sawtooth.
+/// it reads it at most that often, not at every step. Serving trims by the clock instead (DetailFlow.Api's
+/// <c>HeapTrims</c>): its batches differ in size from step to step, so no baseline tells growth from a larger batch.
 /// </summary>
 public sealed class NativeHeapTrimmer
 {
@@ -19,7 +18,6 @@ public sealed class NativeHeapTrimmer
     private readonly long _checkEveryTicks;
     private long _baseline = -1, _nextCheck;
     private int _settling;
-    private bool _always;
 
     public NativeHeapTrimmer(long budgetBytes = DefaultBudgetBytes, TimeSpan checkEvery = default, int settleChecks = 1)
     {
@@ -29,13 +27,6 @@ public sealed class NativeHeapTrimmer
         BudgetBytes = budgetBytes;
         SettleChecks = _settling = settleChecks;
         _checkEveryTicks = (long)(checkEvery.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
-    }
-
-    /// <summary>A trimmer that trims at every check, one every <paramref name="period"/> at most, whatever the growth.</summary>
-    public static NativeHeapTrimmer Every(TimeSpan period)
-    {
-        if (period <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(period), period, "the trim period must be positive");
-        return new NativeHeapTrimmer(1, period) { _always = true };
     }
 
     public long BudgetBytes { get; }
@@ -54,12 +45,6 @@ public sealed class NativeHeapTrimmer
             long now = System.Diagnostics.Stopwatch.GetTimestamp();
             if (now < _nextCheck) return false;
             _nextCheck = now + _checkEveryTicks;
-        }
-        if (_always)
-        {
-            if (!NativeHeap.Trim()) return false;
-            Trims++;
-            return true;
         }
         long rss = NativeHeap.ResidentBytes();
         if (_settling > 0)

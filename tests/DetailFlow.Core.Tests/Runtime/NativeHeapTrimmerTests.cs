@@ -53,17 +53,6 @@ public class NativeHeapTrimmerTests
     }
 
     [Fact]
-    public void Every_TrimsAtTheFirstStepAndThenOncePerPeriod()
-    {
-        var trimmer = NativeHeapTrimmer.Every(TimeSpan.FromHours(1));
-        bool trims = OperatingSystem.IsLinux();   // malloc_trim is glibc's
-        Assert.Equal(trims, trimmer.AfterStep());
-        for (int i = 0; i < 10; i++) Assert.False(trimmer.AfterStep());
-        Assert.Equal(trims ? 1 : 0, trimmer.Trims);
-        Assert.Throws<ArgumentOutOfRangeException>(() => NativeHeapTrimmer.Every(TimeSpan.Zero));
-    }
-
-    [Fact]
     public void NegativeInterval_Refused() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new NativeHeapTrimmer(Budget, TimeSpan.FromSeconds(-1)));
 
