@@ -20,9 +20,6 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public readonly Linear w2;
     public readonly Dropout ffn_dropout;
 
-    /// <summary>Above this many elements the gate's rows are split over the calling thread's torch threads.</summary>
-    private const long ParallelElements = 1 << 18;
-
     public FeedForward(GptConfig config) : base(nameof(FeedForward))
     {
         w1 = nn.Linear(config.Dim, config.FfnHidden, hasBias: false);
@@ -43,9 +40,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public static Tensor Gate(Tensor a, Tensor b) => InOnePass(a, b) ? OnePass(a, b) : nn.functional.silu(a) * b;
 
     private static bool InOnePass(Tensor a, Tensor b) =>
-        !torch.is_grad_enabled() && a.device_type == DeviceType.CPU && b.device_type == DeviceType.CPU && a.dtype == b.dtype
-        && a.dtype is ScalarType.Float32 or ScalarType.BFloat16 && a.shape.SequenceEqual(b.shape)
-        && a.dim() > 0 && a.shape[^1] % HostVectors.Lanes == 0 && a.numel() > 0;
+        HostVectors.FitRows(a) && b.device_type == DeviceType.CPU && a.dtype == b.dtype && a.shape.SequenceEqual(b.shape);
 
     private static unsafe Tensor OnePass(Tensor a, Tensor b)
     {
@@ -56,7 +51,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         int width = (int)a.shape[^1], rows = (int)(a.numel() / width);
         var shape = new GateShape(width, a.dtype == ScalarType.BFloat16, (nint)TensorMemory.Address(a), (nint)TensorMemory.Address(b),
             (nint)TensorMemory.Address(g));
-        TorchThreads.Split(rows, small: a.numel() < ParallelElements, (from, to) => GateRows(shape, from, to));
+        TorchThreads.Split(rows, small: a.numel() < HostVectors.ParallelElements, (from, to) => GateRows(shape, from, to));
         return g.MoveToOuterDisposeScope();
     }
 

@@ -17,9 +17,6 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     public readonly TorchSharp.Modules.Parameter weight;
     private readonly double _eps;
 
-    /// <summary>Above this many elements the rows are split over the calling thread's torch threads.</summary>
-    private const long ParallelElements = 1 << 18;
-
     public RmsNorm(int dim, double eps) : base(nameof(RmsNorm))
     {
         if (dim <= 0) throw new ArgumentOutOfRangeException(nameof(dim), dim, "RMSNorm width must be positive");
@@ -37,9 +34,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         return (normed.to(x.dtype) * weight).MoveToOuterDisposeScope();
     }
 
-    private bool InOnePass(Tensor x) =>
-        !torch.is_grad_enabled() && x.device_type == DeviceType.CPU && x.dtype == weight.dtype
-        && x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && x.shape[^1] % HostVectors.Lanes == 0 && x.numel() > 0;
+    private bool InOnePass(Tensor x) => x.dtype == weight.dtype && HostVectors.FitRows(x);
 
     private unsafe Tensor OnePass(Tensor x)
     {
@@ -49,7 +44,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         int dim = (int)x.shape[^1], rows = (int)(x.numel() / dim);
         var shape = new RowShape(dim, x.dtype == ScalarType.BFloat16, (float)_eps, (nint)TensorMemory.Address(x), (nint)TensorMemory.Address(y),
             (nint)TensorMemory.Address(weight));
-        TorchThreads.Split(rows, small: x.numel() < ParallelElements, (from, to) => Normalize(shape, from, to));
+        TorchThreads.Split(rows, small: x.numel() < HostVectors.ParallelElements, (from, to) => Normalize(shape, from, to));
         return y.MoveToOuterDisposeScope();
     }
 

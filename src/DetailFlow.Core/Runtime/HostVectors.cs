@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using TorchSharp;
+using static TorchSharp.torch;
 
 namespace DetailFlow.Core.Runtime;
 
@@ -10,6 +12,17 @@ namespace DetailFlow.Core.Runtime;
 public static class HostVectors
 {
     public const int Lanes = 16; // Vector512<float>.Count
+
+    /// <summary>Elements above which a pass over rows is split over the calling thread's torch threads (<see cref="TorchThreads.Split"/>).</summary>
+    public const long ParallelElements = 1 << 18;
+
+    /// <summary>
+    /// Whether a pass in C# over the rows of <paramref name="x"/> applies: inference (no autograd) on a CPU, float32 or
+    /// bfloat16, a non-empty tensor whose rows are whole vectors.
+    /// </summary>
+    public static bool FitRows(Tensor x) =>
+        !torch.is_grad_enabled() && x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.BFloat16
+        && x.dim() > 0 && x.shape[^1] % Lanes == 0 && x.numel() > 0;
 
     /// <summary><paramref name="n"/> elements of <paramref name="elementSize"/> bytes (bfloat16: 2, float32: 4) → float32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
