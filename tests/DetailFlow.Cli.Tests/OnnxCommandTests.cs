@@ -63,6 +63,30 @@ public class OnnxCommandTests
     }
 
     [Fact]
+    public async Task BenchDecode_TimesOneTorchBackendPerAttention_InTheGivenPrecision()
+    {
+        var ui = new RecordingUi();
+        int code = await Invoke(ui, "bench", "decode", "--tokenizer", DefaultModel("tokenizer.safetensors"), "--backends", "torch",
+            "--attention", "sdpa,headwise", "--dtype", "bf16", "--weights", "plain", "--batches", "1", "--runs", "1", "--warmup", "0", "--threads", "1", "--json");
+        Assert.Equal(ExitCodes.Success, code);
+        var rows = JsonDocument.Parse(ui.Lines.Single(l => l.StartsWith('['))).RootElement.EnumerateArray().ToList();
+        Assert.NotEmpty(rows);
+        Assert.All(rows, r => Assert.True(r.GetProperty("torch-sdpa_ms").GetDouble() > 0 && r.GetProperty("torch-headwise_ms").GetDouble() > 0));
+        Assert.Contains(ui.Lines, l => l.Contains("info: torch backend (sdpa): bf16;", StringComparison.Ordinal) && l.Contains("plain weights") && l.Contains("attention sdpa (configured)"));
+        Assert.Contains(ui.Lines, l => l.Contains("info: torch backend (headwise): bf16;", StringComparison.Ordinal) && l.Contains("attention headwise (configured)"));
+    }
+
+    [Theory]
+    [InlineData("--attention", "flash")]
+    [InlineData("--dtype", "int8")]
+    [InlineData("--weights", "tiled")]
+    public async Task BenchDecode_RejectsAnUnknownChoice(string option, string value)
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => Invoke(new RecordingUi(), "bench", "decode", "--backends", "torch", option, value));
+        Assert.Contains(option, e.Message);
+    }
+
+    [Fact]
     public async Task ContactSheet_DecodesThroughOnnxRuntime()
     {
         string path = Path.Combine(Path.GetTempPath(), $"sheet-{Guid.NewGuid():N}.png");

@@ -20,7 +20,8 @@ public static class ModelEndpoints
         var info = new ModelInfo(m.Name, "model", Created(m), "detailflow", m.Fingerprint, m.GptConfig.NumClasses, m.Labels, m.MaxTokens,
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
             new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount))
-        { DType = m.GptDType, DecoderDType = m.DecoderDType, Weights = m.GptWeights, DecoderWeights = m.DecoderWeights, Attention = m.Attention };
+        { DType = m.GptDType, DecoderDType = m.DecoderDType, Weights = m.GptWeights, DecoderWeights = m.DecoderWeights, Attention = m.Attention,
+            DecoderAttention = m.DecoderAttention };
         return TypedResults.Ok(new ModelList("list", [info]));
     }
 
@@ -64,6 +65,9 @@ public sealed record ModelInfo(
 
     /// <summary>How the GPT's cached steps attend: sdpa, or one-pass up to R rows (ModelOptions:Attention <c>Auto</c> times both per machine).</summary>
     [JsonPropertyName("attention")] public string? Attention { get; init; }
+
+    /// <summary>How the decoder attends: sdpa, headwise, or headwise from L tokens (ModelOptions:DecoderAttention <c>Auto</c> times both per machine).</summary>
+    [JsonPropertyName("decoder_attention")] public string? DecoderAttention { get; init; }
 }
 
 public sealed record ScheduleEntry([property: JsonPropertyName("tokens")] int Tokens, [property: JsonPropertyName("resolution")] int Resolution);

@@ -106,7 +106,13 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             Source = source, Defaults = new SamplingOptions { CfgScale = o.CfgScale ?? new SamplingOptions().CfgScale },
             DecodeRowsPerCall = o.EffectiveDecodeRowsPerCall,
         };
-        try { Check(model, gptField, tokenizerField, labelsField, source); Warmup(model); }
+        HeadwiseChoice decoderAttention;
+        try
+        {
+            Check(model, gptField, tokenizerField, labelsField, source);
+            decoderAttention = ChooseDecoderAttention(o, model);
+            Warmup(model);
+        }
         catch { model.Dispose(); throw; }
         logger.LogInformation("Model {Name} loaded ({Gpt}; {Classes} classes, {Labels} labels, N = {N}) on {Device}, decoder {Decoder}, fingerprint {Fingerprint}",
             model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Decoder.Name, model.Fingerprint);
@@ -116,6 +122,8 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             model.Name, o.Weights, packing.Gpt.Describe(), packing.Decoder.Describe());
         logger.LogInformation("Model {Name} attention (ModelOptions:Attention = {Attention}): {AttentionChoice}",
             model.Name, o.Attention, attention!.Describe());
+        logger.LogInformation("Model {Name} decoder attention (ModelOptions:DecoderAttention = {DecoderAttention}): {DecoderAttentionChoice}",
+            model.Name, o.DecoderAttention, decoderAttention.Describe());
         telemetry?.SetPrecision(model.GptDType, model.DecoderDType);
         return model;
     }
@@ -223,6 +231,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
                 {
                     TorchThreads.Configure(threads);
                     products += GemmRows.Warm(m.Tokenizer, DecoderRows(m.Schedule, m.PreviewDecoder, rows));
+                    products += 2 * HeadwiseProbe.Warm(m.Tokenizer.decoder, DecoderLengths(m));   // q·kᵀ and p·v per length
                 }
         }
         finally { TorchThreads.Configure(o.Threads); }
@@ -230,6 +239,31 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             logger.LogInformation("Model {Name}: {Products} product kernels compiled in {Seconds:F2} s (row counts rounded up to a few sizes)",
                 m.Name, products, clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>
+    /// How the Torch decoder attends (ModelOptions:DecoderAttention; <c>Auto</c>: <see cref="HeadwiseProbe"/> at every
+    /// scheduled prefix's sequence length, on the decode thread's largest thread count). The ONNX decoder runs its own graph.
+    /// </summary>
+    private HeadwiseChoice ChooseDecoderAttention(ModelOptions o, LoadedModel m)
+    {
+        if (m.Decoder is not TorchDecoderBackend) return new HeadwiseChoice(int.MaxValue, "the ONNX decoder runs its own graph", []);
+        var decoder = m.Tokenizer.decoder;
+        TorchThreads.Configure(CoreShare.For(o).DecodeCounts.Max());
+        try
+        {
+            var choice = HeadwiseProbe.Choose(o.DecoderAttention, decoder, DecoderLengths(m), torch.device(o.Device), s_probeBudget * 0.2);
+            decoder.HeadwiseFromTokens = choice.FromTokens;
+            return choice;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException($"ModelOptions:DecoderAttention = {o.DecoderAttention}: cannot choose how the decoder attends: {e.Message}", e);
+        }
+        finally { TorchThreads.Configure(o.Threads); }
+    }
+
+    /// <summary>The sequence lengths (g² + t) of the decoder's scheduled prefixes.</summary>
+    private static IEnumerable<int> DecoderLengths(LoadedModel m) => m.Schedule.ValidPrefixes.Select(m.PreviewDecoder.TokensOf);
 
     /// <summary>
     /// The row counts of the decoder's products when it decodes up to <paramref name="images"/> scheduled prefixes of one

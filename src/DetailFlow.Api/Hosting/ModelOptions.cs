@@ -1,6 +1,7 @@
 using DetailFlow.Core.Decoding;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Runtime;
+using DetailFlow.Core.Tokenizer;
 using TorchSharp;
 
 namespace DetailFlow.Api.Hosting;
@@ -47,6 +48,13 @@ public sealed class ModelOptions
     /// float32/bfloat16 on a CPU; SDPA elsewhere).
     /// </summary>
     public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
+
+    /// <summary>
+    /// How the Torch decoder's layers attend: <c>Auto</c> (timed both ways when the model loads, at each scheduled
+    /// sequence length — <see cref="HeadwiseProbe"/>), <c>Sdpa</c> (libtorch's fused attention), or <c>Headwise</c>
+    /// (<see cref="HeadwiseAttention"/>: float32/bfloat16 on a CPU; SDPA elsewhere).
+    /// </summary>
+    public DecoderAttention DecoderAttention { get; set; } = DecoderAttention.Auto;
 
     /// <summary>Torch intra-op threads of the engine's steps; 0 = from the machine (<see cref="ServingPlan"/>).</summary>
     public int Threads { get; set; }

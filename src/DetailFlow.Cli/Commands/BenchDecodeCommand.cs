@@ -13,11 +13,13 @@ using DetailFlow.Core.Tokenizer;
 namespace DetailFlow.Cli.Commands;
 
 /// <summary>
-/// <c>detailflow bench decode [--backends torch,onnx] [--batches 1,8] [--runs 5] [--tokenizer T] [--json]</c>:
+/// <c>detailflow bench decode [--backends torch,onnx] [--batches 1,8] [--runs 5] [--dtype auto] [--weights auto] [--attention auto] [--tokenizer T] [--json]</c>:
 /// milliseconds per decoder call at each scheduled resolution (the longest prefix with that resolution), per backend
 /// and batch size, medians of <c>--runs</c> after <c>--warmup</c> untimed calls, all in one run. Without
 /// <c>--tokenizer</c> the decoder is DetailFlow-16-sized with random weights (12 × 768, N = 128, 256 px).
-/// Backends: <c>torch</c> (TorchSharp modules), <c>onnx</c> (the exported graph on ONNX Runtime).
+/// Backends: <c>torch</c> (TorchSharp modules in the precision and weight layout <c>--dtype</c> and <c>--weights</c> give,
+/// by default what the service's probes pick here; with several <c>--attention</c> values one backend per value,
+/// <c>torch-sdpa</c>, <c>torch-headwise</c>, …), <c>onnx</c> (the exported float32 graph on ONNX Runtime).
 /// </summary>
 public sealed class BenchDecodeCommand : BaseCommand
 {
@@ -27,12 +29,15 @@ public sealed class BenchDecodeCommand : BaseCommand
     private static readonly Option<string> s_batches = new("--batches") { Description = "Comma-separated batch sizes", DefaultValueFactory = _ => "1,8" };
     private static readonly Option<int> s_runs = new("--runs") { Description = "Timed calls per point (the median is reported)", DefaultValueFactory = _ => 5 };
     private static readonly Option<int> s_warmup = new("--warmup") { Description = "Untimed calls per point first", DefaultValueFactory = _ => 2 };
+    private static readonly Option<string> s_dtype = new("--dtype") { Description = "Precision of the torch backend: auto (what ModelOptions:DType = Auto picks for the decoder here), fp32, bf16, fp16", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<string> s_weights = new("--weights") { Description = "Weight layout of the torch backend: auto (what ModelOptions:Weights = Auto picks here), plain, packed", DefaultValueFactory = _ => "auto" };
+    private static readonly Option<string> s_attention = new("--attention") { Description = "Comma-separated attention of the torch backend: auto (what ModelOptions:DecoderAttention = Auto picks here), sdpa, headwise", DefaultValueFactory = _ => "auto" };
     private static readonly Option<FileInfo?> s_tokenizer = new("--tokenizer") { Description = "Tokenizer to decode with (default: a random DetailFlow-16-sized decoder)" };
     private static readonly Option<bool> s_json = new("--json") { Description = "Print the table as JSON" };
 
     public BenchDecodeCommand(IConsoleUi ui) : base("decode", "Milliseconds per decode at each scheduled resolution, per decoder backend and batch size", ui)
     {
-        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_tokenizer, s_json })
+        foreach (var o in new Option[] { s_backends, s_batches, s_runs, s_warmup, s_dtype, s_weights, s_attention, s_tokenizer, s_json })
             Options.Add(o);
     }
 
@@ -46,6 +51,14 @@ public sealed class BenchDecodeCommand : BaseCommand
         int runs = parse.GetValue(s_runs), warmup = parse.GetValue(s_warmup);
         if (runs < 1) throw new ArgumentException("--runs: at least 1");
         if (warmup < 0) throw new ArgumentException("--warmup: at least 0");
+        if (!ModelPrecisions.TryParse(parse.GetValue(s_dtype)!, out var precision))
+            throw new ArgumentException($"--dtype: expected auto, fp32, bf16 or fp16, got '{parse.GetValue(s_dtype)}'");
+        if (!WeightLayouts.TryParse(parse.GetValue(s_weights)!, out var layout))
+            throw new ArgumentException($"--weights: expected auto, plain or packed, got '{parse.GetValue(s_weights)}'");
+        var attentions = parse.GetValue(s_attention)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(a => Enum.TryParse<DecoderAttention>(a, ignoreCase: true, out var kind) && Enum.IsDefined(kind) && !int.TryParse(a, out _) ? kind
+                : throw new ArgumentException($"--attention: expected auto, sdpa and/or headwise, got '{a}'")).Distinct().ToArray();
+        if (attentions.Length == 0) throw new ArgumentException("--attention: at least one of auto, sdpa, headwise");
         int threads = TorchThreads.Current;   // --threads (global), also given to ONNX Runtime so both backends get the same
 
         TorchSharp.torch.manual_seed(0);
@@ -56,8 +69,26 @@ public sealed class BenchDecodeCommand : BaseCommand
         var points = DecoderBenchmark.ScheduledPoints(schedule.ValidPrefixes, schedule.DecoderResolution);
         var dec = vq.Config.Dec;
         Ui.Info($"decoder {dec.NumHiddenLayers} × {dec.HiddenSize}, N = {vq.NumLatentTokens}, {points.Count} scheduled resolutions; {threads} threads; median of {runs} after {warmup} warm-up");
+        var torchModels = new Dictionary<string, VqModel>();
+        try
+        {
+            if (backends.Contains("torch"))
+                foreach (var attention in attentions)
+                    torchModels[attentions.Length == 1 ? "torch" : "torch-" + attention.ToString().ToLowerInvariant()] =
+                        AsTheServiceRuns(vq, precision, layout, attention, schedule);
+            backends = backends.SelectMany(b => b == "torch" ? torchModels.Keys : (IEnumerable<string>)[b]).ToArray();
+            return Task.FromResult(Report(parse, backends, batches, points, vq, torchModels, threads, warmup, runs, cancellationToken));
+        }
+        finally
+        {
+            foreach (var model in torchModels.Values) model.Dispose();
+        }
+    }
 
-        var results = Measure(backends, batches, points, vq, threads, warmup, runs, cancellationToken);
+    private int Report(ParseResult parse, string[] backends, int[] batches, IReadOnlyList<(int T, int Resolution)> points, VqModel vq,
+        Dictionary<string, VqModel> torchModels, int threads, int warmup, int runs, CancellationToken cancellationToken)
+    {
+        var results = Measure(backends, batches, points, vq, torchModels, threads, warmup, runs, cancellationToken);
         var rows = new List<Dictionary<string, object>>();
         foreach (int batch in batches)
             for (int i = 0; i < points.Count; i++)
@@ -69,19 +100,19 @@ public sealed class BenchDecodeCommand : BaseCommand
         if (parse.GetValue(s_json))
         {
             Ui.Line(JsonSerializer.Serialize(rows));
-            return Task.FromResult(ExitCodes.Success);
+            return ExitCodes.Success;
         }
         PrintTable(backends, batches, rows, results);
-        return Task.FromResult(ExitCodes.Success);
+        return ExitCodes.Success;
     }
 
     /// <summary>The median decode time of every (backend, batch) at every point, in point order.</summary>
     private Dictionary<(string Backend, int Batch), List<DecoderTiming>> Measure(string[] backends, int[] batches,
-        IReadOnlyList<(int T, int Resolution)> points, VqModel vq, int threads, int warmup, int runs, CancellationToken cancellationToken)
+        IReadOnlyList<(int T, int Resolution)> points, VqModel vq, Dictionary<string, VqModel> torchModels, int threads, int warmup, int runs, CancellationToken cancellationToken)
     {
         // Interleaved (point by point, every backend in turn) so that a neighbour's load on a shared host hits the
         // backends alike; every backend's session stays open for the whole run.
-        var open = backends.ToDictionary(b => b, b => Create(b, vq, threads));
+        var open = backends.ToDictionary(b => b, b => torchModels.TryGetValue(b, out var model) ? new TorchDecoderBackend(model) : Create(b, vq, threads));
         var results = open.Keys.SelectMany(b => batches.Select(n => (b, n))).ToDictionary(k => k, _ => new List<DecoderTiming>());
         try
         {
@@ -128,6 +159,29 @@ public sealed class BenchDecodeCommand : BaseCommand
                 Ui.Line(string.Create(CultureInfo.InvariantCulture,
                     $"batch {batch}: sum over resolutions {baseline} {total0:F0} ms, {b} {total1:F0} ms ({total0 / total1:F2}×)"));
             }
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="vq"/>'s decoder as the service would run it on this machine: precision, weight layout
+    /// and attention as given, or (<c>auto</c>) as its probes choose them here, each reported.
+    /// </summary>
+    private VqModel AsTheServiceRuns(VqModel vq, ModelPrecision precision, WeightLayout layout, DecoderAttention attention,
+        ResolutionSchedule schedule)
+    {
+        var cpu = TorchSharp.torch.CPU;
+        var workload = ProbeWorkload.Decoder(vq.Config);
+        var dtype = precision.ToScalarType() ?? PrecisionProbe.Choose(workload, cpu, TimeSpan.FromSeconds(0.6)).Chosen;
+        var copy = new VqModel(vq.Config, decoderOnly: true);
+        copy.load_state_dict(vq.state_dict());
+        copy.eval();
+        copy.MoveTo(dtype);
+        var packing = PackingProbe.Choose(layout, workload, dtype, cpu, TimeSpan.FromSeconds(0.4));
+        if (packing.Pack) PackedLinear.Pack(copy, vq.NumLatentTokens);
+        var lengths = schedule.ValidPrefixes.Select(new PreviewDecoder(copy, schedule.DecoderResolution).TokensOf);
+        var heads = HeadwiseProbe.Choose(attention, copy.decoder, lengths, cpu, TimeSpan.FromSeconds(0.4));
+        copy.decoder.HeadwiseFromTokens = heads.FromTokens;
+        Ui.Info($"torch backend ({attention.ToString().ToLowerInvariant()}): {ModelPrecisions.ShortName(dtype)}{(precision == ModelPrecision.Auto ? " (auto)" : "")}; {packing.Describe()}; attention {heads.Describe()}");
+        return copy;
     }
 
     private static IDecoderBackend Create(string name, VqModel vq, int threads) => name switch

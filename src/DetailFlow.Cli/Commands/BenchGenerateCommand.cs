@@ -94,13 +94,7 @@ public sealed class BenchGenerateCommand : BaseCommand
             "recompute" => BenchEngine.Recompute,
             _ => (BenchEngine?)null,
         });
-        WeightLayout? weights = parseResult.GetValue(s_weights) switch
-        {
-            "auto" => WeightLayout.Auto,
-            "plain" => WeightLayout.Plain,
-            "packed" => WeightLayout.Packed,
-            _ => null,
-        };
+        WeightLayout? weights = WeightLayouts.TryParse(parseResult.GetValue(s_weights)!, out var layout) ? layout : null;
         AttentionKernel? attention = parseResult.GetValue(s_attention) switch
         {
             "auto" => AttentionKernel.Auto,

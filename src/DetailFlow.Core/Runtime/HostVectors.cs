@@ -60,6 +60,13 @@ public static class HostVectors
     public static unsafe void Store(Vector512<float> values, ushort* bits) =>
         Vector512.Narrow(RoundedBits(values) >> 16, Vector512<uint>.Zero).GetLower().Store(bits);
 
+    /// <summary>One float32 value rounded to bfloat16 (nearest even), as its bits.</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint x = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+    }
+
     /// <summary>16 float32 values rounded to the nearest bfloat16, still as float32 (what a cast to bf16 and back gives).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> RoundToBFloat16(Vector512<float> values) => (RoundedBits(values) & Vector512.Create(0xFFFF0000u)).AsSingle();

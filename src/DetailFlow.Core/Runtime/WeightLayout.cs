@@ -12,3 +12,19 @@ public enum WeightLayout
     /// <summary>oneDNN's blocked layout, where libtorch provides it (bf16/fp16 on a CPU); plain elsewhere.</summary>
     Packed,
 }
+
+public static class WeightLayouts
+{
+    /// <summary>Parses auto, plain, packed (any case); false for anything else.</summary>
+    public static bool TryParse(string text, out WeightLayout layout)
+    {
+        layout = text.Trim().ToLowerInvariant() switch
+        {
+            "auto" => WeightLayout.Auto,
+            "plain" => WeightLayout.Plain,
+            "packed" => WeightLayout.Packed,
+            _ => (WeightLayout)(-1),
+        };
+        return Enum.IsDefined(layout);
+    }
+}

@@ -35,9 +35,16 @@ public sealed class SiglipAttention : nn.Module
 
     /// <param name="hiddenStates">[B, L, D].</param>
     /// <param name="additiveMask">[L, L] (or broadcastable to [B, H, L, L]) added to the scores; null = full attention.</param>
-    public Tensor Forward(Tensor hiddenStates, Tensor? additiveMask)
+    /// <param name="headwise">Where given and no mask is, full attention head by head into its kept scores.</param>
+    public Tensor Forward(Tensor hiddenStates, Tensor? additiveMask, HeadwiseAttention? headwise = null)
     {
         using var scope = NewDisposeScope();
+        if (headwise is not null && additiveMask is null)
+        {
+            var attendedHeads = headwise.Attend(GemmRows.Linear(q_proj, hiddenStates), GemmRows.Linear(k_proj, hiddenStates),
+                GemmRows.Linear(v_proj, hiddenStates), NumHeads); // [B, L, D], heads merged
+            return GemmRows.Linear(out_proj, attendedHeads).MoveToOuterDisposeScope();
+        }
         long b = hiddenStates.shape[0], l = hiddenStates.shape[1];
         long headDim = HiddenSize / NumHeads;
         Tensor Heads(Linear proj) => GemmRows.Linear(proj, hiddenStates).view(b, l, NumHeads, headDim).transpose(1, 2); // [B, H, L, D/H]

@@ -31,6 +31,13 @@ public sealed class SiglipDecoder : nn.Module
     public int NumLatentTokens { get; }
     public int PatchSize { get; }
 
+    /// <summary>Sequence length (g² + t) from which a decode attends head by head (<see cref="HeadwiseProbe"/>); <see cref="int.MaxValue"/>: never.</summary>
+    public int HeadwiseFromTokens
+    {
+        get => visual_model.encoder.HeadwiseFromTokens;
+        set => visual_model.encoder.HeadwiseFromTokens = value;
+    }
+
     /// <summary>
     /// Decodes <paramref name="latents"/> [B, t', D] (already through <c>post_quant_conv</c>) using the first
     /// <paramref name="t"/> of them, at <paramref name="imageSize"/>² pixels → [B, 3, imageSize, imageSize].

@@ -26,10 +26,11 @@ public sealed class SiglipEncoderLayer : nn.Module
 
     /// <param name="hiddenStates">[B, L, D].</param>
     /// <param name="additiveMask">Additive attention mask or null (full attention).</param>
-    public Tensor Forward(Tensor hiddenStates, Tensor? additiveMask)
+    /// <param name="headwise">The forward's score buffer for full attention, or null (libtorch's fused attention).</param>
+    public Tensor Forward(Tensor hiddenStates, Tensor? additiveMask, HeadwiseAttention? headwise = null)
     {
         using var scope = NewDisposeScope();
-        var y = hiddenStates + self_attn.Forward(layer_norm1.forward(hiddenStates), additiveMask);
+        var y = hiddenStates + self_attn.Forward(layer_norm1.forward(hiddenStates), additiveMask, headwise);
         var z = y + mlp.forward(layer_norm2.forward(y));
         return z.MoveToOuterDisposeScope();
     }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Gpt;
 using DetailFlow.Core.Runtime;
+using DetailFlow.Core.Tokenizer;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace DetailFlow.Api.Tests;
@@ -29,6 +30,7 @@ public sealed class AutoPrecisionTests(AutoPrecisionFactory api) : IClassFixture
         Assert.Equal(model.DecoderWeights, entry.GetProperty("decoder_weights").GetString());
         Assert.Equal(AttentionChoice.SummaryOf(model.Gpt.OnePassAttentionRows), model.Attention);
         Assert.Equal(model.Attention, entry.GetProperty("attention").GetString());
+        Assert.Equal(HeadwiseChoice.SummaryOf(model.Tokenizer.decoder.HeadwiseFromTokens), entry.GetProperty("decoder_attention").GetString());
 
         var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4242));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

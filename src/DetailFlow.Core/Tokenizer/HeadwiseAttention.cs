@@ -1,0 +1,151 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using DetailFlow.Core.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DetailFlow.Core.Tokenizer;
+
+/// <summary>
+/// Full (unmasked) multi-head attention on a CPU, head by head, into one kept score buffer: each head's scores
+/// q·kᵀ/√d are written by an in-place product into an [H, L, L] view of the buffer, a softmax runs over its rows in C#
+/// (float32 inside, as libtorch's), and each head's probabilities · v are written straight into that head's columns of
+/// the merged [B, L, D] output. libtorch's fused attention runs its bf16 products through a slower GEMM than oneDNN's
+/// on some CPUs, and separate products with fresh score tensors fault their pages in at every layer; the buffer is
+/// reused by every layer and every forward that rents it (<see cref="SiglipLayerStack"/>). Not thread-safe: one
+/// forward at a time per instance.
+/// </summary>
+public sealed class HeadwiseAttention : IDisposable
+{
+    private Tensor? _buffer; // flat, grown to the largest H·L² asked for
+
+    /// <summary>Whether this path can run over <paramref name="hiddenStates"/> [B, L, D] with <paramref name="heads"/> heads.</summary>
+    public static bool Fits(Tensor hiddenStates, int heads) =>
+        !torch.is_grad_enabled() && hiddenStates.device_type == DeviceType.CPU && hiddenStates.dim() == 3
+        && hiddenStates.dtype is ScalarType.Float32 or ScalarType.BFloat16 && heads > 0 && hiddenStates.shape[2] % heads == 0;
+
+    /// <summary>softmax(q·kᵀ/√d)·v for each of <paramref name="heads"/> heads of <paramref name="q"/>, <paramref name="k"/>, <paramref name="v"/> [B, L, D] → [B, L, D].</summary>
+    public Tensor Attend(Tensor q, Tensor k, Tensor v, int heads)
+    {
+        if (!Fits(q, heads)) throw new ArgumentException($"head-by-head attention needs [B, L, D] float32/bfloat16 on a CPU without autograd, D divisible by {heads}", nameof(q));
+        long b = q.shape[0], l = q.shape[1], width = q.shape[2], headDim = width / heads;
+        using var scores = Scores(heads, l, q.dtype);
+        float scale = (float)(1 / Math.Sqrt(headDim));
+        var output = torch.empty([b, l, width], q.dtype);
+        for (long i = 0; i < b; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            Tensor Head(Tensor x, int h) => x[i].narrow(1, h * headDim, headDim); // [L, d], rows D apart
+            for (int h = 0; h < heads; h++) scores[h].addmm_(Head(q, h), Head(k, h).t(), beta: 0, alpha: scale);
+            SoftmaxRows(scores);
+            for (int h = 0; h < heads; h++) Head(output, h).addmm_(scores[h], Head(v, h), beta: 0, alpha: 1);
+        }
+        return output;
+    }
+
+    /// <summary>An [H, L, L] view of the kept buffer, which grows (and changes dtype) when it must.</summary>
+    private Tensor Scores(int heads, long l, ScalarType dtype)
+    {
+        long size = heads * l * l;
+        if (_buffer is null || _buffer.dtype != dtype || _buffer.numel() < size)
+        {
+            _buffer?.Dispose();
+            _buffer = torch.empty(size, dtype);
+            _buffer.DetachFromDisposeScope();
+        }
+        return _buffer.narrow(0, 0, size).view(heads, l, l);
+    }
+
+    public void Dispose()
+    {
+        _buffer?.Dispose();
+        _buffer = null;
+    }
+
+    /// <summary>In place, softmax over the last dimension of a contiguous float32 / bfloat16 CPU tensor.</summary>
+    public static unsafe void SoftmaxRows(Tensor x)
+    {
+        if (x.device_type != DeviceType.CPU || x.dtype is not (ScalarType.Float32 or ScalarType.BFloat16) || !x.is_contiguous() || x.dim() == 0)
+            throw new ArgumentException("softmax rows need a contiguous float32/bfloat16 CPU tensor", nameof(x));
+        int width = (int)x.shape[^1];
+        if (width == 0 || x.numel() == 0) return;
+        int rows = (int)(x.numel() / width);
+        var at = new SoftmaxRowsAt(width, x.dtype == ScalarType.BFloat16, (nint)TensorMemory.Address(x));
+        TorchThreads.Split(rows, small: x.numel() < HostVectors.ParallelElements, (from, to) => Softmax(at, from, to));
+    }
+
+    private readonly record struct SoftmaxRowsAt(int Width, bool BFloat16, nint Data);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Softmax(SoftmaxRowsAt s, int from, int to)
+    {
+        int w = s.Width, full = w - w % HostVectors.Lanes;
+        var buffer = s.BFloat16 ? new float[w] : [];
+        fixed (float* converted = buffer)
+        {
+            for (long r = from; r < to; r++)
+            {
+                ushort* bits = (ushort*)s.Data + r * w;
+                float* x = s.BFloat16 ? converted : (float*)s.Data + r * w;
+                if (s.BFloat16)
+                {
+                    HostVectors.ToSingle((byte*)bits, x, full, 2);
+                    for (int i = full; i < w; i++) x[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);
+                }
+
+                var top = Vector512.Create(float.NegativeInfinity);
+                for (int i = 0; i < full; i += HostVectors.Lanes) top = Vector512.Max(top, Vector512.Load(x + i));
+                float max = float.NegativeInfinity;
+                for (int i = 0; i < HostVectors.Lanes; i++) max = MathF.Max(max, top[i]);
+                for (int i = full; i < w; i++) max = MathF.Max(max, x[i]);
+
+                var shift = Vector512.Create(max);
+                var sums = Vector512<float>.Zero;
+                for (int i = 0; i < full; i += HostVectors.Lanes)
+                {
+                    var e = ExpNonPositive(Vector512.Load(x + i) - shift);
+                    e.Store(x + i);
+                    sums += e;
+                }
+                float sum = Vector512.Sum(sums);
+                for (int i = full; i < w; i++) sum += x[i] = MathF.Exp(x[i] - max);
+
+                float inverse = 1 / sum;
+                var scale = Vector512.Create(inverse);
+                if (s.BFloat16)
+                {
+                    for (int i = 0; i < full; i += HostVectors.Lanes) HostVectors.Store(Vector512.Load(x + i) * scale, bits + i);
+                    for (int i = full; i < w; i++) bits[i] = HostVectors.ToBFloat16(x[i] * inverse);
+                }
+                else
+                {
+                    for (int i = 0; i < full; i += HostVectors.Lanes) (Vector512.Load(x + i) * scale).Store(x + i);
+                    for (int i = full; i < w; i++) x[i] *= inverse;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// e^x for x ≤ 0 (a row minus its maximum), within 2 ulp of float32: 2^n · p(r) with x = n·ln 2 + r, |r| ≤ ln 2 / 2,
+    /// p of degree 6; below −87 (where e^x leaves float32's normal range) 0. .NET's <c>Vector512.Exp</c> took twice the time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpNonPositive(Vector512<float> x)
+    {
+        var tiny = Vector512.LessThan(x, Vector512.Create(-87f));
+        x = Vector512.Max(x, Vector512.Create(-87f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), x);   // ln 2 in two parts (Cody–Waite)
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
+        var p = Vector512.Create(1.0f / 720);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0f / 120));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0f / 24));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.0f / 6));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var scaled = (p.AsInt32() + (Vector512.ConvertToInt32(n) << 23)).AsSingle();
+        return Vector512.AndNot(scaled, tiny.AsSingle());
+    }
+}
