@@ -68,6 +68,7 @@ public static class ServiceCollectionExtensions
             health.AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
         }
         services.AddProblemDetails();
+        services.AddExceptionHandler<StoreUnavailableHandler>();
         services.AddRequestLimits();
         services.AddApiKeys();
         services.AddOpenApi();

@@ -29,10 +29,19 @@ public static class AdminCalls
         ["steps"] = steps, ["batch_size"] = 4, ["checkpoint_every"] = checkpointEvery,
     };
 
-    /// <summary>Submits <paramref name="spec"/>; asserts 202 Accepted and returns the job's id.</summary>
+    /// <summary>
+    /// Submits <paramref name="spec"/>, again after Retry-After while the service answers 503 (its Redis not connected
+    /// yet, as right after a replica starts on a loaded host; up to 30 s); asserts 202 Accepted and returns the job's id.
+    /// </summary>
     public static async Task<string> CreateJob(HttpClient admin, object spec)
     {
         var created = await admin.PostAsJsonAsync("/admin/jobs", spec);
+        for (var clock = System.Diagnostics.Stopwatch.StartNew();
+             created.StatusCode == HttpStatusCode.ServiceUnavailable && clock.Elapsed < TimeSpan.FromSeconds(30);)
+        {
+            await Task.Delay(created.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+            created = await admin.PostAsJsonAsync("/admin/jobs", spec);
+        }
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
         return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }
