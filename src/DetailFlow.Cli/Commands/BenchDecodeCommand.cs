@@ -73,9 +73,12 @@ public sealed class BenchDecodeCommand : BaseCommand
         try
         {
             if (backends.Contains("torch"))
+            {
+                var (dtype, packing) = ServiceChoices(vq, precision, layout);   // once: every attention variant runs the same weights
                 foreach (var attention in attentions)
                     torchModels[attentions.Length == 1 ? "torch" : "torch-" + attention.ToString().ToLowerInvariant()] =
-                        AsTheServiceRuns(vq, precision, layout, attention, schedule);
+                        AsTheServiceRuns(vq, dtype, packing, attention, schedule);
+            }
             backends = backends.SelectMany(b => b == "torch" ? torchModels.Keys : (IEnumerable<string>)[b]).ToArray();
             return Task.FromResult(Report(parse, backends, batches, points, vq, torchModels, threads, warmup, runs, cancellationToken));
         }
@@ -161,26 +164,28 @@ public sealed class BenchDecodeCommand : BaseCommand
             }
     }
 
-    /// <summary>
-    /// A copy of <paramref name="vq"/>'s decoder as the service would run it on this machine: precision, weight layout
-    /// and attention as given, or (<c>auto</c>) as its probes choose them here, each reported.
-    /// </summary>
-    private VqModel AsTheServiceRuns(VqModel vq, ModelPrecision precision, WeightLayout layout, DecoderAttention attention,
-        ResolutionSchedule schedule)
+    /// <summary>The decoder's precision and weight layout as given, or (<c>auto</c>) as the service's probes choose them here; reported.</summary>
+    private (TorchSharp.torch.ScalarType DType, PackingChoice Packing) ServiceChoices(VqModel vq, ModelPrecision precision, WeightLayout layout)
     {
-        var cpu = TorchSharp.torch.CPU;
         var workload = ProbeWorkload.Decoder(vq.Config);
-        var dtype = precision.ToScalarType() ?? PrecisionProbe.Choose(workload, cpu, TimeSpan.FromSeconds(0.6)).Chosen;
+        var dtype = precision.ToScalarType() ?? PrecisionProbe.Choose(workload, TorchSharp.torch.CPU, TimeSpan.FromSeconds(0.6)).Chosen;
+        var packing = PackingProbe.Choose(layout, workload, dtype, TorchSharp.torch.CPU, TimeSpan.FromSeconds(0.4));
+        Ui.Info($"torch backend: {ModelPrecisions.ShortName(dtype)}{(precision == ModelPrecision.Auto ? " (auto)" : "")}; {packing.Describe()}");
+        return (dtype, packing);
+    }
+
+    /// <summary>A copy of <paramref name="vq"/>'s decoder in that precision and layout, attending as given or (<c>auto</c>) as the service's probe chooses here; reported.</summary>
+    private VqModel AsTheServiceRuns(VqModel vq, TorchSharp.torch.ScalarType dtype, PackingChoice packing, DecoderAttention attention, ResolutionSchedule schedule)
+    {
         var copy = new VqModel(vq.Config, decoderOnly: true);
         copy.load_state_dict(vq.state_dict());
         copy.eval();
         copy.MoveTo(dtype);
-        var packing = PackingProbe.Choose(layout, workload, dtype, cpu, TimeSpan.FromSeconds(0.4));
         if (packing.Pack) PackedLinear.Pack(copy, vq.NumLatentTokens);
         var lengths = schedule.ValidPrefixes.Select(new PreviewDecoder(copy, schedule.DecoderResolution).TokensOf);
-        var heads = HeadwiseProbe.Choose(attention, copy.decoder, lengths, cpu, TimeSpan.FromSeconds(0.4));
+        var heads = HeadwiseProbe.Choose(attention, copy.decoder, lengths, TorchSharp.torch.CPU, TimeSpan.FromSeconds(0.4));
         copy.decoder.HeadwiseFromTokens = heads.FromTokens;
-        Ui.Info($"torch backend ({attention.ToString().ToLowerInvariant()}): {ModelPrecisions.ShortName(dtype)}{(precision == ModelPrecision.Auto ? " (auto)" : "")}; {packing.Describe()}; attention {heads.Describe()}");
+        Ui.Info($"torch backend ({attention.ToString().ToLowerInvariant()}): attention {heads.Describe()}");
         return copy;
     }
 
