@@ -61,8 +61,11 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     /// <summary>How the GPT's cached steps attend: <c>sdpa</c> or <c>one-pass up to R rows</c> (ModelOptions:Attention; <see cref="CachedAttention"/>).</summary>
     public string Attention { get; } = AttentionChoice.SummaryOf(gpt.OnePassAttentionRows);
 
-    /// <summary>How the decoder attends: <c>sdpa</c>, <c>headwise</c> or <c>headwise from L tokens</c> (ModelOptions:DecoderAttention, chosen after construction).</summary>
-    public string DecoderAttention => HeadwiseChoice.SummaryOf(Tokenizer.decoder.HeadwiseFromTokens);
+    /// <summary>
+    /// How the decoder attends: <c>sdpa</c>, <c>headwise</c> or <c>headwise from L tokens</c> (ModelOptions:DecoderAttention,
+    /// chosen after construction); <c>onnx</c> where the ONNX decoder runs its own graph.
+    /// </summary>
+    public string DecoderAttention => Decoder is TorchDecoderBackend ? HeadwiseChoice.SummaryOf(Tokenizer.decoder.HeadwiseFromTokens) : "onnx";
 
     /// <summary>What a request that names no sampling field gets (ModelOptions:CfgScale over the official defaults).</summary>
     public SamplingOptions Defaults { get; init; } = new();

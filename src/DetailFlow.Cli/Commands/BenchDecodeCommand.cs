@@ -115,7 +115,9 @@ public sealed class BenchDecodeCommand : BaseCommand
     {
         // Interleaved (point by point, every backend in turn) so that a neighbour's load on a shared host hits the
         // backends alike; every backend's session stays open for the whole run.
-        var open = backends.ToDictionary(b => b, b => torchModels.TryGetValue(b, out var model) ? new TorchDecoderBackend(model) : Create(b, vq, threads));
+        var open = backends.ToDictionary(b => b, b => torchModels.TryGetValue(b, out var model)
+            ? new TorchDecoderBackend(model)
+            : (IDecoderBackend)OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads }));
         var results = open.Keys.SelectMany(b => batches.Select(n => (b, n))).ToDictionary(k => k, _ => new List<DecoderTiming>());
         try
         {
@@ -188,11 +190,4 @@ public sealed class BenchDecodeCommand : BaseCommand
         Ui.Info($"torch backend ({attention.ToString().ToLowerInvariant()}): attention {heads.Describe()}");
         return copy;
     }
-
-    private static IDecoderBackend Create(string name, VqModel vq, int threads) => name switch
-    {
-        "torch" => new TorchDecoderBackend(vq),
-        "onnx" => OnnxDecoderBackend.Create(vq, new OnnxDecoderSettings { IntraOpThreads = threads }),
-        _ => throw new ArgumentException($"unknown backend {name}"),
-    };
 }

@@ -33,6 +33,17 @@ public sealed class OnnxDecoderTests(OnnxApiFactory onnx, ApiFactory torchApi) :
     }
 
     [Fact]
+    public async Task ModelsList_SaysTheOnnxDecoderRunsItsOwnGraph()
+    {
+        using var onnxClient = onnx.Client();
+        using var torchClient = torchApi.Client();
+        static async Task<string?> DecoderAttention(HttpClient client) =>
+            System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement.GetProperty("data")[0].GetProperty("decoder_attention").GetString();
+        Assert.Equal("onnx", await DecoderAttention(onnxClient));
+        Assert.NotEqual("onnx", await DecoderAttention(torchClient));
+    }
+
+    [Fact]
     public void ValidatorNamesTheOnnxSettingsAtFault()
     {
         var result = new ModelOptionsValidator().Validate(null, new ModelOptions
