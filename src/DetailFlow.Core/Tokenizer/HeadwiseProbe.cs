@@ -31,11 +31,15 @@ public sealed record HeadwiseChoice(int FromTokens, string Reason, IReadOnlyList
 /// unmasked forwards: one layer's attention (projections included) at each sequence length the decoder will run
 /// (<paramref name="tokenCounts"/>: g² + t of the scheduled prefixes), one image, timed both ways with
 /// <see cref="GemmTimer.Best"/> after an untimed call (which also builds that length's product kernels). Head by head
-/// runs from the shortest length at which it won there and at every longer one.
+/// runs from the shortest length at which it won there and at every longer one, by <see cref="Margin"/> at least: a tie
+/// within a shared host's noise keeps libtorch's kernel.
 /// </summary>
 public static class HeadwiseProbe
 {
     private const int MaxCalls = 20;
+
+    /// <summary>How much faster head by head must be at a length to be chosen there (a fraction of SDPA's time).</summary>
+    public const double Margin = 0.05;
 
     public static HeadwiseChoice Choose(DecoderAttention mode, SiglipDecoder decoder, IEnumerable<int> tokenCounts, Device device, TimeSpan budget)
     {
@@ -65,13 +69,16 @@ public static class HeadwiseProbe
         return new HeadwiseChoice(FromTokens(timings), string.Create(CultureInfo.InvariantCulture, $"probe {clock.Elapsed.TotalSeconds:F2} s"), timings);
     }
 
-    /// <summary>The shortest length at which head by head won and kept winning at every longer one; <see cref="int.MaxValue"/> if it lost at the longest.</summary>
+    /// <summary>
+    /// The shortest length at which head by head won by <see cref="Margin"/> and kept winning so at every longer one;
+    /// <see cref="int.MaxValue"/> if it did not at the longest.
+    /// </summary>
     public static int FromTokens(IEnumerable<HeadwiseTiming> timings)
     {
         int from = int.MaxValue;
         foreach (var t in timings.OrderByDescending(t => t.Tokens))
         {
-            if (t.Headwise >= t.Sdpa) break;
+            if (t.Headwise > t.Sdpa * (1 - Margin)) break;
             from = t.Tokens;
         }
         return from;

@@ -175,6 +175,8 @@ public class HeadwiseAttentionTests
         Assert.Equal(10, HeadwiseProbe.FromTokens([T(300, 6, 4), T(10, 1, 0.5)]));
         Assert.Equal(300, HeadwiseProbe.FromTokens([T(10, 1, 0.5), T(100, 2, 2.5), T(300, 6, 4)]));   // a win below a loss does not count
         Assert.Equal(int.MaxValue, HeadwiseProbe.FromTokens([T(10, 1, 0.5), T(300, 6, 6)]));
+        Assert.Equal(int.MaxValue, HeadwiseProbe.FromTokens([T(300, 6, 5.8)]));   // 3 % faster: within the margin, SDPA kept
+        Assert.Equal(300, HeadwiseProbe.FromTokens([T(200, 4, 3.9), T(300, 6, 5.6)]));
         Assert.Equal(int.MaxValue, HeadwiseProbe.FromTokens([]));
         Assert.Equal("sdpa", HeadwiseChoice.SummaryOf(int.MaxValue));
         Assert.Equal("headwise", HeadwiseChoice.SummaryOf(0));
