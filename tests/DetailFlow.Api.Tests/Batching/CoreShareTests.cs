@@ -58,6 +58,7 @@ public sealed class CoreShareTests
 }
 
 /// <summary>The service with the thread counts left to the plan: what the steps and the decodes really ran with.</summary>
+[Collection(HeldDecoderCallsCollection.Name)]
 public sealed class SharedCoresTests(SharedCoresTests.Factory api) : IClassFixture<SharedCoresTests.Factory>
 {
     public sealed class Factory : ApiFactory

@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 
 namespace DetailFlow.Api.Tests;
 
+[Collection(HeldDecoderCallsCollection.Name)]
 public sealed class DecodeThreadTests(GatedDecoderFactory api) : IClassFixture<GatedDecoderFactory>
 {
     [Fact]
