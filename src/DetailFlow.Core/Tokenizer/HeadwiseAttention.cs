@@ -35,10 +35,11 @@ public sealed class HeadwiseAttention : IDisposable
         for (long i = 0; i < b; i++)
         {
             using var scope = torch.NewDisposeScope();
-            Tensor Head(Tensor x, int h) => x[i].narrow(1, h * headDim, headDim); // [L, d], rows D apart
-            for (int h = 0; h < heads; h++) scores[h].addmm_(Head(q, h), Head(k, h).t(), beta: 0, alpha: scale);
+            Tensor qi = q[i], ki = k[i], vi = v[i], oi = output[i];                  // [L, D]: one image's views, once
+            Tensor Head(Tensor x, int h) => x.narrow(1, h * headDim, headDim);    // [L, d], rows D apart
+            for (int h = 0; h < heads; h++) scores[h].addmm_(Head(qi, h), Head(ki, h).t(), beta: 0, alpha: scale);
             SoftmaxRows(scores);
-            for (int h = 0; h < heads; h++) Head(output, h).addmm_(scores[h], Head(v, h), beta: 0, alpha: 1);
+            for (int h = 0; h < heads; h++) Head(oi, h).addmm_(scores[h], Head(vi, h), beta: 0, alpha: 1);
         }
         return output;
     }
