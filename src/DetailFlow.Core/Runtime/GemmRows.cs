@@ -64,14 +64,15 @@ public static class GemmRows
 
     /// <summary>
     /// Compiles, before traffic, the kernels of every distinct linear shape of <paramref name="model"/> at each of
-    /// <paramref name="rows"/> (rounded to buckets): one product on zeros per shape and bucket, on the calling thread
+    /// <paramref name="rows"/> (rounded to buckets): one product on zeros per shape and bucket (with its GELU epilogue for
+    /// layers marked by <see cref="PackedLinear.WithGeluTanh"/>), on the calling thread
     /// (oneDNN keys its kernels by the thread count too, so call it on a thread configured like the one that will run
     /// the model). Nothing to do where products run unpadded. Returns the number of products run.
     /// </summary>
     public static int Warm(nn.Module model, IEnumerable<long> rows)
     {
         var linears = model.modules().OfType<Linear>()
-            .DistinctBy(l => (l.weight!.shape[0], l.weight.shape[1], l.bias is null))
+            .DistinctBy(l => (l.weight!.shape[0], l.weight.shape[1], l.bias is null, PackedLinear.HasGeluTanh(l)))
             .ToList();
         if (linears.Count == 0) return 0;
         var weight = linears[0].weight!;
@@ -82,7 +83,8 @@ public static class GemmRows
             foreach (var layer in linears)
             {
                 using var scope = NewDisposeScope();
-                PackedLinear.Forward(layer, torch.zeros([m, layer.weight!.shape[1]], weight.dtype, weight.device));
+                var x = torch.zeros([m, layer.weight!.shape[1]], weight.dtype, weight.device);
+                _ = PackedLinear.HasGeluTanh(layer) ? PackedLinear.ForwardGeluTanh(layer, x) : PackedLinear.Forward(layer, x);
                 products++;
             }
         return products;

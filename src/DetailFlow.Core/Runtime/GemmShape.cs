@@ -5,9 +5,10 @@ namespace DetailFlow.Core.Runtime;
 
 /// <summary>
 /// <paramref name="Count"/> calls of torch <c>linear</c> with input [M, K] and weight [N, K] (one model's linear
-/// layers of one shape in one forward).
+/// layers of one shape in one forward); <paramref name="GeluTanh"/>: each followed by GELU (tanh), which packed weights
+/// run in the product's epilogue (<see cref="PackedLinear.ForwardGeluTanh"/>), so timings include it.
 /// </summary>
-public readonly record struct GemmShape(long M, long K, long N, int Count)
+public readonly record struct GemmShape(long M, long K, long N, int Count, bool GeluTanh = false)
 {
     /// <summary>Multiply-adds × 2 of all <see cref="Count"/> calls.</summary>
     public double Flops => 2.0 * M * K * N * Count;
@@ -53,7 +54,7 @@ public static class StepShapes
         return
         [
             new(tokens, h, h, 4 * layers),
-            new(tokens, h, i, layers),
+            new(tokens, h, i, layers, GeluTanh: true),
             new(tokens, i, h, layers),
             new(images * grid * grid, h, 3L * vit.PatchSize * vit.PatchSize, 1),
         ];

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace DetailFlow.Core.Runtime;
@@ -27,7 +28,9 @@ public static class GemmTimer
         {
             var input = torch.full(shape.M, shape.K, 0.01, dtype: dtype, device: device);
             var weight = torch.full(shape.N, shape.K, 0.01, dtype: dtype, device: device);
-            var product = packed ? PackedLinear.Product(weight, shape.M) : x => nn.functional.linear(x, weight);
+            var product = packed ? PackedLinear.Product(weight, shape.M, shape.GeluTanh)
+                : shape.GeluTanh ? x => nn.functional.gelu(nn.functional.linear(x, weight), GELU.Approximate.tanh)
+                : x => nn.functional.linear(x, weight);
             if (product is null) return null;
             return Best(() => product(input).Dispose(), device, minTime, maxCalls);
         }

@@ -21,6 +21,7 @@ public static class PackedLinear
 {
     private static readonly Lazy<jit.ScriptModule?> s_ops = new(LoadOps);
     private static readonly ConditionalWeakTable<Linear, object> s_packed = new();
+    private static readonly ConditionalWeakTable<Linear, object> s_geluTanh = new();
 
     /// <summary>Whether packed products can run on <paramref name="device"/> (a CPU libtorch built with oneDNN).</summary>
     public static bool Available(Device device) => device.type == DeviceType.CPU && s_ops.Value is not null;
@@ -32,19 +33,43 @@ public static class PackedLinear
     public static string LayoutOf(nn.Module model) => model.modules().OfType<Linear>().Any(IsPacked) ? "packed" : "plain";
 
     /// <summary><paramref name="layer"/>(x): the packed product where its weight is packed, else the layer's own forward.</summary>
-    public static Tensor Forward(Linear layer, Tensor x)
+    public static Tensor Forward(Linear layer, Tensor x) =>
+        IsPacked(layer) ? Invoke(layer, x, layer.bias is null ? "linear" : "linear_bias") : layer.forward(x);
+
+    /// <summary>
+    /// gelu_tanh(<paramref name="layer"/>(x)): where the weight is packed, one oneDNN call with the GELU in the product's
+    /// epilogue (on its float32 accumulator, so one rounding to the activations' dtype instead of two); else the layer's
+    /// forward, then libtorch's GELU.
+    /// </summary>
+    public static Tensor ForwardGeluTanh(Linear layer, Tensor x) =>
+        IsPacked(layer)
+            ? Invoke(layer, x, layer.bias is null ? "linear_gelu_tanh" : "linear_bias_gelu_tanh")
+            : nn.functional.gelu(layer.forward(x), GELU.Approximate.tanh);
+
+    /// <summary>
+    /// Marks <paramref name="layer"/> as one whose output always goes through <see cref="ForwardGeluTanh"/>, so that
+    /// <see cref="GemmRows.Warm"/> compiles that kernel rather than the plain product. Returns the layer.
+    /// </summary>
+    public static Linear WithGeluTanh(Linear layer)
     {
-        if (!IsPacked(layer)) return layer.forward(x);
+        s_geluTanh.AddOrUpdate(layer, true);
+        return layer;
+    }
+
+    /// <summary>Whether <paramref name="layer"/> was marked by <see cref="WithGeluTanh"/>.</summary>
+    public static bool HasGeluTanh(Linear layer) => s_geluTanh.TryGetValue(layer, out _);
+
+    private static Tensor Invoke(Linear layer, Tensor x, string method)
+    {
         if (x.dim() != 2)
         {
             using var scope = torch.NewDisposeScope();
             long[] shape = [.. x.shape[..^1], layer.weight!.shape[0]];
-            return Forward(layer, x.reshape(-1, x.shape[^1])).view(shape).MoveToOuterDisposeScope();
+            return Invoke(layer, x.reshape(-1, x.shape[^1]), method).view(shape).MoveToOuterDisposeScope();
         }
-        var ops = s_ops.Value!;
         return layer.bias is { } bias
-            ? (Tensor)ops.invoke("linear_bias", x, layer.weight!, bias)
-            : (Tensor)ops.invoke("linear", x, layer.weight!);
+            ? (Tensor)s_ops.Value!.invoke(method, x, layer.weight!, bias)
+            : (Tensor)s_ops.Value!.invoke(method, x, layer.weight!);
     }
 
     /// <summary>
@@ -70,17 +95,19 @@ public static class PackedLinear
     }
 
     /// <summary>
-    /// A product on a packed copy of a [N, K] weight, for timing: <c>x → x·wᵀ</c>. Null where packed products cannot
-    /// run for this weight (no oneDNN, or no kernel for its dtype).
+    /// A product on a packed copy of a [N, K] weight, for timing: <c>x → x·wᵀ</c>, or gelu_tanh(x·wᵀ) in one call with
+    /// <paramref name="geluTanh"/>. Null where packed products cannot run for this weight (no oneDNN, or no kernel for
+    /// its dtype).
     /// </summary>
-    public static Func<Tensor, Tensor>? Product(Tensor weight, long rows)
+    public static Func<Tensor, Tensor>? Product(Tensor weight, long rows, bool geluTanh = false)
     {
         if (!Available(weight.device)) return null;
         try
         {
             var ops = s_ops.Value!;
             var blocked = (Tensor)ops.invoke("pack", weight, rows);
-            return x => (Tensor)ops.invoke("linear", x, blocked);
+            string method = geluTanh ? "linear_gelu_tanh" : "linear";
+            return x => (Tensor)ops.invoke(method, x, blocked);
         }
         catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException)
         {
@@ -109,6 +136,15 @@ public static class PackedLinear
             w: Tensor,
             b: Tensor) -> Tensor:
             return ops.mkldnn._linear_pointwise(x, w, b, "none", annotate(List[Optional[number]], []), None)
+          def linear_gelu_tanh(self: __torch__.PackedLinearOps,
+            x: Tensor,
+            w: Tensor) -> Tensor:
+            return ops.mkldnn._linear_pointwise(x, w, None, "gelu", annotate(List[Optional[number]], []), "tanh")
+          def linear_bias_gelu_tanh(self: __torch__.PackedLinearOps,
+            x: Tensor,
+            w: Tensor,
+            b: Tensor) -> Tensor:
+            return ops.mkldnn._linear_pointwise(x, w, b, "gelu", annotate(List[Optional[number]], []), "tanh")
 
         """;
 

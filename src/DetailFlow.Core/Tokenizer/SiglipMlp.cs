@@ -13,7 +13,7 @@ public sealed class SiglipMlp : nn.Module<Tensor, Tensor>
 
     public SiglipMlp(VitConfig config) : base(nameof(SiglipMlp))
     {
-        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize);
+        fc1 = PackedLinear.WithGeluTanh(nn.Linear(config.HiddenSize, config.IntermediateSize));
         fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize);
         RegisterComponents();
     }
@@ -21,6 +21,6 @@ public sealed class SiglipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return GemmRows.RowWise(x, h => PackedLinear.Forward(fc2, nn.functional.gelu(PackedLinear.Forward(fc1, h), GELU.Approximate.tanh))).MoveToOuterDisposeScope();
+        return GemmRows.RowWise(x, h => PackedLinear.Forward(fc2, PackedLinear.ForwardGeluTanh(fc1, h))).MoveToOuterDisposeScope();
     }
 }

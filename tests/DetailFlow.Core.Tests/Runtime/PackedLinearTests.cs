@@ -37,6 +37,41 @@ public class PackedLinearTests
         Assert.True(diff <= 0.01 * scale, $"max |packed − plain| {diff} vs max |plain| {scale}");
     }
 
+    [Theory]
+    [InlineData(true, new long[] { 5, 96 })]
+    [InlineData(false, new long[] { 2, 3, 96 })]
+    public void ForwardGeluTanh_GivesGeluOfTheProduct_FusedWhereTheWeightIsPacked(bool bias, long[] inputShape)
+    {
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(5);
+        var layer = nn.Linear(96, 80, hasBias: bias, dtype: ScalarType.BFloat16);
+        var x = torch.randn(inputShape).to(ScalarType.BFloat16);
+        var exact = nn.functional.gelu(nn.functional.linear(x.to(ScalarType.Float32), layer.weight!.to(ScalarType.Float32),
+            layer.bias?.to(ScalarType.Float32)), GELU.Approximate.tanh);
+        Assert.Equal(0, (PackedLinear.ForwardGeluTanh(layer, x) - nn.functional.gelu(layer.forward(x), GELU.Approximate.tanh))
+            .abs().max().item<BFloat16>().ToSingle());                                    // plain: the layer, then libtorch's GELU
+        PackedLinear.Pack(nn.Sequential(("layer", layer)), 16);
+
+        var fused = PackedLinear.ForwardGeluTanh(layer, x);
+        Assert.Equal(exact.shape, fused.shape);
+        Assert.Equal(ScalarType.BFloat16, fused.dtype);
+        double scale = exact.abs().max().item<float>();
+        double diff = (fused.to(ScalarType.Float32) - exact).abs().max().item<float>();
+        Assert.True(diff <= 0.01 * scale, $"max |fused − gelu(x·wᵀ)| {diff} vs max |gelu(x·wᵀ)| {scale}");
+    }
+
+    [Fact]
+    public void Warm_CompilesTheGeluEpilogue_OfMarkedLayersAsAShapeOfItsOwn()
+    {
+        using var noGrad = torch.no_grad();
+        var marked = PackedLinear.WithGeluTanh(nn.Linear(32, 48, dtype: ScalarType.BFloat16));
+        using var model = nn.Sequential(("marked", marked), ("plain", nn.Linear(32, 48, dtype: ScalarType.BFloat16)));
+        Assert.True(PackedLinear.HasGeluTanh(marked));
+        Assert.Equal(2, PackedLinear.Pack(model, 8));
+        Assert.Equal(2 * 3, GemmRows.Warm(model, [1, 3, 5]));                             // same shape, two kernels, at 3 buckets
+    }
+
     [Fact]
     public void Pack_ReplacesEachWeightOnce_KeepingShapeAndDType()
     {
