@@ -196,7 +196,7 @@ public static class CachedAttention
         var total = Vector512<float>.Zero;
         for (int j = 0; j < padded; j += Lanes)
         {
-            var e = Vector512.Exp(Vector512.Load(row + j) - shift);
+            var e = HostVectors.ExpNonPositive(Vector512.Load(row + j) - shift);
             e.Store(row + j);
             total += e;
         }

@@ -55,6 +55,17 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         return g.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// x / (1 + e^−x), from e = e^−|x| ≤ 1 (<see cref="HostVectors.ExpNonPositive"/>; .NET's <c>Vector512.Exp</c> computes
+    /// in float64: 2 % of the samples of a step at one request): x / (1 + e) for x ≥ 0, x·e / (1 + e) below.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Silu(Vector512<float> x)
+    {
+        var e = HostVectors.ExpNonPositive(-Vector512.Abs(x));
+        return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<float>.Zero), x, x * e) / (Vector512<float>.One + e);
+    }
+
     private readonly record struct GateShape(int Width, bool BFloat16, nint A, nint B, nint G);
 
     /// <summary>Rows [from, to): g = cast(a / (1 + exp(−a))) · b, rounded to the activations' dtype.</summary>
@@ -62,14 +73,13 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     private static unsafe void GateRows(GateShape s, int from, int to)
     {
         long start = (long)from * s.Width, end = (long)to * s.Width;
-        var one = Vector512<float>.One;
         if (s.BFloat16)
         {
             ushort* a = (ushort*)s.A, b = (ushort*)s.B, g = (ushort*)s.G;
             for (long i = start; i < end; i += HostVectors.Lanes)
             {
                 var x = HostVectors.Load(a + i);
-                HostVectors.Store(HostVectors.RoundToBFloat16(x / (one + Vector512.Exp(-x))) * HostVectors.Load(b + i), g + i);
+                HostVectors.Store(HostVectors.RoundToBFloat16(Silu(x)) * HostVectors.Load(b + i), g + i);
             }
         }
         else
@@ -78,7 +88,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
             for (long i = start; i < end; i += HostVectors.Lanes)
             {
                 var x = Vector512.Load(a + i);
-                (x / (one + Vector512.Exp(-x)) * Vector512.Load(b + i)).Store(g + i);
+                (Silu(x) * Vector512.Load(b + i)).Store(g + i);
             }
         }
     }
