@@ -7,7 +7,8 @@ namespace DetailFlow.Core.Runtime;
 
 /// <summary>
 /// Conversions between the activations' storage (float32, or bfloat16 as the upper half of a float32) and float32,
-/// 16 lanes at a time, for the kernels written in C# (<see cref="TensorMemory"/>). Lengths are multiples of 16.
+/// and the softmaxes' e^x, 16 lanes at a time, for the kernels written in C# (<see cref="TensorMemory"/>). Lengths are
+/// multiples of 16.
 /// </summary>
 public static class HostVectors
 {
@@ -86,8 +87,8 @@ public static class HostVectors
 
     /// <summary>
     /// e^x for x ≤ 0 (a row minus its maximum, or −|x|), within 2 ulp of float32: 2^n · p(r) with x = n·ln 2 + r,
-    /// |r| ≤ ln 2 / 2, p of degree 6; below −87 (where e^x leaves float32's normal range) 0. .NET's <c>Vector512.Exp</c> (computed in
-    /// float64) took twice the time.
+    /// |r| ≤ ln 2 / 2, p of degree 6; below −87 (where e^x leaves float32's normal range) 0. .NET's
+    /// <c>Vector512.Exp</c> (computed in float64) took twice the time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ExpNonPositive(Vector512<float> x)
