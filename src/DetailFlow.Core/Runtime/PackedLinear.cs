@@ -1,7 +1,5 @@
-using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -13,8 +11,8 @@ namespace DetailFlow.Core.Runtime;
 /// oneDNN a row-major weight, which it copies into its blocked layout on every call: at the few rows of a decode step
 /// that copy costs about as much as the product (docs/performance.md, "Packed weights"). Packed once at load
 /// (<c>mkldnn::_reorder_linear_weight</c>), the products run <c>mkldnn::_linear_pointwise</c> on the blocked weight.
-/// Those two libtorch operators are reachable only through TorchScript, so a two-method script module is built in
-/// memory and loaded once. A packed weight replaces the layer's parameter (same shape and dtype, opaque layout): only
+/// Those two libtorch operators are reachable only through TorchScript, so a script module is built in memory and
+/// loaded once (<see cref="ScriptModules"/>). A packed weight replaces the layer's parameter (same shape and dtype, opaque layout): only
 /// <see cref="Forward"/> can multiply by it, and the layer serves inference only.
 /// </summary>
 public static class PackedLinear
@@ -116,13 +114,6 @@ public static class PackedLinear
     }
 
     private const string Code = """
-        class PackedLinearOps(Module):
-          __parameters__ = []
-          __buffers__ = []
-          training : bool
-          def forward(self: __torch__.PackedLinearOps,
-            x: Tensor) -> Tensor:
-            return x
           def pack(self: __torch__.PackedLinearOps,
             w: Tensor,
             rows: int) -> Tensor:
@@ -148,48 +139,11 @@ public static class PackedLinear
 
         """;
 
-    /// <summary>
-    /// The script module as TorchScript's archive format holds it: the class's code, the pickled instance
-    /// (<c>__torch__.PackedLinearOps</c> with <c>training = False</c>), no constants. Null where libtorch cannot load it.
-    /// </summary>
-    private static jit.ScriptModule? LoadOps()
-    {
-        try
+    /// <summary>The script module, checked by one packed product; null where libtorch cannot load or run it.</summary>
+    private static jit.ScriptModule? LoadOps() =>
+        ScriptModules.Load("PackedLinearOps", Code, module =>
         {
-            var module = torch.jit.load(Archive(), DeviceType.CPU);
-            module.eval();
-            using var noGrad = torch.no_grad();
-            using var scope = torch.NewDisposeScope();
             var w = torch.ones(8, 8, dtype: ScalarType.BFloat16);
             _ = ((Tensor)module.invoke("linear", torch.ones(2, 8, dtype: ScalarType.BFloat16), (Tensor)module.invoke("pack", w, 2L))).sum().item<BFloat16>();
-            return module;
-        }
-        catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
-
-    private static byte[] Archive()
-    {
-        var instance = new List<byte> { 0x80, 0x02, (byte)'c' };                                     // PROTO 2, GLOBAL
-        instance.AddRange(Encoding.ASCII.GetBytes("__torch__\nPackedLinearOps\n"));
-        instance.AddRange([(byte)')', 0x81, (byte)'}', (byte)'X', 8, 0, 0, 0]);                  // (), NEWOBJ, {}, "training"
-        instance.AddRange(Encoding.ASCII.GetBytes("training"));
-        instance.AddRange([0x89, (byte)'s', (byte)'b', (byte)'.']);                                // False, SETITEM, BUILD, STOP
-        using var stream = new MemoryStream();
-        using (var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true))
-        {
-            void Add(string name, byte[] bytes)
-            {
-                using var entry = zip.CreateEntry("packed/" + name, CompressionLevel.NoCompression).Open();
-                entry.Write(bytes);
-            }
-            Add("data.pkl", [.. instance]);
-            Add("code/__torch__.py", Encoding.UTF8.GetBytes(Code.ReplaceLineEndings("\n")));
-            Add("constants.pkl", [0x80, 0x02, (byte)')', (byte)'.']);
-            Add("version", "3\n"u8.ToArray());
-        }
-        return stream.ToArray();
-    }
+        });
 }

@@ -7,13 +7,13 @@ using static TorchSharp.torch;
 namespace DetailFlow.Core.Tokenizer;
 
 /// <summary>
-/// Full (unmasked) multi-head attention on a CPU, head by head, into one kept score buffer: each head's scores
-/// q·kᵀ/√d are written by an in-place product into an [H, L, L] view of the buffer, a softmax runs over its rows in C#
-/// (float32 inside, as libtorch's), and each head's probabilities · v are written straight into that head's columns of
-/// the merged [B, L, D] output. libtorch's fused attention runs its bf16 products through a slower GEMM than oneDNN's
-/// on some CPUs, and separate products with fresh score tensors fault their pages in at every layer; the buffer is
-/// reused by every layer and every forward that rents it (<see cref="SiglipLayerStack"/>). Not thread-safe: one
-/// forward at a time per instance.
+/// Full (unmasked) multi-head attention on a CPU into one kept score buffer: an image's scores q·kᵀ/√d for all its heads
+/// are written by one in-place batched product into an [H, L, L] view of the buffer (<see cref="BatchedProduct"/>), a
+/// softmax runs over its rows in C# (float32 inside, as libtorch's), and the probabilities · v are written by a second
+/// one straight into the heads' columns of the merged [B, L, D] output. libtorch's fused attention runs its bf16
+/// products through a slower GEMM than oneDNN's on some CPUs, and separate products with fresh score tensors fault
+/// their pages in at every layer; the buffer is reused by every layer and every forward that rents it
+/// (<see cref="SiglipLayerStack"/>). Not thread-safe: one forward at a time per instance.
 /// </summary>
 public sealed class HeadwiseAttention : IDisposable
 {
@@ -22,7 +22,8 @@ public sealed class HeadwiseAttention : IDisposable
     /// <summary>Whether this path can run over <paramref name="hiddenStates"/> [B, L, D] with <paramref name="heads"/> heads.</summary>
     public static bool Fits(Tensor hiddenStates, int heads) =>
         !torch.is_grad_enabled() && hiddenStates.device_type == DeviceType.CPU && hiddenStates.dim() == 3
-        && hiddenStates.dtype is ScalarType.Float32 or ScalarType.BFloat16 && heads > 0 && hiddenStates.shape[2] % heads == 0;
+        && hiddenStates.dtype is ScalarType.Float32 or ScalarType.BFloat16 && heads > 0 && hiddenStates.shape[2] % heads == 0
+        && BatchedProduct.Available;
 
     /// <summary>softmax(q·kᵀ/√d)·v for each of <paramref name="heads"/> heads of <paramref name="q"/>, <paramref name="k"/>, <paramref name="v"/> [B, L, D] → [B, L, D].</summary>
     public Tensor Attend(Tensor q, Tensor k, Tensor v, int heads)
@@ -35,11 +36,10 @@ public sealed class HeadwiseAttention : IDisposable
         for (long i = 0; i < b; i++)
         {
             using var scope = torch.NewDisposeScope();
-            Tensor qi = q[i], ki = k[i], vi = v[i], oi = output[i];                  // [L, D]: one image's views, once
-            Tensor Head(Tensor x, int h) => x.narrow(1, h * headDim, headDim);    // [L, d], rows D apart
-            for (int h = 0; h < heads; h++) scores[h].addmm_(Head(qi, h), Head(ki, h).t(), beta: 0, alpha: scale);
+            Tensor Heads(Tensor x) => x[i].view(l, heads, headDim).transpose(0, 1);   // [H, L, d]: this image's heads
+            BatchedProduct.Into(scores, Heads(q), Heads(k).transpose(1, 2), scale);
             SoftmaxRows(scores);
-            for (int h = 0; h < heads; h++) Head(oi, h).addmm_(scores[h], Head(vi, h), beta: 0, alpha: 1);
+            BatchedProduct.Into(Heads(output), scores, Heads(v), 1);
         }
         return output;
     }
