@@ -23,18 +23,11 @@ public class PackedLinearTests
     {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        torch.manual_seed(3);
-        var layer = nn.Linear(96, 80, hasBias: bias, dtype: ScalarType.BFloat16);
-        var x = torch.randn(inputShape).to(ScalarType.BFloat16);
+        var (layer, x) = Bf16LayerAndInput(3, bias, inputShape);
         var plain = layer.forward(x).to(ScalarType.Float32);
         Assert.Equal(1, PackedLinear.Pack(nn.Sequential(("layer", layer)), 16));
 
-        var packed = PackedLinear.Forward(layer, x);
-        Assert.Equal(plain.shape, packed.shape);
-        Assert.Equal(ScalarType.BFloat16, packed.dtype);
-        double scale = plain.abs().max().item<float>();
-        double diff = (packed.to(ScalarType.Float32) - plain).abs().max().item<float>();
-        Assert.True(diff <= 0.01 * scale, $"max |packed − plain| {diff} vs max |plain| {scale}");
+        AssertBf16Close(PackedLinear.Forward(layer, x), plain, "packed − plain");
     }
 
     [Theory]
@@ -44,21 +37,32 @@ public class PackedLinearTests
     {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        torch.manual_seed(5);
-        var layer = nn.Linear(96, 80, hasBias: bias, dtype: ScalarType.BFloat16);
-        var x = torch.randn(inputShape).to(ScalarType.BFloat16);
+        var (layer, x) = Bf16LayerAndInput(5, bias, inputShape);
         var exact = nn.functional.gelu(nn.functional.linear(x.to(ScalarType.Float32), layer.weight!.to(ScalarType.Float32),
             layer.bias?.to(ScalarType.Float32)), GELU.Approximate.tanh);
         Assert.Equal(0, (PackedLinear.ForwardGeluTanh(layer, x) - nn.functional.gelu(layer.forward(x), GELU.Approximate.tanh))
             .abs().max().item<BFloat16>().ToSingle());                                    // plain: the layer, then libtorch's GELU
         PackedLinear.Pack(nn.Sequential(("layer", layer)), 16);
 
-        var fused = PackedLinear.ForwardGeluTanh(layer, x);
-        Assert.Equal(exact.shape, fused.shape);
-        Assert.Equal(ScalarType.BFloat16, fused.dtype);
-        double scale = exact.abs().max().item<float>();
-        double diff = (fused.to(ScalarType.Float32) - exact).abs().max().item<float>();
-        Assert.True(diff <= 0.01 * scale, $"max |fused − gelu(x·wᵀ)| {diff} vs max |gelu(x·wᵀ)| {scale}");
+        AssertBf16Close(PackedLinear.ForwardGeluTanh(layer, x), exact, "fused − gelu(x·wᵀ)");
+    }
+
+    /// <summary>A bf16 [96 → 80] layer and a bf16 input of <paramref name="inputShape"/>, drawn after seeding with <paramref name="seed"/>.</summary>
+    private static (Linear Layer, Tensor X) Bf16LayerAndInput(long seed, bool bias, long[] inputShape)
+    {
+        torch.manual_seed(seed);
+        var layer = nn.Linear(96, 80, hasBias: bias, dtype: ScalarType.BFloat16);
+        return (layer, torch.randn(inputShape).to(ScalarType.BFloat16));
+    }
+
+    /// <summary><paramref name="actual"/> is bf16, shaped as <paramref name="expected"/> (float32) and within 1 % of its largest magnitude.</summary>
+    private static void AssertBf16Close(Tensor actual, Tensor expected, string what)
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        Assert.Equal(ScalarType.BFloat16, actual.dtype);
+        double scale = expected.abs().max().item<float>();
+        double diff = (actual.to(ScalarType.Float32) - expected).abs().max().item<float>();
+        Assert.True(diff <= 0.01 * scale, $"max |{what}| {diff} vs max |expected| {scale}");
     }
 
     [Fact]
