@@ -76,8 +76,11 @@ public sealed class BenchServeTests(ApiFactory api) : IClassFixture<ApiFactory>
         double idleMid = (idle.Order().ElementAt(2) + idle.Order().ElementAt(3)) / 2;   // of the rounded values
         Assert.InRange(idleP50, idleMid - 0.11, idleMid + 0.11);
         Assert.InRange(busyP50, busy.Order().ElementAt(1) - 0.11, busy.Order().ElementAt(1) + 0.11);
-        double ratio = report.GetProperty("ratio").GetDouble();   // of the unrounded medians
-        Assert.InRange(ratio, busyP50 / idleP50 * 0.98, busyP50 / idleP50 * 1.02);
+        // The ratio is of the unrounded medians; each reported median is within 0.05 ms of its own (rounded to 0.1 ms),
+        // which at the tiny model's latencies of a few milliseconds is a few per cent of the ratio.
+        double ratio = report.GetProperty("ratio").GetDouble();
+        const double half = 0.05 + 1e-9;
+        Assert.InRange(ratio, (busyP50 - half) / (idleP50 + half), (busyP50 + half) / (idleP50 - half));
         Assert.True(report.GetProperty("background_images_per_second").GetDouble() > 0);
     }
 
