@@ -114,6 +114,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             Warmup(model);
         }
         catch { model.Dispose(); throw; }
+        ReleaseLoadMemory(model.Name);
         logger.LogInformation("Model {Name} loaded ({Gpt}; {Classes} classes, {Labels} labels, N = {N}) on {Device}, decoder {Decoder}, fingerprint {Fingerprint}",
             model.Name, gpt.Config, gpt.Config.NumClasses, labels.Count, model.MaxTokens, o.Device, model.Decoder.Name, model.Fingerprint);
         logger.LogInformation("Model {Name} precision (ModelOptions:DType = {DType}): GPT {GptChoice}; decoder {DecoderChoice}",
@@ -196,6 +197,19 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
                 $"C {g.EffectiveCausalNum}, vocab {g.VocabSize} vs tokenizer N {t.NumLatentTokens}, G {t.GroupSize}, C {t.EffectiveCausalNum}, codebook {t.CodebookSize}");
         if (o.Labels.Count > 0 && o.Labels.Count != g.NumClasses && o.JobId is null)
             throw new InvalidOperationException($"{labelsField}: {o.Labels.Count} labels, but the model has {g.NumClasses} classes");
+    }
+
+    /// <summary>
+    /// Hands back to the kernel the native heap the load freed but left resident (the checkpoint's read buffers, the
+    /// probes' weights, the plain copies of packed weights): until the inference thread's first trim it was counted in
+    /// the resident size, at ready and on top of the first request's KV cache (docs/memory.md, "Trimmed at ready").
+    /// </summary>
+    private void ReleaseLoadMemory(string name)
+    {
+        long before = NativeHeap.ResidentBytes();
+        if (!NativeHeap.Trim()) return;
+        logger.LogInformation("Model {Name}: resident {Before} MB after the load, {After} MB with its freed heap handed back",
+            name, before >> 20, NativeHeap.ResidentBytes() >> 20);
     }
 
     /// <summary>
