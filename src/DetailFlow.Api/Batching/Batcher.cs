@@ -111,6 +111,7 @@ public sealed class Batcher(
     {
         telemetry.ObserveQueueDepth(() => Outstanding);
         telemetry.ObserveRowsInUse(() => Volatile.Read(ref _rowsInUse));
+        telemetry.ObserveKvCache(() => Volatile.Read(ref _host)?.CacheBytes ?? 0);
         telemetry.ObserveHeapTrims(() => _heap.Trims);
         lifetime.ApplicationStopping.Register(BeginDrain);
         _decoder.Start();

@@ -60,6 +60,10 @@ public sealed class DetailFlowTelemetry : IDisposable
     public void ObserveHeapTrims(Func<int> trims) =>
         _meter.CreateObservableCounter("detailflow.memory.native_trims", trims, description: "malloc_trim calls by the inference thread (between steps, once when idle)");
 
+    /// <summary>Bytes of the engines' KV caches: allocated when a model's engine is built (before ready for the first model).</summary>
+    public void ObserveKvCache(Func<long> bytes) =>
+        _meter.CreateObservableGauge("detailflow.memory.kv_cache", bytes, "By", "Bytes of the KV caches of the loaded models' engines");
+
     public void ObserveQueueDepth(Func<int> depth) => _meter.CreateObservableGauge("detailflow.queue.depth", depth, description: "Requests submitted and not yet finished");
 
     /// <summary>

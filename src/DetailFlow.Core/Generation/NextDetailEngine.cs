@@ -50,6 +50,9 @@ public sealed class NextDetailEngine : IDisposable
 
     public int MaxRows => _cache.MaxRows;
 
+    /// <summary>Bytes of the engine's KV cache (allocated with the engine, whatever the rows in use).</summary>
+    public long CacheBytes => _cache.Bytes;
+
     public int ActiveRequests => _active.Count;
 
     public int PendingRequests

@@ -40,6 +40,9 @@ public sealed class KvCache : IDisposable
 
     public int Layers => _keys.Length;
 
+    /// <summary>Bytes of the key and value buffers.</summary>
+    public long Bytes => _keys.Concat(_values).Sum(t => t.numel() * t.ElementSize);
+
     /// <summary>
     /// Writes k, v [B, H, L, hd] of one layer at the absolute positions <paramref name="writeIndex"/> [B, L] of rows
     /// 0..B−1 and returns the keys and values of positions 0..keyCount−1 of those rows ([B, H, keyCount, hd] views).
