@@ -1,3 +1,4 @@
+using DetailFlow.Api.Batching;
 using DetailFlow.Api.Hosting;
 
 namespace DetailFlow.Api.Admin;
@@ -7,7 +8,7 @@ namespace DetailFlow.Api.Admin;
 /// requests rent it; requests holding the old one finish on it, and the batcher disposes it after its last row). With
 /// Redis, an activation is stored and announced so every replica applies it, and this replica applies theirs.
 /// </summary>
-public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger<ModelActivator> logger, IActiveModelStore? shared = null)
+public sealed class ModelActivator(ModelLoader loader, ModelState state, Batcher batcher, ILogger<ModelActivator> logger, IActiveModelStore? shared = null)
     : IHostedService
 {
     private readonly SemaphoreSlim _one = new(1, 1);
@@ -19,7 +20,7 @@ public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger
         try
         {
             if (state.Model is { } current && Same(current.Source, source)) return current;
-            var model = await Task.Factory.StartNew(() => loader.Load(source), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            var model = await Task.Factory.StartNew(() => LoadWithEngine(source), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             var old = state.Model;
             state.Activate(model);
             logger.LogInformation("Activated model {Name} ({Fingerprint}) in place of {Old}", model.Name, model.Fingerprint, old?.Fingerprint ?? "none");
@@ -30,6 +31,15 @@ public sealed class ModelActivator(ModelLoader loader, ModelState state, ILogger
         {
             _one.Release();
         }
+    }
+
+    /// <summary>The model and its engine (KV cache), both built before it serves its first request.</summary>
+    private LoadedModel LoadWithEngine(ModelSource source)
+    {
+        var model = loader.Load(source);
+        try { batcher.Prebuild(model); }
+        catch { model.Dispose(); throw; }
+        return model;
     }
 
     /// <summary>Subscribes to other replicas' activations in the background (retrying while Redis is unreachable).</summary>

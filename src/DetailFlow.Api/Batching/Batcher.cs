@@ -97,6 +97,15 @@ public sealed class Batcher(
     /// Decodes a job whose codes are all known (a cache hit) on the decode thread directly: it takes no room in the queue
     /// and never waits for the inference thread.
     /// </summary>
+    /// <summary>Bytes of the KV caches of the engines built so far (the gauge <c>detailflow.memory.kv_cache</c>).</summary>
+    public long KvCacheBytes => Volatile.Read(ref _host)?.CacheBytes ?? 0;
+
+    /// <summary>
+    /// Builds <paramref name="model"/>'s engine ahead of its activation, on the calling thread (<see cref="ModelHost.Prebuild"/>);
+    /// nothing before the inference thread has started (its first step then builds it).
+    /// </summary>
+    public void Prebuild(LoadedModel model) => Volatile.Read(ref _host)?.Prebuild(model);
+
     public void Decode(InferenceJob job)
     {
         if (IsDraining) { job.Fail(Stopping(started: false)); return; }
@@ -111,7 +120,7 @@ public sealed class Batcher(
     {
         telemetry.ObserveQueueDepth(() => Outstanding);
         telemetry.ObserveRowsInUse(() => Volatile.Read(ref _rowsInUse));
-        telemetry.ObserveKvCache(() => Volatile.Read(ref _host)?.CacheBytes ?? 0);
+        telemetry.ObserveKvCache(() => KvCacheBytes);
         telemetry.ObserveHeapTrims(() => _heap.Trims);
         lifetime.ApplicationStopping.Register(BeginDrain);
         _decoder.Start();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
 
@@ -7,11 +8,13 @@ namespace DetailFlow.Api.Batching;
 /// The models on the inference thread: loads the first one, keeps one <see cref="NextDetailEngine"/> per model, and
 /// disposes a replaced model (engine and weights) once no request rents it, no row uses it and the decode thread holds
 /// none of its prefixes. Everything here runs on the inference thread (the GPT and its engine belong to it), except
-/// <see cref="DisposeModels"/>, which runs after that thread has ended.
+/// <see cref="Prebuild"/> (a swapped-in model's engine, built by the thread that loaded it, before any step can use it),
+/// <see cref="CacheBytes"/> (read by the metrics) and <see cref="DisposeModels"/>, which runs after that thread has ended.
 /// </summary>
 internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWorker decoder, int maxRows, ILogger logger)
 {
     private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<LoadedModel, NextDetailEngine> _prebuilt = new(ReferenceEqualityComparer.Instance);
     private long _cacheBytes;
 
     /// <summary>
@@ -42,12 +45,25 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
 
     public NextDetailEngine EngineFor(LoadedModel model)
     {
-        if (!_engines.TryGetValue(model, out var engine))
+        if (_engines.TryGetValue(model, out var engine)) return engine;
+        if (!_prebuilt.TryRemove(model, out engine))
         {
-            _engines[model] = engine = new NextDetailEngine(model.Gpt, maxRows);
+            engine = new NextDetailEngine(model.Gpt, maxRows);
             Interlocked.Add(ref _cacheBytes, engine.CacheBytes);
         }
-        return engine;
+        return _engines[model] = engine;
+    }
+
+    /// <summary>
+    /// Builds the engine of a model about to be activated, on the calling thread (the one that loaded it), so that the
+    /// first request after a swap does not pay for its KV cache either; <see cref="EngineFor"/> adopts it on the
+    /// inference thread. Only an engine's construction happens off that thread, never a step.
+    /// </summary>
+    public void Prebuild(LoadedModel model)
+    {
+        var engine = new NextDetailEngine(model.Gpt, maxRows);
+        if (_prebuilt.TryAdd(model, engine)) Interlocked.Add(ref _cacheBytes, engine.CacheBytes);
+        else engine.Dispose();
     }
 
     /// <summary>Engines with rows generating or waiting to join.</summary>
@@ -71,11 +87,12 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
         {
             if (_engines.TryGetValue(old, out var engine) && IsBusy(engine)) continue;
             if (decoder.Holds(old) || !state.TryForget(old)) continue;
+            if (engine is not null) _engines.Remove(old);
+            else _prebuilt.TryRemove(old, out engine);                                  // replaced before its first step
             if (engine is not null)
             {
                 Interlocked.Add(ref _cacheBytes, -engine.CacheBytes);
                 engine.Dispose();
-                _engines.Remove(old);
             }
             old.Dispose();
             logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
@@ -85,8 +102,9 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
     /// <summary>At the end of the inference thread: its engines go with it.</summary>
     public void DisposeEngines()
     {
-        foreach (var engine in _engines.Values) engine.Dispose();
+        foreach (var engine in _engines.Values.Concat(_prebuilt.Values)) engine.Dispose();
         _engines.Clear();
+        _prebuilt.Clear();
         Interlocked.Exchange(ref _cacheBytes, 0);
     }
 

@@ -77,6 +77,8 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         Assert.Equal(HttpStatusCode.OK, activated.StatusCode);
         string newFingerprint = (await activated.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("fingerprint").GetString()!;
         Assert.NotEqual(oldFingerprint, newFingerprint);
+        // The new model's engine came with it, before its first request: two KV caches until the old model retires.
+        await KvCacheGauge.WaitForEngines(api.Services, 2, "the activated model's engine was not built with it");
 
         var after = await client.PostAsJsonAsync("/v1/generate", new { @class = 1, tokens = 32 });   // unseeded: not held
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
@@ -96,6 +98,7 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
 
         await Eventually(() => admin.GetFromJsonAsync<JsonElement>("/admin/models"), m => m.GetProperty("retired_in_use").GetInt32() == 0,
             TimeSpan.FromSeconds(5), "the retired model was never disposed after its last row left");
+        await KvCacheGauge.WaitForEngines(api.Services, 1, "the retired model's KV cache is still counted");
 
         // The same seed on the new model is a different cache entry (the key carries the fingerprint).
         var again = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(@class: 1, seed: 4242, tokens: 32));

@@ -1,9 +1,5 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using DetailFlow.Api.Batching;
-using DetailFlow.Api.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace DetailFlow.Api.Tests;
 
@@ -26,19 +22,11 @@ public sealed partial class LoadMemoryTests(LogCapturingFactory api) : IClassFix
 
     /// <summary>
     /// The first model's engine, with its KV cache, is built before the service reports ready, not by the first request
-    /// (this class sends none): the gauge reads the whole cache, layers × keys and values × rows × heads × (N + 1) × hd.
+    /// (this class sends none): the whole cache, layers × keys and values × rows × heads × (N + 1) × hd.
     /// </summary>
     [Fact]
-    public async Task Ready_TheKvCacheIsAllocated_BeforeAnyRequest()
-    {
-        var config = api.Services.GetRequiredService<ModelState>().Model!.GptConfig;
-        int rows = api.Services.GetRequiredService<IOptions<BatcherOptions>>().Value.MaxRows;
-        long expected = 2L * config.NLayer * rows * config.NHead * (config.BlockSize + 1) * config.HeadDim * sizeof(float);
-        using var client = api.CreateClient();
-        string metrics = await client.GetStringAsync("/metrics");
-        var line = Assert.Single(metrics.Split('\n'), l => l.StartsWith("detailflow_memory_kv_cache_bytes{", StringComparison.Ordinal));
-        Assert.Equal(expected, long.Parse(line[(line.IndexOf('}') + 2)..].Split(' ')[0], CultureInfo.InvariantCulture));
-    }
+    public Task Ready_TheKvCacheIsAllocated_BeforeAnyRequest() =>
+        KvCacheGauge.WaitForEngines(api.Services, 1, "the KV cache was not built before ready");
 
     [GeneratedRegex(@"resident (\d+) MB after the load, (\d+) MB")]
     private static partial Regex Resident();

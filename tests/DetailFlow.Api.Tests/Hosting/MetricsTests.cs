@@ -47,6 +47,7 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         Assert.True(Value(after, "detailflow_step_duration_seconds_sum") > stepTime);
         Assert.Equal(newSteps, Value(after, "detailflow_step_duration_seconds_count") - Value(before, "detailflow_step_duration_seconds_count"));
         Assert.Equal(decodes + 1, Value(after, "detailflow_decode_duration_seconds_count"));
+        Assert.Equal(api.Services.GetRequiredService<Batcher>().KvCacheBytes, Value(after, "detailflow_memory_kv_cache_bytes"));
         Assert.Contains("dotnet_gc_collections_total{otel_scope_name=\"System.Runtime\"", after);   // the runtime's own metrics   // the miss's final image; the hit decodes nothing
     }
 
