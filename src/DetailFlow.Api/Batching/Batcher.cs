@@ -93,10 +93,6 @@ public sealed class Batcher(
         if (!_incoming.Writer.TryWrite(job)) job.Fail(Stopping(started: false));   // the inference thread has exited
     }
 
-    /// <summary>
-    /// Decodes a job whose codes are all known (a cache hit) on the decode thread directly: it takes no room in the queue
-    /// and never waits for the inference thread.
-    /// </summary>
     /// <summary>Bytes of the KV caches of the engines built so far (the gauge <c>detailflow.memory.kv_cache</c>).</summary>
     public long KvCacheBytes => Volatile.Read(ref _host)?.CacheBytes ?? 0;
 
@@ -106,6 +102,10 @@ public sealed class Batcher(
     /// </summary>
     public void Prebuild(LoadedModel model) => Volatile.Read(ref _host)?.Prebuild(model);
 
+    /// <summary>
+    /// Decodes a job whose codes are all known (a cache hit) on the decode thread directly: it takes no room in the queue
+    /// and never waits for the inference thread.
+    /// </summary>
     public void Decode(InferenceJob job)
     {
         if (IsDraining) { job.Fail(Stopping(started: false)); return; }
