@@ -13,9 +13,8 @@ namespace DetailFlow.Api.Batching;
 /// </summary>
 internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWorker decoder, int maxRows, ILogger logger)
 {
-    private readonly Dictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
-    private readonly ConcurrentDictionary<LoadedModel, NextDetailEngine> _prebuilt = new(ReferenceEqualityComparer.Instance);
-    private long _cacheBytes;
+    // Concurrent only for Prebuild (a loading thread) and CacheBytes (the metrics); the inference thread does the rest.
+    private readonly ConcurrentDictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
     /// Loads the configured model, builds its engine, then activates it; false (the error recorded for readiness) when it
@@ -43,40 +42,26 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
     /// <summary>A replaced model waits to be disposed (the loop polls for it).</summary>
     public bool HasRetired => state.RetiredCount > 0;
 
-    public NextDetailEngine EngineFor(LoadedModel model)
-    {
-        if (_engines.TryGetValue(model, out var engine)) return engine;
-        if (!_prebuilt.TryRemove(model, out engine))
-        {
-            engine = new NextDetailEngine(model.Gpt, maxRows);
-            Interlocked.Add(ref _cacheBytes, engine.CacheBytes);
-        }
-        return _engines[model] = engine;
-    }
+    public NextDetailEngine EngineFor(LoadedModel model) => _engines.GetOrAdd(model, m => new NextDetailEngine(m.Gpt, maxRows));
 
     /// <summary>
     /// Builds the engine of a model about to be activated, on the calling thread (the one that loaded it), so that the
-    /// first request after a swap does not pay for its KV cache either; <see cref="EngineFor"/> adopts it on the
-    /// inference thread. Only an engine's construction happens off that thread, never a step.
+    /// first request after a swap does not pay for its KV cache either; <see cref="EngineFor"/> finds it. Only an
+    /// engine's construction happens off the inference thread, never a step.
     /// </summary>
-    public void Prebuild(LoadedModel model)
-    {
-        var engine = new NextDetailEngine(model.Gpt, maxRows);
-        if (_prebuilt.TryAdd(model, engine)) Interlocked.Add(ref _cacheBytes, engine.CacheBytes);
-        else engine.Dispose();
-    }
+    public void Prebuild(LoadedModel model) => EngineFor(model);
 
     /// <summary>Engines with rows generating or waiting to join.</summary>
-    public List<NextDetailEngine> Busy() => _engines.Values.Where(IsBusy).ToList();
+    public List<NextDetailEngine> Busy() => _engines.Select(e => e.Value).Where(IsBusy).ToList();
 
     /// <summary>Whether any engine has rows generating or waiting to join (no list built: asked after every step).</summary>
-    public bool AnyBusy => _engines.Values.Any(IsBusy);
+    public bool AnyBusy => _engines.Any(e => IsBusy(e.Value));
 
     /// <summary>Bytes of the engines' KV caches, all models (read from any thread).</summary>
-    public long CacheBytes => Interlocked.Read(ref _cacheBytes);
+    public long CacheBytes => _engines.Sum(e => e.Value.CacheBytes);
 
     /// <summary>KV-cache rows held by live generations, all models.</summary>
-    public int RowsInUse => _engines.Values.Sum(e => e.RowsInUse);
+    public int RowsInUse => _engines.Sum(e => e.Value.RowsInUse);
 
     private static bool IsBusy(NextDetailEngine e) => e.ActiveRequests > 0 || e.PendingRequests > 0;
 
@@ -87,13 +72,7 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
         {
             if (_engines.TryGetValue(old, out var engine) && IsBusy(engine)) continue;
             if (decoder.Holds(old) || !state.TryForget(old)) continue;
-            if (engine is not null) _engines.Remove(old);
-            else _prebuilt.TryRemove(old, out engine);                                  // replaced before its first step
-            if (engine is not null)
-            {
-                Interlocked.Add(ref _cacheBytes, -engine.CacheBytes);
-                engine.Dispose();
-            }
+            if (_engines.TryRemove(old, out engine)) engine.Dispose();   // a prebuilt engine too, if replaced before its first step
             old.Dispose();
             logger.LogInformation("Model {Name} ({Fingerprint}) retired and disposed", old.Name, old.Fingerprint);
         }
@@ -102,10 +81,8 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
     /// <summary>At the end of the inference thread: its engines go with it.</summary>
     public void DisposeEngines()
     {
-        foreach (var engine in _engines.Values.Concat(_prebuilt.Values)) engine.Dispose();
+        foreach (var (_, engine) in _engines) engine.Dispose();
         _engines.Clear();
-        _prebuilt.Clear();
-        Interlocked.Exchange(ref _cacheBytes, 0);
     }
 
     /// <summary>After the threads have ended: the active model and every replaced one no request holds.</summary>

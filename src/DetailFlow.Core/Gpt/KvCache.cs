@@ -28,6 +28,7 @@ public sealed class KvCache : IDisposable
             _keys[i] = torch.zeros([maxRows, config.NHead, Positions, config.HeadDim], dtype, device).DetachFromDisposeScope();
             _values[i] = torch.zeros([maxRows, config.NHead, Positions, config.HeadDim], dtype, device).DetachFromDisposeScope();
         }
+        Bytes = _keys.Concat(_values).Sum(t => t.numel() * t.ElementSize);
     }
 
     public int MaxRows { get; }
@@ -40,8 +41,8 @@ public sealed class KvCache : IDisposable
 
     public int Layers => _keys.Length;
 
-    /// <summary>Bytes of the key and value buffers.</summary>
-    public long Bytes => _keys.Concat(_values).Sum(t => t.numel() * t.ElementSize);
+    /// <summary>Bytes of the key and value buffers (kept as a number: readable after disposal, from any thread).</summary>
+    public long Bytes { get; }
 
     /// <summary>
     /// Writes k, v [B, H, L, hd] of one layer at the absolute positions <paramref name="writeIndex"/> [B, L] of rows

@@ -12,8 +12,8 @@ namespace DetailFlow.Core.Runtime;
 /// that copy costs about as much as the product (docs/performance.md, "Packed weights"). Packed once at load
 /// (<c>mkldnn::_reorder_linear_weight</c>), the products run <c>mkldnn::_linear_pointwise</c> on the blocked weight.
 /// Those two libtorch operators are reachable only through TorchScript, so a script module is built in memory and
-/// loaded once (<see cref="ScriptModules"/>). A packed weight replaces the layer's parameter (same shape and dtype, opaque layout): only
-/// <see cref="Forward"/> can multiply by it, and the layer serves inference only.
+/// loaded once (<see cref="ScriptModules"/>). A packed weight replaces the layer's parameter (same shape and dtype,
+/// opaque layout): only <see cref="Forward"/> can multiply by it, and the layer serves inference only.
 /// </summary>
 public static class PackedLinear
 {
