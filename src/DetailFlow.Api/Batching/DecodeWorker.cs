@@ -33,7 +33,8 @@ internal sealed record DecodeItem(InferenceJob Job, LoadedModel Model, long[] Co
 /// stall the steps of the rows still generating; on a CPU it has its own intra-op threads, chosen before each decoder
 /// call: <see cref="ModelOptions.DecodeThreads"/> while steps run, every core while they do not (<see cref="CoreShare"/>).
 /// It holds the <see cref="ScalarGcGuard"/> one decoder call at a time, so a step waits for at most one call when a
-/// collection is due.
+/// collection is due. A generated first preview does not come here: the inference thread decodes it itself
+/// (<see cref="DecodeHere"/>).
 /// Previews of a job that ended or was cancelled are skipped; a final image is always decoded.
 /// </summary>
 internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetry, ILogger logger)
@@ -66,6 +67,20 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
         }
         items.Clear();
         return true;
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="items"/> on the calling thread with its torch threads, encodes them as <see cref="Post"/>
+    /// would, and clears the list. For the inference thread's streams' first previews: a first preview is a few decoder
+    /// tokens (GPT-L's default first preview, 6 codes at 16 px, is 7) and costs the steps tens of milliseconds, where
+    /// behind the decode thread's batch of final images it waited seconds (docs/performance.md, "First previews on the
+    /// inference thread"). The caller keeps the models alive until it returns.
+    /// </summary>
+    public void DecodeHere(List<DecodeItem> items)
+    {
+        foreach (var model in items.Where(IsLive).GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
+            Decode((LoadedModel)model.Key!, model.ToList(), shareCores: false);
+        items.Clear();
     }
 
     /// <summary>Nothing is waiting or being decoded.</summary>
@@ -174,7 +189,8 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
         return [first, live.Except(first).ToList()];
     }
 
-    private void Decode(LoadedModel model, List<DecodeItem> items)
+    /// <summary>Decodes and encodes <paramref name="items"/>; with <paramref name="shareCores"/> (the decode thread) the threads are chosen before each call.</summary>
+    private void Decode(LoadedModel model, List<DecodeItem> items, bool shareCores = true)
     {
         IReadOnlyList<PreviewImage> images;
         var clock = Stopwatch.StartNew();
@@ -189,7 +205,7 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
             {
                 gcGuard?.Dispose();
                 gcGuard = ScalarGcGuard.Enter();
-                TorchThreads.Configure(cores.BeginDecode());
+                if (shareCores) TorchThreads.Configure(cores.BeginDecode());
             });
         }
         catch (Exception e)

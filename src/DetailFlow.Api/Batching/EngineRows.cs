@@ -8,20 +8,28 @@ namespace DetailFlow.Api.Batching;
 /// <summary>
 /// The jobs on the engines' rows (inference thread only): admits a job to its model's engine (or straight to decoding
 /// when its codes are all known), steps the engines, turns each step's progress into decode work for the
-/// <see cref="DecodeWorker"/>, and fails jobs when the drain ends them.
+/// <see cref="DecodeWorker"/> (a stream's first generated preview it decodes itself), and fails jobs when the drain ends them.
 /// </summary>
 internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker decoder, DetailFlowTelemetry telemetry, ILogger logger,
     IStepGate? stepGate)
 {
     private readonly List<DecodeItem> _decodes = [];
+    private readonly List<DecodeItem> _firstPreviews = [];   // decoded on this thread (DecodeWorker.DecodeHere)
     private readonly List<InferenceJob> _live = [];   // jobs handed to an engine
     private int _stepRows;
 
     /// <summary>Jobs handed to an engine and not yet pruned.</summary>
     public IReadOnlyList<InferenceJob> Live => _live;
 
-    /// <summary>Hands this step's previews and final images to the decode thread.</summary>
-    public void Flush() => decoder.Post(_decodes);
+    /// <summary>
+    /// Hands this step's previews and final images to the decode thread, then decodes the streams' first previews here,
+    /// beside it: a new stream's first preview does not wait for the final images ahead of it in the decode thread's queue.
+    /// </summary>
+    public void Flush()
+    {
+        decoder.Post(_decodes);
+        decoder.DecodeHere(_firstPreviews);
+    }
 
     public void Accept(InferenceJob job)
     {
@@ -93,7 +101,12 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
         job.Started = true;
 
         if (p.IsComplete) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: true, Generated: true));
-        else if (job.PreviewTokens.Contains(p.PrefixLength)) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: false, Generated: true));
+        else if (job.PreviewTokens.Contains(p.PrefixLength))
+        {
+            // The job's shortest preview prefix is its first preview: nothing of the job is queued ahead of it.
+            var list = p.PrefixLength == job.PreviewTokens.Min() ? _firstPreviews : _decodes;
+            list.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: false, Generated: true));
+        }
     }
 
     private void Prune() => _live.RemoveAll(j =>

@@ -22,14 +22,14 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     public GptConfig GptConfig => Gpt.Config;
     public ResolutionSchedule Schedule { get; } = ResolutionSchedule.For(tokenizer.Config);
 
-    /// <summary>The decoder backend (ModelOptions:DecoderBackend; decode thread only).</summary>
+    /// <summary>The decoder backend (ModelOptions:DecoderBackend; the decode thread's, and the inference thread's for first previews).</summary>
     public IDecoderBackend Decoder { get; } = decoder ?? new TorchDecoderBackend(tokenizer);
 
-    /// <summary>Code prefixes → RGB at their scheduled resolutions (decode thread only).</summary>
+    /// <summary>Code prefixes → RGB at their scheduled resolutions (stateless: two threads may build one each, alike).</summary>
     public PreviewRenderer Previews => _previews ??= new PreviewRenderer(PreviewDecoder);
     private PreviewRenderer? _previews;
 
-    /// <summary>The decoder calls' split (decode thread; the loader reads its row counts to warm the kernels).</summary>
+    /// <summary>The decoder calls' split (stateless, as <see cref="Previews"/>; the loader reads its row counts to warm the kernels).</summary>
     public PreviewDecoder PreviewDecoder => _previewDecoder ??= new PreviewDecoder(Decoder, Schedule.DecoderResolution, DecodeRowsPerCall);
     private PreviewDecoder? _previewDecoder;
 

@@ -4,8 +4,9 @@ namespace DetailFlow.Core.Decoding;
 
 /// <summary>
 /// Runs the tokenizer decode path (codes → pixels). Implementations: <see cref="TorchDecoderBackend"/> (TorchSharp
-/// modules) and <see cref="OnnxDecoderBackend"/> (the exported graph on ONNX Runtime). A backend is used from one
-/// thread at a time (the service's decode thread); it does not own the <see cref="Tokenizer.VqModel"/> it was built from.
+/// modules) and <see cref="OnnxDecoderBackend"/> (the exported graph on ONNX Runtime). Both take calls from several
+/// threads at once (the service decodes on its decode thread and its inference thread); a backend does not own the
+/// <see cref="Tokenizer.VqModel"/> it was built from.
 /// </summary>
 public interface IDecoderBackend : IDisposable
 {

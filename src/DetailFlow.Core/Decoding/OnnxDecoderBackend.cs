@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DetailFlow.Core.Onnx;
 using DetailFlow.Core.Tokenizer;
 using Microsoft.ML.OnnxRuntime;
@@ -21,7 +22,7 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
     private readonly OnnxDecoderSettings _settings;
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
-    private readonly Dictionary<int, float[]> _positions = [];
+    private readonly ConcurrentDictionary<int, float[]> _positions = new();
     private readonly int _hidden;
     private readonly int _codebookSize;
 
@@ -131,15 +132,12 @@ public sealed class OnnxDecoderBackend : IDecoderBackend
     }
 
     /// <summary>The model's position table resized to grid × grid, float32 row-major [g, g, D] (cached per grid).</summary>
-    private float[] PositionTable(int grid)
+    private float[] PositionTable(int grid) => _positions.GetOrAdd(grid, g =>
     {
-        if (_positions.TryGetValue(grid, out var cached)) return cached;
         using var noGrad = torch.no_grad();
         using var scope = NewDisposeScope();
-        var table = _model.decoder.visual_model.embeddings.PositionTable(grid, grid).to(float32).cpu().contiguous().data<float>().ToArray();
-        _positions[grid] = table;
-        return table;
-    }
+        return _model.decoder.visual_model.embeddings.PositionTable(g, g).to(float32).cpu().contiguous().data<float>().ToArray();
+    });
 
     private static void CheckMetadata(IReadOnlyDictionary<string, string> metadata, VqModel model)
     {

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
+using System.Text.Json;
 using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Decoding;
 using Microsoft.AspNetCore.Hosting;
@@ -58,5 +60,55 @@ public sealed class DecodeThreadTests(GatedDecoderFactory api) : IClassFixture<G
         }
         Assert.NotEmpty(decoder.Threads);
         Assert.All(decoder.Threads, name => Assert.Equal("detailflow-decode", name));
+    }
+
+    [Fact]
+    public async Task AStreamsFirstPreview_IsDecodedByTheInferenceThread_WhileTheDecodeThreadIsHeld()
+    {
+        var decoder = api.Decoder!;
+        using var client = api.Client();
+        decoder.Close(thread: "detailflow-decode");
+        try
+        {
+            // A's final decode holds the decode thread; B streams meanwhile.
+            var a = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4411));
+            Assert.True(await decoder.Entered.WaitAsync(TimeSpan.FromSeconds(30)), "A's decode never started");
+            decoder.Threads.Clear();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/generate/stream")
+            {
+                Content = JsonContent.Create(new { @class = 2, seed = 4412, previews = "all" }),
+            };
+            using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            await using var stream = await response.Content.ReadAsStreamAsync();
+            var events = SseParser.Create(stream).EnumerateAsync().GetAsyncEnumerator();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            string? first = null;
+            while (first is null && await events.MoveNextAsync().AsTask().WaitAsync(timeout.Token))
+                if (events.Current.EventType == "preview") first = events.Current.Data;
+            Assert.NotNull(first);
+            Assert.Equal(1, JsonDocument.Parse(first).RootElement.GetProperty("tokens").GetInt32());   // "all": the first code's preview
+            Assert.False(a.IsCompleted, "A finished although its decode is held");
+            Assert.Equal(["detailflow-inference"], decoder.Threads);
+
+            // Its later previews and final image come from the decode thread once it is free, in order.
+            decoder.Open();
+            var tokens = new List<int>();
+            string? last = null;
+            while (await events.MoveNextAsync().AsTask().WaitAsync(timeout.Token))
+            {
+                last = events.Current.EventType;
+                if (last == "preview") tokens.Add(JsonDocument.Parse(events.Current.Data).RootElement.GetProperty("tokens").GetInt32());
+            }
+            await events.DisposeAsync();
+            Assert.Equal("completed", last);
+            Assert.NotEmpty(tokens);
+            Assert.True(tokens[0] > 1 && tokens.SequenceEqual(tokens.Order()), $"later previews at [{string.Join(", ", tokens)}]");
+            Assert.Equal(HttpStatusCode.OK, (await a.WaitAsync(TimeSpan.FromSeconds(30))).StatusCode);
+            Assert.Contains("detailflow-decode", decoder.Threads);
+        }
+        finally
+        {
+            decoder.Open();
+        }
     }
 }

@@ -12,7 +12,7 @@ namespace DetailFlow.Api.Tests;
 
 /// <summary>
 /// A decoder that records the threads it runs on (their names and torch thread counts) and, while closed, blocks every
-/// call until opened or let through one at a time (<see cref="Pass"/>).
+/// call (or, closed for one thread, that thread's calls) until opened or let through one at a time (<see cref="Pass"/>).
 /// </summary>
 public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
 {
@@ -26,7 +26,15 @@ public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
     public int NumLatentTokens => inner.NumLatentTokens;
     public int PatchSize => inner.PatchSize;
 
-    public void Close() => _open.Reset();
+    private volatile string? _heldThread;
+
+    /// <summary>Holds the calls made from now on; with <paramref name="thread"/>, only those of the thread of that name.</summary>
+    public void Close(string? thread = null)
+    {
+        _heldThread = thread;
+        _open.Reset();
+    }
+
     public void Open() => _open.Set();
 
     /// <summary>Lets one held call through; the gate stays closed for the next.</summary>
@@ -36,7 +44,7 @@ public sealed class GatedDecoder(IDecoderBackend inner) : IDecoderBackend
     {
         Threads.Enqueue(Thread.CurrentThread.Name);
         ThreadCounts.Enqueue(get_num_threads());
-        if (!_open.IsSet)
+        if (!_open.IsSet && (_heldThread is null || _heldThread == Thread.CurrentThread.Name))
         {
             Entered.Release();
             if (WaitHandle.WaitAny([_open.WaitHandle, _passes.AvailableWaitHandle], TimeSpan.FromSeconds(60)) == WaitHandle.WaitTimeout)

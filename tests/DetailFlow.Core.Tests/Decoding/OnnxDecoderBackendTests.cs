@@ -50,6 +50,24 @@ public sealed class OnnxDecoderBackendTests : IDisposable
         }
     }
 
+    /// <summary>The service decodes on two threads at once; calls at several sizes at once (each grid's position table built on first use) equal those made one by one.</summary>
+    [Fact]
+    public void ConcurrentCallsAtSeveralSizesEqualCallsOneByOne()
+    {
+        int[] sizes = [16, 32, 48, 64];
+        using var codes = torch.randint(0, _model.Config.CodebookSize, [2, _model.NumLatentTokens], dtype: int64, generator: new torch.Generator(5));
+        var results = new Tensor[16];
+        using (var onnx = OnnxDecoderBackend.Create(_model))
+            Parallel.For(0, results.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => results[i] = onnx.Decode(codes, 12, sizes[i % sizes.Length]));
+        using var alone = OnnxDecoderBackend.Create(_model);
+        for (int i = 0; i < results.Length; i++)
+        {
+            using var expected = alone.Decode(codes, 12, sizes[i % sizes.Length]);
+            Assert.True((results[i] - expected).abs().max().item<float>() <= 1e-6, $"call {i} at {sizes[i % sizes.Length]} px");
+            results[i].Dispose();
+        }
+    }
+
     [Fact]
     public void ExportedFileLoadsAndDecodesLikeTheInMemoryGraph()
     {
