@@ -16,6 +16,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
     private readonly List<DecodeItem> _decodes = [];
     private readonly List<DecodeItem> _firstPreviews = [];   // decoded on this thread (DecodeWorker.DecodeHere)
     private readonly List<InferenceJob> _live = [];   // jobs handed to an engine
+    private readonly Stopwatch _stepClock = new();   // the step running now
     private int _stepRows;
 
     /// <summary>Jobs handed to an engine and not yet pruned.</summary>
@@ -77,11 +78,11 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
 
     public void Step(NextDetailEngine engine)
     {
-        var clock = Stopwatch.StartNew();
         _stepRows = 0;
         try
         {
             stepGate?.BeforeStep();
+            _stepClock.Restart();
             using var gcGuard = ScalarGcGuard.Enter();   // TorchSharp Scalar temporaries vs. other threads' GCs
             engine.Step();
         }
@@ -91,13 +92,14 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
             logger.LogError(e, "Engine step failed");
         }
         if (_stepRows == 0) return;   // no forward ran (only admissions or cancellations)
-        telemetry.StepTime.Record(clock.Elapsed.TotalSeconds);
+        telemetry.StepTime.Record(_stepClock.Elapsed.TotalSeconds);
         telemetry.RowsPerStep.Record(_stepRows);
     }
 
     private void OnProgress(InferenceJob job, LoadedModel model, GroupProgress p)
     {
         _stepRows += job.Spec.Options.UsesGuidance ? 2 : 1;   // every live request reports once per forward: its cache rows
+        if (!job.Started) telemetry.QueueWait.Record((job.Elapsed - _stepClock.Elapsed).TotalSeconds);   // to this step's start
         job.Started = true;
 
         if (p.IsComplete) _decodes.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: true, Generated: true));

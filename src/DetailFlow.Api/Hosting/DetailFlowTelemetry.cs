@@ -17,6 +17,7 @@ public sealed class DetailFlowTelemetry : IDisposable
         RowsPerStep = _meter.CreateHistogram<int>("detailflow.step.rows", description: "KV-cache rows per engine step");
         StepTime = _meter.CreateHistogram<double>("detailflow.step.duration", "s", "Engine step time");
         TimeToFirstPreview = _meter.CreateHistogram<double>("detailflow.preview.first", "s", "Time from submission to the first preview");
+        QueueWait = _meter.CreateHistogram<double>("detailflow.queue.wait", "s", "Time from submission to the start of a generation's first engine step (its wait for rows)");
         JobSteps = _meter.CreateCounter<long>("detailflow.jobs.steps", description: "Training steps run by fine-tune jobs, by kind");
         JobsFinished = _meter.CreateCounter<long>("detailflow.jobs.finished", description: "Fine-tune jobs that stopped on this instance, by kind and state");
         DecodeTime = _meter.CreateHistogram<double>("detailflow.decode.duration", "s", "Decoder call time (one model's waiting previews and final images)");
@@ -35,6 +36,7 @@ public sealed class DetailFlowTelemetry : IDisposable
     public Histogram<int> RowsPerStep { get; }
     public Histogram<double> StepTime { get; }
     public Histogram<double> TimeToFirstPreview { get; }
+    public Histogram<double> QueueWait { get; }
     public Histogram<double> DecodeTime { get; }
     public Counter<long> JobSteps { get; }
     public Counter<long> JobsFinished { get; }

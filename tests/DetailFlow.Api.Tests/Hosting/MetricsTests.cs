@@ -31,6 +31,7 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         double steps = Value(before, "detailflow_step_rows_count"), rows = Value(before, "detailflow_step_rows_sum");
         double stepTime = Value(before, "detailflow_step_duration_seconds_sum"), ok = Value(before, "detailflow_requests_total", "outcome=\"ok\"");
         double decodes = Value(before, "detailflow_decode_duration_seconds_count");
+        double waits = Value(before, "detailflow_queue_wait_seconds_count");
 
         var first = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60606, tokens: 32));
         var second = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60606, tokens: 32));
@@ -47,8 +48,36 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         Assert.True(Value(after, "detailflow_step_duration_seconds_sum") > stepTime);
         Assert.Equal(newSteps, Value(after, "detailflow_step_duration_seconds_count") - Value(before, "detailflow_step_duration_seconds_count"));
         Assert.Equal(decodes + 1, Value(after, "detailflow_decode_duration_seconds_count"));
+        Assert.Equal(waits + 1, Value(after, "detailflow_queue_wait_seconds_count"));   // the miss's one generation
         Assert.Equal(api.Services.GetRequiredService<Batcher>().KvCacheBytes, Value(after, "detailflow_memory_kv_cache_bytes"));
         Assert.Contains("dotnet_gc_collections_total{otel_scope_name=\"System.Runtime\"", after);   // the runtime's own metrics   // the miss's final image; the hit decodes nothing
+    }
+
+    [Fact]
+    public async Task Metrics_AJobHeldBeforeItsFirstStep_ReportsThatWaitAsQueueWait()
+    {
+        using var client = api.CreateClient();
+        string before = await client.GetStringAsync("/metrics");
+        double waits = Value(before, "detailflow_queue_wait_seconds_count"), waited = Value(before, "detailflow_queue_wait_seconds_sum");
+        var held = TimeSpan.FromSeconds(1);
+
+        api.Gate.Close();
+        Task<HttpResponseMessage> request;
+        try
+        {
+            request = client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60707, tokens: 8));
+            await Task.Delay(held);
+        }
+        finally
+        {
+            api.Gate.Open();
+        }
+        (await request.WaitAsync(TimeSpan.FromSeconds(60))).EnsureSuccessStatusCode();
+
+        string after = await ScrapeUntil(client, m => Value(m, "detailflow_queue_wait_seconds_count") >= waits + 1);
+        Assert.Equal(waits + 1, Value(after, "detailflow_queue_wait_seconds_count"));
+        double wait = Value(after, "detailflow_queue_wait_seconds_sum") - waited;
+        Assert.InRange(wait, held.TotalSeconds - 0.2, held.TotalSeconds + 10);   // the hold, not the step: its clock starts after the gate
     }
 
     [Fact]
