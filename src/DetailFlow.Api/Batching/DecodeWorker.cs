@@ -78,8 +78,7 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
     /// </summary>
     public void DecodeHere(List<DecodeItem> items)
     {
-        foreach (var model in items.Where(IsLive).GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
-            Decode((LoadedModel)model.Key!, model.ToList(), shareCores: false);
+        DecodeLive(items, shareCores: false);
         items.Clear();
     }
 
@@ -157,10 +156,16 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
             List<DecodeItem> arrived;
             lock (_gate) (arrived, _waiting) = TakeFirstPreviews(_waiting, jobs);
             batch.AddRange(arrived);
-            foreach (var model in arrived.Where(IsLive).GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
-                Decode((LoadedModel)model.Key!, model.ToList());
-            Decode(group.Key.Model, group.ToList());
+            DecodeLive(arrived, shareCores: true);
+            Decode(group.Key.Model, group.ToList(), shareCores: true);
         }
+    }
+
+    /// <summary>The live ones of <paramref name="items"/>, one model at a time (<see cref="Decode(LoadedModel, List{DecodeItem}, bool)"/>).</summary>
+    private void DecodeLive(List<DecodeItem> items, bool shareCores)
+    {
+        foreach (var model in items.Where(IsLive).GroupBy(d => d.Model, ReferenceEqualityComparer.Instance))
+            Decode((LoadedModel)model.Key!, model.ToList(), shareCores);
     }
 
     private static bool IsLive(DecodeItem d) => !d.Job.IsFinished && (d.Final || !d.Job.Token.IsCancellationRequested);
@@ -190,7 +195,7 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
     }
 
     /// <summary>Decodes and encodes <paramref name="items"/>; with <paramref name="shareCores"/> (the decode thread) the threads are chosen before each call.</summary>
-    private void Decode(LoadedModel model, List<DecodeItem> items, bool shareCores = true)
+    private void Decode(LoadedModel model, List<DecodeItem> items, bool shareCores)
     {
         IReadOnlyList<PreviewImage> images;
         var clock = Stopwatch.StartNew();
