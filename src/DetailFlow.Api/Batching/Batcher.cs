@@ -158,8 +158,8 @@ public sealed class Batcher(
             "{Sharing} (ModelOptions:Threads, DecodeThreads, BatcherOptions:MaxRows; 0 = from the machine)",
             Environment.ProcessorCount, modelOptions.Value.Threads, modelOptions.Value.EffectiveDecodeThreads, options.Value.MaxRows,
             modelOptions.Value.CoresShared ? "each on every core while the other is idle" : "fixed");
-        var host = _host = new ModelHost(loader, state, _decoder, options.Value.MaxRows, logger);
-        var rows = new EngineRows(host, state, _decoder, telemetry, logger, stepGate);
+        var host = _host = new ModelHost(loader, state, _decoder, options.Value, logger);
+        var rows = new EngineRows(host, state, _decoder, telemetry, logger, stepGate, options.Value.EagerFirstPreviews);
         if (!host.TryLoad())
         {
             Environment.ExitCode = 1;

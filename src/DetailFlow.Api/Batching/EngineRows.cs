@@ -9,9 +9,11 @@ namespace DetailFlow.Api.Batching;
 /// The jobs on the engines' rows (inference thread only): admits a job to its model's engine (or straight to decoding
 /// when its codes are all known), steps the engines, turns each step's progress into decode work for the
 /// <see cref="DecodeWorker"/> (a stream's first generated preview it decodes itself), and fails jobs when the drain ends them.
+/// With <paramref name="eagerFirstPreviews"/> a stream's codes up to its first preview are asked for early
+/// (<see cref="GenerationRequest.EagerCodes"/>).
 /// </summary>
 internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker decoder, DetailFlowTelemetry telemetry, ILogger logger,
-    IStepGate? stepGate)
+    IStepGate? stepGate, bool eagerFirstPreviews)
 {
     private readonly List<DecodeItem> _decodes = [];
     private readonly List<DecodeItem> _firstPreviews = [];   // decoded on this thread (DecodeWorker.DecodeHere)
@@ -46,6 +48,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
             {
                 ClassLabel = job.Spec.ClassId, Options = job.Spec.Options, Detail = job.Spec.Tokens,
                 Prefix = job.Known.Length > 0 ? job.Known : null,
+                EagerCodes = eagerFirstPreviews && job.PreviewTokens.Count > 0 ? job.PreviewTokens.Min() : 0,
                 Progress = p => OnProgress(job, model, p), CancellationToken = abort.Token,
             });
         }
@@ -79,6 +82,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
     public void Step(NextDetailEngine engine)
     {
         _stepRows = 0;
+        long eager = engine.EagerSteps;
         try
         {
             stepGate?.BeforeStep();
@@ -94,6 +98,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
         if (_stepRows == 0) return;   // no forward ran (only admissions or cancellations)
         telemetry.StepTime.Record(_stepClock.Elapsed.TotalSeconds);
         telemetry.RowsPerStep.Record(_stepRows);
+        if (engine.EagerSteps > eager) telemetry.EagerSteps.Add(1);
     }
 
     private void OnProgress(InferenceJob job, LoadedModel model, GroupProgress p)

@@ -11,7 +11,7 @@ namespace DetailFlow.Api.Batching;
 /// <see cref="Prebuild"/> (a swapped-in model's engine, built by the thread that loaded it, before any step can use it),
 /// <see cref="CacheBytes"/> (read by the metrics) and <see cref="DisposeModels"/>, which runs after that thread has ended.
 /// </summary>
-internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWorker decoder, int maxRows, ILogger logger)
+internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWorker decoder, BatcherOptions options, ILogger logger)
 {
     // Concurrent only for Prebuild (a loading thread) and CacheBytes (the metrics); the inference thread does the rest.
     private readonly ConcurrentDictionary<LoadedModel, NextDetailEngine> _engines = new(ReferenceEqualityComparer.Instance);
@@ -42,7 +42,10 @@ internal sealed class ModelHost(ModelLoader loader, ModelState state, DecodeWork
     /// <summary>A replaced model waits to be disposed (the loop polls for it).</summary>
     public bool HasRetired => state.RetiredCount > 0;
 
-    public NextDetailEngine EngineFor(LoadedModel model) => _engines.GetOrAdd(model, m => new NextDetailEngine(m.Gpt, maxRows));
+    public NextDetailEngine EngineFor(LoadedModel model) => _engines.GetOrAdd(model, m => new NextDetailEngine(m.Gpt, options.MaxRows)
+    {
+        EagerCostRatio = options.EagerCostRatio,
+    });
 
     /// <summary>
     /// Builds the engine of a model about to be activated, on the calling thread (the one that loaded it), so that the

@@ -16,6 +16,7 @@ public sealed class DetailFlowTelemetry : IDisposable
         CacheMisses = _meter.CreateCounter<long>("detailflow.cache.misses", description: "Seeded images that had to be generated");
         RowsPerStep = _meter.CreateHistogram<int>("detailflow.step.rows", description: "KV-cache rows per engine step");
         StepTime = _meter.CreateHistogram<double>("detailflow.step.duration", "s", "Engine step time");
+        EagerSteps = _meter.CreateCounter<long>("detailflow.step.eager", description: "Engine steps that fed only streams short of their first preview, apart from their batch mates");
         TimeToFirstPreview = _meter.CreateHistogram<double>("detailflow.preview.first", "s", "Time from submission to the first preview");
         QueueWait = _meter.CreateHistogram<double>("detailflow.queue.wait", "s", "Time from submission to the start of a generation's first engine step (its wait for rows)");
         JobSteps = _meter.CreateCounter<long>("detailflow.jobs.steps", description: "Training steps run by fine-tune jobs, by kind");
@@ -35,6 +36,7 @@ public sealed class DetailFlowTelemetry : IDisposable
     public Counter<long> CacheMisses { get; }
     public Histogram<int> RowsPerStep { get; }
     public Histogram<double> StepTime { get; }
+    public Counter<long> EagerSteps { get; }
     public Histogram<double> TimeToFirstPreview { get; }
     public Histogram<double> QueueWait { get; }
     public Histogram<double> DecodeTime { get; }

@@ -18,6 +18,13 @@ public sealed record GenerationRequest
     public StepLogits? StepLogits { get; init; }
     public CancellationToken CancellationToken { get; init; }
 
+    /// <summary>
+    /// Codes wanted early (a stream's first preview): until the request holds this many, its steps may run apart from
+    /// batch mates that feed whole groups (<see cref="NextDetailEngine"/>), so its first codes do not wait for their
+    /// steps. 0: none.
+    /// </summary>
+    public int EagerCodes { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the bad field; no tensor work.</summary>
     public void Validate(GptConfig config)
     {
@@ -34,6 +41,8 @@ public sealed record GenerationRequest
             throw new ArgumentOutOfRangeException(nameof(Prefix), given, $"Prefix of {given} codes is longer than Detail = {target}");
         if (Prefix is not null && Prefix.Any(c => c < 0 || c >= config.VocabSize))
             throw new ArgumentOutOfRangeException(nameof(Prefix), $"Prefix holds a code outside 0..{config.VocabSize - 1}");
+        if (EagerCodes < 0 || EagerCodes > target)
+            throw new ArgumentOutOfRangeException(nameof(EagerCodes), EagerCodes, $"EagerCodes = {EagerCodes}: must be in 0..{target} (the detail)");
         if (StepLogits is { } record && (record.Guided.shape[0] != config.BlockSize || record.Guided.shape[1] != config.VocabSize))
             throw new ArgumentException($"StepLogits must be [{config.BlockSize}, {config.VocabSize}]", nameof(StepLogits));
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DetailFlow.Core.Gpt;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,7 +15,9 @@ namespace DetailFlow.Core.Generation;
 /// preallocated. With CFG a request holds two cache rows (conditional and null class). Requests submitted while others
 /// run join at the next step; finished or cancelled requests free their rows before the next forward, and the live
 /// rows stay packed at the front of the cache. Codes are drawn per (seed, code index) (<see cref="RowSampler"/>), so a
-/// request's codes do not depend on its batch mates or on where it stops. Single consumer: one thread calls
+/// request's codes do not depend on its batch mates or on where it stops. A request that wants its first codes early
+/// (<see cref="GenerationRequest.EagerCodes"/>: a stream's first preview) steps apart from batch mates feeding groups
+/// while that is measured to pay (<see cref="EagerCostRatio"/>). Single consumer: one thread calls
 /// <see cref="Step"/>; <see cref="Submit"/> may be called from any thread. Never logs or prints.
 /// </summary>
 public sealed class NextDetailEngine : IDisposable
@@ -28,7 +31,9 @@ public sealed class NextDetailEngine : IDisposable
     private readonly List<(GenerationRow Row, bool IsNull)> _slots = [];  // index = cache row
     private readonly Lock _pendingLock = new();
     private readonly Lock _stepLock = new();
+    private readonly StepCosts _costs = new();
     private long _nextId;
+    private int _eagerRun;   // eager steps in a row
 
     /// <param name="model">The GPT (shared; not owned).</param>
     /// <param name="maxRows">Cache rows: a request with CFG takes 2, without 1.</param>
@@ -77,6 +82,18 @@ public sealed class NextDetailEngine : IDisposable
     /// <summary>Forwards so far whose attention ran in one pass (<see cref="GptTransformer.OnePassAttentionRows"/>).</summary>
     public long OnePassSteps { get; private set; }
 
+    /// <summary>
+    /// How many times a whole step must be known to cost (measured as the engine runs: <see cref="StepCosts"/>) a step
+    /// of the eager rows alone before they run apart: each such step then saves the newcomer at least twice what it
+    /// costs its batch mates. 0: whenever eager rows and others share a step; +∞: never.
+    /// </summary>
+    public double EagerCostRatio { get; init; } = DefaultEagerCostRatio;
+
+    public const double DefaultEagerCostRatio = 3;
+
+    /// <summary>Forwards so far that fed only the eager rows.</summary>
+    public long EagerSteps { get; private set; }
+
     /// <summary>Cache rows in use.</summary>
     public int RowsInUse => _slots.Count;
 
@@ -115,10 +132,11 @@ public sealed class NextDetailEngine : IDisposable
             }
             if (_active.Count == 0) return PendingRequests > 0;
 
+            var (stepping, firstSlot) = ChooseRows();
             long[][] drawn;
             try
             {
-                drawn = Forward();
+                drawn = Forward(stepping, firstSlot);
             }
             catch (Exception error)
             {
@@ -129,9 +147,9 @@ public sealed class NextDetailEngine : IDisposable
 
             var progress = new List<(GenerationRow Row, GroupProgress Payload)>();
             var done = new List<GenerationRow>();
-            for (int i = 0; i < _active.Count; i++)
+            for (int i = 0; i < stepping.Count; i++)
             {
-                var row = _active[i];
+                var row = stepping[i];
                 row.FedEnd = _layout.ExtendedLength(row.Codes.Count);
                 row.Codes.AddRange(drawn[i]);
                 int t = row.Codes.Count;
@@ -211,11 +229,56 @@ public sealed class NextDetailEngine : IDisposable
         }
     }
 
-    /// <summary>One forward over every live row; returns the codes drawn for each active request, in order.</summary>
-    private long[][] Forward()
+    /// <summary>
+    /// The requests this step feeds: every live one, or only the eager ones (short of their
+    /// <see cref="GenerationRequest.EagerCodes"/>) when the whole step is known to cost <see cref="EagerCostRatio"/>
+    /// times theirs alone; their rows are then moved to the end of the cache and run as a block of their own. At most
+    /// as many eager steps in a row as the largest EagerCodes, so that newcomers arriving one after another cannot hold
+    /// their batch mates back for long.
+    /// </summary>
+    private (List<GenerationRow> Rows, int FirstSlot) ChooseRows()
+    {
+        var eager = _active.Where(r => r.Codes.Count < r.Request.EagerCodes).ToList();
+        if (eager.Count == 0 || eager.Count == _active.Count || _eagerRun >= eager.Max(r => r.Request.EagerCodes)
+            || !_costs.Exceeds(FedPositions(_slots), FedPositions(_slots.Where(s => eager.Contains(s.Row))), EagerCostRatio))
+        {
+            _eagerRun = 0;
+            return (_active, 0);
+        }
+        _eagerRun++;
+        EagerSteps++;
+        return (eager, MoveToEnd(eager));
+    }
+
+    private int FedPositions(IEnumerable<(GenerationRow Row, bool IsNull)> slots) =>
+        slots.Sum(s => _layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd);
+
+    /// <summary>Swaps cache rows until <paramref name="rows"/>' are the last ones; returns the first of them.</summary>
+    private int MoveToEnd(List<GenerationRow> rows)
+    {
+        int first = _slots.Count - _slots.Count(s => rows.Contains(s.Row));
+        for (int r = 0, q = first; r < first; r++)
+        {
+            if (!rows.Contains(_slots[r].Row)) continue;
+            while (rows.Contains(_slots[q].Row)) q++;
+            _cache.SwapRows(r, q);
+            (_slots[r], _slots[q]) = (_slots[q], _slots[r]);
+        }
+        return first;
+    }
+
+    /// <summary>
+    /// One forward over the cache rows from <paramref name="firstSlot"/> on, which hold <paramref name="rows"/>' (every
+    /// live row, or the eager ones); returns the codes drawn for each of <paramref name="rows"/>, in order.
+    /// </summary>
+    private long[][] Forward(List<GenerationRow> rows, int firstSlot)
     {
         var config = _model.Config;
-        var batch = StepBatch.Plan(_slots, _layout, config.NullClass, _cache.TrashSlot, _packFrom);
+        var slots = firstSlot == 0 ? _slots : _slots.GetRange(firstSlot, _slots.Count - firstSlot);
+        using var part = firstSlot == 0 ? null : _cache.Rows(firstSlot, slots.Count);
+        var cache = part ?? _cache;
+        var clock = Stopwatch.StartNew();
+        var batch = StepBatch.Plan(slots, _layout, config.NullClass, cache.TrashSlot, _packFrom);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var device = _model.Device;
@@ -228,7 +291,7 @@ public sealed class NextDetailEngine : IDisposable
             firstKey);                                                                                // [R, 1, L, W]
         bool onePass = _onePass && batch.Rows <= _model.OnePassAttentionRows;
         if (onePass) OnePassSteps++;
-        var context = new AttentionContext(_model.RotaryRows(positions), mask, _cache,
+        var context = new AttentionContext(_model.RotaryRows(positions), mask, cache,
             torch.tensor(batch.WriteIndex, shape, device: device), batch.Width, OnePass: onePass);
         var h = _model.Embed(torch.tensor(batch.Classes, device: device), positions, torch.tensor(batch.Codes, shape, device: device));
         if (batch.Packed)
@@ -243,7 +306,9 @@ public sealed class NextDetailEngine : IDisposable
         var logits = _model.Head(h.view(-1, h.shape[^1])
             .index_select(0, torch.tensor(batch.OutputIndex, device: device)));                      // [M, V]
 
-        return StepSampling.Draw(logits, batch, _active, _slots, _layout, config.BlockSize, _sampler);
+        var codes = StepSampling.Draw(logits, batch, rows, slots, _layout, config.BlockSize, _sampler);
+        _costs.Record(batch.Packed ? batch.PackIndex.Length : batch.Rows * batch.Length, clock.Elapsed.TotalSeconds);
+        return codes;
     }
 
     public void Dispose()

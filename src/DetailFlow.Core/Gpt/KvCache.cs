@@ -31,6 +31,28 @@ public sealed class KvCache : IDisposable
         Bytes = _keys.Concat(_values).Sum(t => t.numel() * t.ElementSize);
     }
 
+    private KvCache(KvCache whole, int start, int count)
+    {
+        MaxRows = count;
+        Positions = whole.Positions;
+        _keys = whole._keys.Select(t => t.narrow(0, start, count).DetachFromDisposeScope()).ToArray();
+        _values = whole._values.Select(t => t.narrow(0, start, count).DetachFromDisposeScope()).ToArray();
+        _rowIndex = whole._rowIndex.narrow(0, 0, count).DetachFromDisposeScope();
+        Bytes = _keys.Concat(_values).Sum(t => t.numel() * t.ElementSize);
+    }
+
+    /// <summary>
+    /// Rows [<paramref name="start"/>, start + count) as a cache of their own (views of these buffers, row r of it is
+    /// row start + r here), for a forward over some of the live rows. Dispose it after the forward.
+    /// </summary>
+    public KvCache Rows(int start, int count)
+    {
+        if (start < 0 || count <= 0 || start + count > MaxRows)
+            throw new ArgumentOutOfRangeException(nameof(count), $"rows [{start}, {start + count}) are not within the cache's {MaxRows}");
+        using var noGrad = torch.no_grad();
+        return new KvCache(this, start, count);
+    }
+
     public int MaxRows { get; }
 
     /// <summary>S: extended positions plus the trash slot.</summary>
@@ -80,6 +102,20 @@ public sealed class KvCache : IDisposable
         {
             _keys[i][to].copy_(_keys[i][from]);
             _values[i][to].copy_(_values[i][from]);
+        }
+    }
+
+    /// <summary>Exchanges cache rows <paramref name="a"/> and <paramref name="b"/> (all layers).</summary>
+    public void SwapRows(int a, int b)
+    {
+        if (a == b) return;
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        foreach (var buffer in _keys.Concat(_values))
+        {
+            var kept = buffer[a].clone();
+            buffer[a].copy_(buffer[b]);
+            buffer[b].copy_(kept);
         }
     }
 
