@@ -1,6 +1,7 @@
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using TorchSharp;
+using static DetailFlow.Core.Tests.Generation.EngineRuns;
 
 namespace DetailFlow.Core.Tests.Generation;
 
@@ -140,13 +141,6 @@ public class EagerRowsTests
         Assert.False(costs.Exceeds(256, 2, 9.1));
     }
 
-    private static void AssertClose(torch.Tensor expected, torch.Tensor actual, double atol)
-    {
-        using var scope = torch.NewDisposeScope();
-        double diff = (expected - actual).abs().max().item<float>();
-        Assert.True(diff <= atol, $"max abs diff {diff:E3} > {atol:E0}");
-    }
-
     private sealed class StepLog
     {
         private int _step;
@@ -167,21 +161,5 @@ public class EagerRowsTests
         {
             do _step++; while (engine.Step());
         }
-    }
-
-    private static long LiveTensors => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-
-    private static GenerationRequest Request(long label, SamplingOptions options) => new() { ClassLabel = label, Options = options };
-
-    private static long[] Done(GenerationRow row)
-    {
-        Assert.True(row.Completion.IsCompletedSuccessfully, $"row not finished: {row.Completion.Status}");
-        return row.Completion.Result;
-    }
-
-    private static long[] Alone(GptTransformer model, GenerationRequest request)
-    {
-        using var engine = new NextDetailEngine(model, maxRows: 2);
-        return engine.Generate([request])[0];
     }
 }

@@ -1,6 +1,7 @@
 using DetailFlow.Core.Generation;
 using DetailFlow.Core.Gpt;
 using TorchSharp;
+using static DetailFlow.Core.Tests.Generation.EngineRuns;
 
 namespace DetailFlow.Core.Tests.Generation;
 
@@ -335,29 +336,5 @@ public class NextDetailEngineTests
         Assert.True(cancelled.Completion.IsCanceled);
         Assert.True(kept.Completion.IsCompletedSuccessfully);
         Assert.Equal(after1, LiveTensors);
-    }
-
-    /// <summary>Tensors alive on this thread (the test's own thread: other test classes run in parallel).</summary>
-    private static long LiveTensors => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-
-    private static GenerationRequest Request(long label, SamplingOptions options) => new() { ClassLabel = label, Options = options };
-
-    /// <summary>The engine is synchronous: a row's codes are there once the steps that finish it have run.</summary>
-    private static long[] Done(GenerationRow row)
-    {
-        Assert.True(row.Completion.IsCompletedSuccessfully, $"row not finished: {row.Completion.Status}");
-        return row.Completion.Result;
-    }
-
-    private static long[] Alone(GptTransformer model, GenerationRequest request)
-    {
-        using var engine = new NextDetailEngine(model, maxRows: 2);
-        return engine.Generate([request])[0];
-    }
-
-    private static void AssertClose(torch.Tensor expected, torch.Tensor actual, double atol)
-    {
-        double diff = (expected - actual).abs().max().item<float>();
-        Assert.True(diff <= atol, $"max abs diff {diff:E3} > {atol:E0}");
     }
 }
