@@ -19,7 +19,7 @@ public sealed class RedisJobStoreTests : IDisposable
 
     public RedisJobStoreTests()
     {
-        _connection = new RedisConnection(_redis.ConnectionString);
+        _connection = _redis.Connect();
         _store = new RedisJobStore(_connection, Options.Create(new CacheOptions()), Options.Create(new AdminOptions { DataFolder = _data }));
     }
 

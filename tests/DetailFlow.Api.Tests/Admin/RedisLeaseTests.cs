@@ -20,7 +20,7 @@ public sealed class RedisLeaseTests : IDisposable
 
     public RedisLeaseTests()
     {
-        _connection = new RedisConnection(_redis.ConnectionString);
+        _connection = _redis.Connect();
         _store = new RedisJobStore(_connection, Options.Create(new CacheOptions()), Options.Create(new AdminOptions()));
     }
 

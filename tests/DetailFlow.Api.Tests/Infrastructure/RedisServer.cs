@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using DetailFlow.Api.Caching;
 
 namespace DetailFlow.Api.Tests;
 
@@ -30,6 +31,17 @@ public sealed class RedisServer : IDisposable
         _process.BeginOutputReadLine();
         // Synchronous: fixtures construct it; Eventually does not resume on the caller's context, so blocking is safe.
         Eventually(Listening, TimeSpan.FromSeconds(5), $"redis-server did not listen on {Port}").GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// The service's fail-fast connection to this server, once it is up: its 1-s connect timeout can pass on a loaded
+    /// machine, and then it connects in the background while commands fail at once.
+    /// </summary>
+    public RedisConnection Connect()
+    {
+        var connection = new RedisConnection(ConnectionString);
+        Eventually(() => connection.IsConnected, TimeSpan.FromSeconds(15), $"no connection to redis-server on {Port}").GetAwaiter().GetResult();
+        return connection;
     }
 
     private bool Listening()
