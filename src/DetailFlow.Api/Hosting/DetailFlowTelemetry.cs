@@ -64,6 +64,13 @@ public sealed class DetailFlowTelemetry : IDisposable
     public void ObserveHeapTrims(Func<int> trims) =>
         _meter.CreateObservableCounter("detailflow.memory.native_trims", trims, description: "malloc_trim calls by the inference thread (between steps, once when idle)");
 
+    /// <summary>
+    /// Bytes the in-process result cache holds (codes, final PNGs, refine results), as counted against
+    /// <c>CacheOptions:MemoryMegabytes</c>: the part of the resident set that grows with traffic by design.
+    /// </summary>
+    public void ObserveResultCache(Func<long> bytes) =>
+        _meter.CreateObservableGauge("detailflow.memory.result_cache", bytes, "By", "Bytes held by the in-process result cache (codes, final PNGs, refine results), counted against CacheOptions:MemoryMegabytes");
+
     /// <summary>Bytes of the engines' KV caches: allocated when a model's engine is built (before ready for the first model).</summary>
     public void ObserveKvCache(Func<long> bytes) =>
         _meter.CreateObservableGauge("detailflow.memory.kv_cache", bytes, "By", "Bytes of the KV caches of the loaded models' engines");

@@ -35,7 +35,13 @@ public static class ServiceCollectionExtensions
             host.ShutdownTimeout = TimeSpan.FromSeconds(batcher.Value.DrainSeconds + ShutdownMarginSeconds));
         services.AddOptions<CacheOptions>().BindConfiguration(nameof(CacheOptions)).ValidateDataAnnotations().ValidateOnStart();
 
-        services.AddSingleton<DetailFlowTelemetry>();
+        services.AddSingleton(sp =>
+        {
+            var telemetry = new DetailFlowTelemetry();
+            if (sp.GetService<IMemoryCache>() is MemoryCache results)   // the in-process level (HybridCache's L1)
+                telemetry.ObserveResultCache(() => results.GetCurrentStatistics()?.CurrentEstimatedSize ?? 0);
+            return telemetry;
+        });
         services.AddSingleton<ModelState>();
         services.AddSingleton<ModelLoader>();
         services.AddSingleton<Batcher>();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using DetailFlow.Api.Batching;
 using DetailFlow.Core.Generation;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -51,6 +52,24 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         Assert.Equal(waits + 1, Value(after, "detailflow_queue_wait_seconds_count"));   // the miss's one generation
         Assert.Equal(api.Services.GetRequiredService<Batcher>().KvCacheBytes, Value(after, "detailflow_memory_kv_cache_bytes"));
         Assert.Contains("dotnet_gc_collections_total{otel_scope_name=\"System.Runtime\"", after);   // the runtime's own metrics   // the miss's final image; the hit decodes nothing
+    }
+
+    [Fact]
+    public async Task Metrics_ResultCacheGauge_GrowsByWhatAGeneratedImageLeavesInTheInProcessCache()
+    {
+        using var client = api.CreateClient();
+        var memory = (MemoryCache)api.Services.GetRequiredService<IMemoryCache>();
+        const string gauge = "detailflow_memory_result_cache_bytes";
+        long before = memory.GetCurrentStatistics()!.CurrentEstimatedSize!.Value;
+
+        var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 60808, tokens: 32));
+        Assert.Equal("miss", response.Headers.GetValues("X-Cache").Single());
+        long png = (await response.Content.ReadAsByteArrayAsync()).Length;
+        long held = memory.GetCurrentStatistics()!.CurrentEstimatedSize!.Value;
+        Assert.True(held >= before + png, $"{held - before} bytes cached for a PNG of {png}");
+
+        string after = await ScrapeUntil(client, m => Value(m, gauge) >= held);
+        Assert.Equal(held, Value(after, gauge));
     }
 
     [Fact]
