@@ -150,16 +150,24 @@ internal sealed class DecodeWorker(CoreShare cores, DetailFlowTelemetry telemetr
     {
         var live = batch.Where(IsLive).ToList();
         var jobs = new HashSet<InferenceJob>(batch.Select(d => d.Job), ReferenceEqualityComparer.Instance);
-        var groups = InOrder(live).SelectMany(part => part.GroupBy(d => (d.Model, d.Model.Schedule.DecoderResolution(d.Tokens)))).ToList();
-        foreach (var group in groups)
+        foreach (var call in Calls(live, d => d.Model.Schedule.DecoderResolution(d.Tokens)))
         {
             List<DecodeItem> arrived;
             lock (_gate) (arrived, _waiting) = TakeFirstPreviews(_waiting, jobs);
             batch.AddRange(arrived);
             DecodeLive(arrived, shareCores: true);
-            Decode(group.Key.Model, group.ToList(), shareCores: true);
+            Decode(call[0].Model, call, shareCores: true);
         }
     }
+
+    /// <summary>
+    /// A batch's decoder calls in order: the first previews (<see cref="InOrder"/>), then the rest, one call per model and
+    /// resolution, coarsest first. A job's resolution only grows with its tokens, so its prefixes keep their order: grouped
+    /// as posted, another job's final image posted first would take a stream's own final image ahead of its last preview.
+    /// </summary>
+    internal static List<List<DecodeItem>> Calls(List<DecodeItem> live, Func<DecodeItem, int> resolution) =>
+        InOrder(live).SelectMany(part => part.GroupBy(d => (d.Model, Resolution: resolution(d)))
+            .OrderBy(g => g.Key.Resolution).Select(g => g.ToList())).ToList();
 
     /// <summary>The live ones of <paramref name="items"/>, one model at a time (<see cref="Decode(LoadedModel, List{DecodeItem}, bool)"/>).</summary>
     private void DecodeLive(List<DecodeItem> items, bool shareCores)

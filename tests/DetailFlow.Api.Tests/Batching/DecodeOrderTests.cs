@@ -33,6 +33,25 @@ public sealed class DecodeOrderTests
     }
 
     [Fact]
+    public void ABatchsCalls_KeepEachJobsPrefixesInOrder_CoarsestResolutionFirst()
+    {
+        DecodeItem Item(InferenceJob job, int tokens, bool final = false) => new(job, null!, new long[32], tokens, final, Generated: true);
+        var plain = Job();
+        var stream = Shown(Job());
+        var fresh = Job();
+        var finalOfPlain = Item(plain, 32, final: true);
+        var preview = Item(stream, 16);
+        var finalOfStream = Item(stream, 32, final: true);
+        var firstOfFresh = Item(fresh, 8);
+        var laterOfFresh = Item(fresh, 24);
+
+        // Resolution = tokens here (it grows with them, as a schedule's does).
+        var calls = DecodeWorker.Calls([finalOfPlain, preview, laterOfFresh, finalOfStream, firstOfFresh], d => d.Tokens);
+
+        Assert.Equal([[firstOfFresh], [preview], [laterOfFresh], [finalOfPlain, finalOfStream]], calls);
+    }
+
+    [Fact]
     public void FirstPreviewsPostedDuringABatch_AreTakenOutOfTheQueue_TheRestStaysInOrder()
     {
         DecodeItem Item(InferenceJob job, int tokens, bool final = false) => new(job, null!, new long[32], tokens, final, Generated: true);
