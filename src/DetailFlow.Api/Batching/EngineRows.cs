@@ -48,7 +48,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
             {
                 ClassLabel = job.Spec.ClassId, Options = job.Spec.Options, Detail = job.Spec.Tokens,
                 Prefix = job.Known.Length > 0 ? job.Known : null,
-                EagerCodes = eagerFirstPreviews && job.PreviewTokens.Count > 0 ? job.PreviewTokens.Min() : 0,
+                EagerCodes = eagerFirstPreviews ? job.FirstPreviewTokens : 0,
                 Progress = p => OnProgress(job, model, p), CancellationToken = abort.Token,
             });
         }
@@ -111,7 +111,7 @@ internal sealed class EngineRows(ModelHost host, ModelState state, DecodeWorker 
         else if (job.PreviewTokens.Contains(p.PrefixLength))
         {
             // The job's shortest preview prefix is its first preview: nothing of the job is queued ahead of it.
-            var list = p.PrefixLength == job.PreviewTokens.Min() ? _firstPreviews : _decodes;
+            var list = p.PrefixLength == job.FirstPreviewTokens ? _firstPreviews : _decodes;
             list.Add(new DecodeItem(job, model, p.Codes, p.PrefixLength, Final: false, Generated: true));
         }
     }

@@ -34,6 +34,9 @@ public sealed class InferenceJob
     /// <summary>Prefix lengths to preview (empty unless streaming).</summary>
     public IReadOnlySet<int> PreviewTokens { get; init; } = new HashSet<int>();
 
+    /// <summary>The shortest preview prefix (the job's first preview), 0 without previews.</summary>
+    internal int FirstPreviewTokens => PreviewTokens.Count > 0 ? PreviewTokens.Min() : 0;
+
     /// <summary>
     /// Receives each preview, in order, on the job's PNG chain (off the inference thread). It must not block: the final
     /// image waits behind it, for every caller sharing the job.

@@ -240,7 +240,8 @@ public sealed class NextDetailEngine : IDisposable
     {
         var eager = _active.Where(r => r.Codes.Count < r.Request.EagerCodes).ToList();
         if (eager.Count == 0 || eager.Count == _active.Count || _eagerRun >= eager.Max(r => r.Request.EagerCodes)
-            || !_costs.Exceeds(FedPositions(_slots), FedPositions(_slots.Where(s => eager.Contains(s.Row))), EagerCostRatio))
+            || !_costs.Exceeds(StepBatch.FedPositions(_slots, _layout), StepBatch.FedPositions(_slots.Where(s => eager.Contains(s.Row)), _layout),
+                EagerCostRatio))
         {
             _eagerRun = 0;
             return (_active, 0);
@@ -249,9 +250,6 @@ public sealed class NextDetailEngine : IDisposable
         EagerSteps++;
         return (eager, MoveToEnd(eager));
     }
-
-    private int FedPositions(IEnumerable<(GenerationRow Row, bool IsNull)> slots) =>
-        slots.Sum(s => _layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd);
 
     /// <summary>Swaps cache rows until <paramref name="rows"/>' are the last ones; returns the first of them.</summary>
     private int MoveToEnd(List<GenerationRow> rows)

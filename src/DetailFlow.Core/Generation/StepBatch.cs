@@ -71,19 +71,26 @@ internal sealed class StepBatch
     /// <summary>2 · (wqkv + wo + w1 + w3 + w2) weights: the FLOPs of one position through one block's projections.</summary>
     private static double LinearFlopsPerPosition(GptConfig c) => 2.0 * (4.0 * c.Dim * c.Dim + 3.0 * c.Dim * c.FfnHidden);
 
+    /// <summary>Positions a step feeds for <paramref name="slots"/>: each row's block, without padding.</summary>
+    public static int FedPositions(IEnumerable<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout) =>
+        slots.Sum(s => Fed(s.Row, layout));
+
+    /// <summary>The block a row of <paramref name="row"/> feeds next: extended positions [FedEnd, ExtendedLength(t)).</summary>
+    private static int Fed(GenerationRow row, SequenceLayout layout) => layout.ExtendedLength(row.Codes.Count) - row.FedEnd;
+
     /// <param name="packFrom">A step runs packed when its grid has at least this many padding positions (1: whenever the
     /// blocks differ in length; <see cref="int.MaxValue"/>: never).</param>
     public static StepBatch Plan(IReadOnlyList<(GenerationRow Row, bool IsNull)> slots, SequenceLayout layout, long nullClass, int trashSlot,
         int packFrom = 1)
     {
         int rows = slots.Count;
-        int length = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd);
+        int length = slots.Max(s => Fed(s.Row, layout));
         var outputs = new List<long>();
         var packed = new List<long>();
         var batch = new StepBatch(rows, length)
         {
             Width = slots.Max(s => layout.ExtendedLength(s.Row.Codes.Count)),
-            Packed = rows * length - slots.Sum(s => layout.ExtendedLength(s.Row.Codes.Count) - s.Row.FedEnd) >= Math.Max(packFrom, 1),
+            Packed = rows * length - FedPositions(slots, layout) >= Math.Max(packFrom, 1),
         };
         for (int r = 0; r < rows; r++)
         {
