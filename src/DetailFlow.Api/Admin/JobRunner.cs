@@ -26,6 +26,7 @@ public static class JobRunner
     public static Outcome Run(JobRecord job, int threads, PhaseChanged phase, Action<TrainingProgress> progress, CancellationToken ct)
     {
         TorchThreads.Configure(threads);   // this thread's intra-op budget; serving keeps its own
+        using var heap = NativeCaches.HeapForTraining();   // its steps reuse freed blocks from the heap
         var spec = job.Spec;
         var (source, isIdx) = OpenData(job);
         return spec.Kind == JobSpec.Ar ? RunAr(job, source, phase, progress, ct) : RunTokenizer(job, source, isIdx, phase, progress, ct);

@@ -69,7 +69,25 @@ public static class NativeHeap
         }
     }
 
-    private const int MArenaMax = -8; // M_ARENA_MAX of malloc.h
+    /// <summary>
+    /// Serves allocations of <paramref name="bytes"/> and more from mappings of their own, returned to the kernel when freed
+    /// (glibc <c>mallopt(M_MMAP_THRESHOLD)</c>; fixing it also ends glibc's raising it as mapped blocks are freed); false
+    /// where the C library has no such setting.
+    /// </summary>
+    public static bool TrySetMmapThreshold(int bytes)
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            return MallOpt(MMmapThreshold, bytes) == 1;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private const int MArenaMax = -8, MMmapThreshold = -3; // M_ARENA_MAX, M_MMAP_THRESHOLD of malloc.h
 
     [StructLayout(LayoutKind.Sequential)]
     private struct MallInfo2Result

@@ -23,12 +23,71 @@ public class NativeCachesTests
             Environment.SetEnvironmentVariable(Capacity, null);
             string arenas = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { Length: > 0 } set ? set : "no new ones (MALLOC_ARENA_MAX unset at start)";
             Assert.Equal(NativeCaches.ArenaCapFromStart, arenas != "no new ones (MALLOC_ARENA_MAX unset at start)");
-            Assert.Equal($"oneDNN primitives {NativeCaches.PrimitiveCacheCapacity}, malloc arenas {arenas}", NativeCaches.Bound());
+            string mmap = NativeCaches.MmapThresholdFromStart ?? "1 MiB";
+            Assert.Equal($"oneDNN primitives {NativeCaches.PrimitiveCacheCapacity}, malloc arenas {arenas}, blocks mapped from {mmap}", NativeCaches.Bound());
             Assert.Equal(NativeCaches.PrimitiveCacheCapacity.ToString(), Marshal.PtrToStringUTF8(GetEnv(Capacity)));
         }
         finally
         {
             Environment.SetEnvironmentVariable(Capacity, before);
+        }
+    }
+
+    [Fact]
+    public void AnMmapThresholdGivenAtStart_IsLeftToGlibc()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string? mmap = Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+        try
+        {
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=4194304");
+            Assert.Equal("4194304", NativeCaches.MmapThresholdFromStart);
+            Assert.EndsWith(", blocks mapped from 4194304", NativeCaches.Bound());
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", "262144");
+            Assert.Equal("262144", NativeCaches.MmapThresholdFromStart);
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", "glibc.malloc.arena_max=2");
+            Assert.Null(NativeCaches.MmapThresholdFromStart);
+            Assert.EndsWith(", blocks mapped from 1 MiB", NativeCaches.Bound());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", mmap);
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", tunables);
+        }
+    }
+
+    [Fact]
+    public void TrainingRuns_TakeLargeBlocksFromTheHeap_UntilTheLastOneEnds()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string? mmap = Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+        try
+        {
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", null);
+            NativeCaches.Bound();
+            Assert.Equal(NativeCaches.MmapThresholdBytes, NativeCaches.MmapThresholdInForce);
+            var first = NativeCaches.HeapForTraining();
+            var second = NativeCaches.HeapForTraining();
+            Assert.Equal(NativeCaches.TrainingMmapThresholdBytes, NativeCaches.MmapThresholdInForce);
+            first.Dispose();
+            first.Dispose();   // once only
+            Assert.Equal(NativeCaches.TrainingMmapThresholdBytes, NativeCaches.MmapThresholdInForce);
+            second.Dispose();
+            Assert.Equal(NativeCaches.MmapThresholdBytes, NativeCaches.MmapThresholdInForce);
+
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", "262144");   // the user's: never changed
+            NativeCaches.Bound();
+            using (NativeCaches.HeapForTraining()) Assert.Null(NativeCaches.MmapThresholdInForce);
+            Assert.Null(NativeCaches.MmapThresholdInForce);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", mmap);
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", tunables);
+            NativeCaches.Bound();
         }
     }
 
