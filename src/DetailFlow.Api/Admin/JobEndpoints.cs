@@ -195,6 +195,7 @@ public static class JobEndpoints
         var quiet = DateTime.UtcNow;
         while (!ct.IsCancellationRequested)
         {
+            long version = events.Version(id);   // before the read: a change saved after it wakes the wait below at once
             var job = await store.GetAsync(id, ct);
             if (job is null) yield break;
             var now = (job.State, job.Step, job.Phase);
@@ -211,7 +212,7 @@ public static class JobEndpoints
                 quiet = DateTime.UtcNow;
                 yield return new SseItem<JsonElement>(JsonSerializer.SerializeToElement(new { time = DateTimeOffset.UtcNow }), "heartbeat");
             }
-            await events.WaitAsync(id, TimeSpan.FromMilliseconds(500), ct);
+            await events.WaitAsync(id, version, TimeSpan.FromMilliseconds(500), ct);
         }
     }
 

@@ -14,6 +14,9 @@ namespace DetailFlow.Api.Tests;
 /// </summary>
 public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory>
 {
+    /// <summary>Steps of the followed ar job: enough that the event stream, which reads the record when woken, sees one between the first and the last (at 12 the tiny model's job could end before it looked).</summary>
+    private const int Steps = 48;
+
     [Fact]
     public async Task ArJob_FollowedToCompletion_ActivatedWhileARequestHoldsTheOldModel()
     {
@@ -38,7 +41,7 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         var spec = new
         {
             kind = "ar", name = "fashion-ar", base_tokenizer = TinyModel.TokenizerPath, base_gpt = TinyModel.GptPath,
-            steps = 12, batch_size = 8, checkpoint_every = 4, lr = 1e-3,
+            steps = Steps, batch_size = 8, checkpoint_every = 16, lr = 1e-3,
         };
         var created = await admin.PostAsync("/admin/jobs", AdminCalls.Upload(spec, FashionSlice.Zip()));
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
@@ -50,22 +53,22 @@ public sealed class AdminJobTests(AdminFactory api) : IClassFixture<AdminFactory
         var events = await AdminCalls.Follow(admin, id);
         Assert.Equal("completed", events[^1].Type);
         var steps = events.Where(e => e.Type == "progress").Select(e => e.Job.Step()).ToList();
-        Assert.Contains(steps, s => s > 0 && s < 12);                       // progress arrived while it trained
+        Assert.Contains(steps, s => s > 0 && s < Steps);                    // progress arrived while it trained
         Assert.Equal(steps.Order(), steps);
         var done = events[^1].Job;
-        Assert.Equal(12, done.Step());
-        Assert.Equal(12, done.GetProperty("total_steps").GetInt64());
+        Assert.Equal(Steps, done.Step());
+        Assert.Equal(Steps, done.GetProperty("total_steps").GetInt64());
         var losses = done.GetProperty("losses").EnumerateArray().ToList();
-        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), losses.Select(p => p.GetProperty("step").GetInt64()));
+        Assert.Equal(Enumerable.Range(1, Steps).Select(i => (long)i), losses.Select(p => p.GetProperty("step").GetInt64()));
         Assert.All(losses, p => Assert.True(double.IsFinite(p.GetProperty("loss").GetDouble())));
         Assert.True(done.GetProperty("steps_per_second").GetDouble() > 0);
         string checkpoint = done.GetProperty("last_checkpoint").GetString()!;
-        Assert.EndsWith("0000012.pt", checkpoint);
+        Assert.EndsWith($"{Steps:D7}.pt", checkpoint);
         Assert.True(File.Exists(checkpoint));
         Assert.StartsWith(Path.Combine(api.DataFolder, "jobs", id), checkpoint);
         await Eventually(() => Interlocked.Read(ref completed) > 0, TimeSpan.FromSeconds(5), "the completed job was never counted");   // counted right after the final save
         Assert.Equal(1, Interlocked.Read(ref completed));
-        Assert.Equal(12, Interlocked.Read(ref trained));   // detailflow.jobs.steps
+        Assert.Equal(Steps, Interlocked.Read(ref trained));   // detailflow.jobs.steps
 
         // A request rents the old model and is held in flight (at the cache gate) across the swap.
         using var client = api.Client();
