@@ -85,7 +85,7 @@ public sealed record CachedImage(int Resolution, byte[] Png);
 /// </summary>
 /// <remarks>
 /// Never changed once made (readers slice or copy the arrays), so the in-process level keeps the instance itself rather
-/// than its serialized copy (JSON, the PNG in base64) deserialized again on every hit (docs/memory.md).
+/// than its serialized copy (<see cref="CodeEntrySerializer"/>, Redis's form) deserialized again on every hit (docs/memory.md).
 /// </remarks>
 [System.ComponentModel.ImmutableObject(true)]
 public sealed record CodeEntry(string Fingerprint, long ClassId, SamplingOptions Options, long[] Codes, int ImageTokens, CachedImage Image);

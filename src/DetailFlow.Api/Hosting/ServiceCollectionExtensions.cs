@@ -48,7 +48,7 @@ public static class ServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<Batcher>());
         services.AddSingleton<ImageGenerator>();
         services.AddSingleton<CodeCache>();
-        services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20);
+        services.AddHybridCache(o => o.MaximumPayloadBytes = 8 << 20).AddSerializer<CodeEntry, CodeEntrySerializer>();
         // The in-process level is bounded in bytes (HybridCache sizes each entry by its payload); Redis keeps its own limits.
         services.AddOptions<MemoryCacheOptions>().Configure<IOptions<CacheOptions>>((o, cache) =>
         {
