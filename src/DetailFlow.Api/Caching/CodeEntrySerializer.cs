@@ -9,9 +9,9 @@ namespace DetailFlow.Api.Caching;
 /// <summary>
 /// A <see cref="CodeEntry"/> as HybridCache stores it (its Redis value, and the size the in-process level counts): a
 /// format byte, the length of a small JSON header (everything but the PNG, and the PNG's length), the header, then the
-/// PNG's bytes as they are. The default JSON serializer wrote the PNG in base64: a third larger in Redis, and each write went through a
-/// pooled buffer doubled to 512 KiB for a 256 px image (docs/memory.md). Values written in that JSON (they start with
-/// <c>{</c>) are still read, so entries from an earlier version keep serving until they expire.
+/// PNG's bytes as they are. The default JSON serializer wrote the PNG in base64: a third larger in Redis and in what the
+/// in-process level counts against its budget. Values written in that JSON (they start with <c>{</c>) are still read,
+/// so entries from an earlier version keep serving until they expire.
 /// </summary>
 public sealed class CodeEntrySerializer : IHybridCacheSerializer<CodeEntry>
 {
