@@ -10,7 +10,7 @@ namespace DetailFlow.Core.Runtime;
 /// contend; each keeps its own free memory, and a GPT-L service's arenas kept spreading over new pages while the memory
 /// in use stayed flat; with one arena its resident size grew a third as fast (docs/memory.md). Blocks of a megabyte and
 /// more (a step's logits, the decoder's activations) get mappings of their own: in the heap they land in the holes the
-/// load left, and what a trim hands back faults in again within seconds, so under load the heap sat 80–100 MB above
+/// load left, and what a trim hands back faults in again within seconds, so under load the heap sat 80–100 MiB above
 /// what it held (docs/memory.md, "Large blocks mapped"). Call before libtorch loads: oneDNN reads its capacity once,
 /// from the native environment (<see cref="NativeEnvironment"/>). A value set in the environment wins.
 /// </summary>
@@ -63,7 +63,8 @@ public static class NativeCaches
         lock (s_mmapLock)
         {
             s_mmapOwned = MmapThresholdFromStart is null && NativeHeap.TrySetMmapThreshold(s_trainingRuns > 0 ? TrainingMmapThresholdBytes : MmapThresholdBytes);
-            mmap = MmapThresholdFromStart ?? (s_mmapOwned ? $"{MmapThresholdBytes >> 20} MiB" : "glibc default");
+            mmap = MmapThresholdFromStart is { } start ? $"{start} bytes (set at start)"
+                : s_mmapOwned ? $"{MmapThresholdBytes >> 20} MiB" : "glibc default";
         }
         return $"oneDNN primitives {capacity}, malloc arenas {arenas}, blocks mapped from {mmap}";
     }

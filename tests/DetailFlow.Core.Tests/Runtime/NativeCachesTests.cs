@@ -23,7 +23,7 @@ public class NativeCachesTests
             Environment.SetEnvironmentVariable(Capacity, null);
             string arenas = Environment.GetEnvironmentVariable("MALLOC_ARENA_MAX") is { Length: > 0 } set ? set : "no new ones (MALLOC_ARENA_MAX unset at start)";
             Assert.Equal(NativeCaches.ArenaCapFromStart, arenas != "no new ones (MALLOC_ARENA_MAX unset at start)");
-            string mmap = NativeCaches.MmapThresholdFromStart ?? "1 MiB";
+            string mmap = NativeCaches.MmapThresholdFromStart is { } start ? $"{start} bytes (set at start)" : "1 MiB";
             Assert.Equal($"oneDNN primitives {NativeCaches.PrimitiveCacheCapacity}, malloc arenas {arenas}, blocks mapped from {mmap}", NativeCaches.Bound());
             Assert.Equal(NativeCaches.PrimitiveCacheCapacity.ToString(), Marshal.PtrToStringUTF8(GetEnv(Capacity)));
         }
@@ -43,7 +43,7 @@ public class NativeCachesTests
             Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
             Environment.SetEnvironmentVariable("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=4194304");
             Assert.Equal("4194304", NativeCaches.MmapThresholdFromStart);
-            Assert.EndsWith(", blocks mapped from 4194304", NativeCaches.Bound());
+            Assert.EndsWith(", blocks mapped from 4194304 bytes (set at start)", NativeCaches.Bound());
             Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", "262144");
             Assert.Equal("262144", NativeCaches.MmapThresholdFromStart);
             Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
