@@ -59,13 +59,10 @@ public static class NativeCaches
             PrimitiveCacheCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture));
         string arenas = ArenaCapFromStart ? Environment.GetEnvironmentVariable(ArenaVariable)!
             : NativeHeap.TryLimitArenas(ArenaMax) ? $"no new ones ({ArenaVariable} unset at start)" : "glibc default";
-        string mmap;
+        string? start = MmapThresholdFromStart;
         lock (s_mmapLock)
-        {
-            s_mmapOwned = MmapThresholdFromStart is null && NativeHeap.TrySetMmapThreshold(s_trainingRuns > 0 ? TrainingMmapThresholdBytes : MmapThresholdBytes);
-            mmap = MmapThresholdFromStart is { } start ? $"{start} bytes (set at start)"
-                : s_mmapOwned ? $"{MmapThresholdBytes >> 20} MiB" : "glibc default";
-        }
+            s_mmapOwned = start is null && NativeHeap.TrySetMmapThreshold(s_trainingRuns > 0 ? TrainingMmapThresholdBytes : MmapThresholdBytes);
+        string mmap = start is not null ? $"{start} bytes (set at start)" : s_mmapOwned ? $"{MmapThresholdBytes >> 20} MiB" : "glibc default";
         return $"oneDNN primitives {capacity}, malloc arenas {arenas}, blocks mapped from {mmap}";
     }
 

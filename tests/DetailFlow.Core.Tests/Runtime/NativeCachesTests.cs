@@ -37,8 +37,7 @@ public class NativeCachesTests
     public void AnMmapThresholdGivenAtStart_IsLeftToGlibc()
     {
         if (!OperatingSystem.IsLinux()) return;
-        string? mmap = Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
-        try
+        WithMallocEnvironment(() =>
         {
             Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
             Environment.SetEnvironmentVariable("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=4194304");
@@ -50,20 +49,14 @@ public class NativeCachesTests
             Environment.SetEnvironmentVariable("GLIBC_TUNABLES", "glibc.malloc.arena_max=2");
             Assert.Null(NativeCaches.MmapThresholdFromStart);
             Assert.EndsWith(", blocks mapped from 1 MiB", NativeCaches.Bound());
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", mmap);
-            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", tunables);
-        }
+        });
     }
 
     [Fact]
     public void TrainingRuns_TakeLargeBlocksFromTheHeap_UntilTheLastOneEnds()
     {
         if (!OperatingSystem.IsLinux()) return;
-        string? mmap = Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
-        try
+        WithMallocEnvironment(() =>
         {
             Environment.SetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_", null);
             Environment.SetEnvironmentVariable("GLIBC_TUNABLES", null);
@@ -82,6 +75,16 @@ public class NativeCachesTests
             NativeCaches.Bound();
             using (NativeCaches.HeapForTraining()) Assert.Null(NativeCaches.MmapThresholdInForce);
             Assert.Null(NativeCaches.MmapThresholdInForce);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/>, then puts glibc's two threshold variables back and bounds again as the process started.</summary>
+    private static void WithMallocEnvironment(Action body)
+    {
+        string? mmap = Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+        try
+        {
+            body();
         }
         finally
         {
