@@ -74,7 +74,7 @@ public static class RefineEndpoints
     /// <c>GET /v1/refine/stream?codes_id=…&amp;tokens=…&amp;previews=…</c> (EventSource): the events of
     /// <c>/v1/generate/stream</c>, previews only of prefixes beyond the result's codes.
     /// </summary>
-    public static async Task<Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult>> RefineStream(
+    public static async Task<Results<EventStreamResult, ValidationProblem, ProblemHttpResult>> RefineStream(
         [AsParameters] RefineRequest r, ModelState state, ImageGenerator generator, CodeCache cache, HttpContext http)
     {
         if (state.Rent(http) is not { } model) return Problems.NotReady();
@@ -87,7 +87,7 @@ public static class RefineEndpoints
         var shown = RequestValidator.PreviewTokens(r.Previews, model, t,
             (field, message) => errors[field] = [message], after: stored?.From ?? 0);
         if (errors.Count > 0 || stored is not { } found) return TypedResults.ValidationProblem(errors, title: "Invalid refine request");
-        return TypedResults.ServerSentEvents(StreamEndpoints.Events(model, found.Spec, shown, generator, http, http.RequestAborted));
+        return new EventStreamResult(StreamEndpoints.Events(model, found.Spec, shown, generator, http, http.RequestAborted));
     }
 
     /// <summary>

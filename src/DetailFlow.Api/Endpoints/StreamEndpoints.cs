@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Threading.Channels;
 using DetailFlow.Api.Batching;
 using DetailFlow.Api.Hosting;
@@ -27,7 +28,7 @@ public static class StreamEndpoints
             Stream(request, state, generator, http)).WithName("GenerateStreamGet").WithSummary("The same stream for EventSource (query parameters)");
     }
 
-    public static Results<ServerSentEventsResult<object>, ValidationProblem, ProblemHttpResult> Stream(
+    public static Results<EventStreamResult, ValidationProblem, ProblemHttpResult> Stream(
         GenerateRequest? request, ModelState state, ImageGenerator generator, HttpContext http)
     {
         if (state.Rent(http) is not { } model) return Problems.NotReady();
@@ -35,7 +36,7 @@ public static class StreamEndpoints
         if (valid is not null && valid.N != 1) { errors["n"] = ["the stream generates one image; n must be 1"]; valid = null; }
         if (valid is null) return TypedResults.ValidationProblem(errors, title: "Invalid generation request");
         http.Response.Headers["X-Model-Fingerprint"] = model.Fingerprint;
-        return TypedResults.ServerSentEvents(Events(model, valid.Image, valid.Previews, generator, http, http.RequestAborted));
+        return new EventStreamResult(Events(model, valid.Image, valid.Previews, generator, http, http.RequestAborted));
     }
 
     /// <summary>The event sequence of one streamed image (generation or refinement).</summary>
@@ -89,16 +90,26 @@ public static class StreamEndpoints
     private static SseItem<object> Heartbeat() => new(new { time = DateTimeOffset.UtcNow }, "heartbeat");
 }
 
+/// <summary>A preview; its PNG goes out last, as <c>png_b64</c> (<see cref="EventWriter"/>).</summary>
 public sealed record PreviewEvent(
-    [property: System.Text.Json.Serialization.JsonPropertyName("index")] int Index,
-    [property: System.Text.Json.Serialization.JsonPropertyName("tokens")] int Tokens,
-    [property: System.Text.Json.Serialization.JsonPropertyName("resolution")] int Resolution,
-    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] byte[] Png);
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("tokens")] int Tokens,
+    [property: JsonPropertyName("resolution")] int Resolution,
+    [property: JsonIgnore] byte[] Png) : IImageEvent
+{
+    string IImageEvent.ImageProperty => "png_b64";
+    byte[] IImageEvent.Image => Png;
+}
 
+/// <summary>The final image; its PNG goes out last, as <c>png_b64</c> (<see cref="EventWriter"/>).</summary>
 public sealed record CompletedEvent(
-    [property: System.Text.Json.Serialization.JsonPropertyName("seed")] long Seed,
-    [property: System.Text.Json.Serialization.JsonPropertyName("tokens")] int Tokens,
-    [property: System.Text.Json.Serialization.JsonPropertyName("resolution")] int Resolution,
-    [property: System.Text.Json.Serialization.JsonPropertyName("png_b64")] byte[] Png,
-    [property: System.Text.Json.Serialization.JsonPropertyName("codes_id")] string CodesId,
-    [property: System.Text.Json.Serialization.JsonPropertyName("cached")] bool Cached);
+    [property: JsonPropertyName("seed")] long Seed,
+    [property: JsonPropertyName("tokens")] int Tokens,
+    [property: JsonPropertyName("resolution")] int Resolution,
+    [property: JsonIgnore] byte[] Png,
+    [property: JsonPropertyName("codes_id")] string CodesId,
+    [property: JsonPropertyName("cached")] bool Cached) : IImageEvent
+{
+    string IImageEvent.ImageProperty => "png_b64";
+    byte[] IImageEvent.Image => Png;
+}

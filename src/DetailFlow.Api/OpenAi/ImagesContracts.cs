@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using DetailFlow.Api.Endpoints;
 
 namespace DetailFlow.Api.OpenAi;
 
@@ -66,11 +67,12 @@ public sealed record InputTokensDetails(
 /// <summary>
 /// A streamed event: <c>image_generation.partial_image</c> (with <c>partial_image_index</c>) or
 /// <c>image_generation.completed</c> (with <c>usage</c>). <c>image_index</c> is an extension telling the images of one
-/// request apart when n &gt; 1 (their events also arrive grouped: all of image 0's, then image 1's, …).
+/// request apart when n &gt; 1 (their events also arrive grouped: all of image 0's, then image 1's, …). The image goes out
+/// last, as <c>b64_json</c> (<see cref="EventWriter"/>).
 /// </summary>
 public sealed record ImageStreamEvent(
     [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("b64_json")] byte[] Image,
+    [property: JsonIgnore] byte[] Image,
     [property: JsonPropertyName("created_at")] long CreatedAt,
     [property: JsonPropertyName("size")] string Size,
     [property: JsonPropertyName("quality")] string Quality,
@@ -79,8 +81,10 @@ public sealed record ImageStreamEvent(
     [property: JsonPropertyName("image_index")] int ImageIndex,
     [property: JsonPropertyName("partial_image_index"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? PartialImageIndex = null,
     [property: JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ImageUsage? Usage = null,
-    [property: JsonPropertyName("seed"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Seed = null)
+    [property: JsonPropertyName("seed"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Seed = null) : IImageEvent
 {
+    string IImageEvent.ImageProperty => "b64_json";
+
     public const string Partial = "image_generation.partial_image";
     public const string Completed = "image_generation.completed";
 }

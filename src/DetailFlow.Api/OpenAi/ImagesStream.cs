@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using DetailFlow.Api.Endpoints;
 using DetailFlow.Api.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -26,7 +26,7 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        await WriteAsync(response, ": stream open\n\n", http.RequestAborted);   // the headers go out now, not with the first image
+        await EventWriter.WriteCommentAsync(response.BodyWriter, "stream open", http.RequestAborted);   // the headers go out now, not with the first image
 
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         var channels = Enumerable.Range(0, plan.N).Select(_ => Channel.CreateUnbounded<ImageStreamEvent>()).ToArray();
@@ -40,8 +40,7 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
             var error = OpenAiErrors.From(e, http);
             if (error.Status >= 500) logger.LogError(e, "Streamed image generation failed");
             await cancel.CancelAsync();
-            string data = JsonSerializer.Serialize(new { type = "error", error = error.Error });
-            await WriteAsync(response, $"event: error\ndata: {data}\n\n", CancellationToken.None);
+            await EventWriter.WriteAsync(response.BodyWriter, "error", new { type = "error", error = error.Error }, Json, CancellationToken.None);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
@@ -91,26 +90,12 @@ public sealed class ImagesStream(ImagesPlan plan, LoadedModel model, ILogger log
             try { more = await reader.WaitToReadAsync(wait.Token); }
             catch (OperationCanceledException) when (wait.IsCancellationRequested && !ct.IsCancellationRequested)
             {
-                await WriteAsync(response, ": keep-alive\n\n", ct);
+                await EventWriter.WriteCommentAsync(response.BodyWriter, "keep-alive", ct);
                 continue;
             }
             if (!more) break;
-            while (reader.TryRead(out var e)) await WriteEventAsync(response, e, ct);
+            while (reader.TryRead(out var e)) await EventWriter.WriteAsync(response.BodyWriter, e.Type, e, Json, ct);
         }
         await reader.Completion;   // throws the producer's failure
-    }
-
-    /// <summary>One SSE event; the JSON (an image in base64) goes to the body as UTF-8 without a string in between.</summary>
-    private static async Task WriteEventAsync(HttpResponse response, ImageStreamEvent e, CancellationToken ct)
-    {
-        await response.Body.WriteAsync(Encoding.UTF8.GetBytes($"event: {e.Type}\ndata: "), ct);
-        await JsonSerializer.SerializeAsync(response.Body, e, Json, ct);
-        await WriteAsync(response, "\n\n", ct);
-    }
-
-    private static async Task WriteAsync(HttpResponse response, string text, CancellationToken ct)
-    {
-        await response.Body.WriteAsync(Encoding.UTF8.GetBytes(text), ct);
-        await response.Body.FlushAsync(ct);
     }
 }

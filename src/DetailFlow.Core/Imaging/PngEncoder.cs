@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Runtime.InteropServices;
 using SkiaSharp;
 
 namespace DetailFlow.Core.Imaging;
@@ -7,8 +7,8 @@ namespace DetailFlow.Core.Imaging;
 /// RGB → PNG with SkiaSharp and explicit encoder options (Skia has no 24-bit colour type: pixels are expanded to
 /// opaque Rgba8888 first; shared/notes/torchsharp.md §8). <see cref="Fast"/> (no filters, zlib 1) for previews, which
 /// are many and short-lived; <see cref="Compact"/> (all filters, zlib 6: slower, smaller) for final images, which are
-/// sent and cached (docs/performance.md). The RGBA copy is a pooled buffer: at 256 px it is a large-object-heap array,
-/// which only full collections reclaim (docs/memory.md).
+/// sent and cached (docs/performance.md). The RGBA copy lives in native memory for the call only: a managed one is a
+/// large-object-heap array at 256 px, and pooled, one stayed cached per thread that ever encoded (docs/memory.md).
 /// </summary>
 public sealed class PngEncoder
 {
@@ -25,42 +25,30 @@ public sealed class PngEncoder
     public SKPngEncoderFilterFlags Filters { get; }
     public int ZlibLevel { get; }
 
-    public byte[] Encode(RgbImage image)
+    public unsafe byte[] Encode(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
         int w = image.Width, h = image.Height;
-        var rgba = ArrayPool<byte>.Shared.Rent(4 * w * h);
+        byte* rgba = (byte*)NativeMemory.Alloc((nuint)(4L * w * h));
         try
         {
-            return Encode(image, rgba);
+            var rgb = image.Pixels;
+            for (long p = 0, q = 0; p < rgb.Length; p += 3, q += 4)
+            {
+                rgba[q] = rgb[p];
+                rgba[q + 1] = rgb[p + 1];
+                rgba[q + 2] = rgb[p + 2];
+                rgba[q + 3] = 255;
+            }
+            var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque);
+            using var pixmap = new SKPixmap(info, (IntPtr)rgba, 4 * w);
+            using var data = pixmap.Encode(new SKPngEncoderOptions(Filters, ZlibLevel))
+                ?? throw new InvalidOperationException($"SkiaSharp could not encode a {w}×{h} PNG");
+            return data.ToArray();
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rgba);
-        }
-    }
-
-    private byte[] Encode(RgbImage image, byte[] rgba)
-    {
-        int w = image.Width, h = image.Height;
-        var rgb = image.Pixels;
-        for (int p = 0, q = 0; p < rgb.Length; p += 3, q += 4)
-        {
-            rgba[q] = rgb[p];
-            rgba[q + 1] = rgb[p + 1];
-            rgba[q + 2] = rgb[p + 2];
-            rgba[q + 3] = 255;
-        }
-        var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque);
-        unsafe
-        {
-            fixed (byte* ptr = rgba)
-            {
-                using var pixmap = new SKPixmap(info, (IntPtr)ptr, 4 * w);
-                using var data = pixmap.Encode(new SKPngEncoderOptions(Filters, ZlibLevel))
-                    ?? throw new InvalidOperationException($"SkiaSharp could not encode a {w}×{h} PNG");
-                return data.ToArray();
-            }
+            NativeMemory.Free(rgba);
         }
     }
 }
