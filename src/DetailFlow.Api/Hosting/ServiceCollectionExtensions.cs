@@ -79,7 +79,8 @@ public static class ServiceCollectionExtensions
         services.AddApiKeys();
         services.AddOpenApi();
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("detailflow-api"))
-            .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName, "System.Runtime").AddAspNetCoreInstrumentation().AddPrometheusExporter());
+            .WithMetrics(m => m.AddMeter(DetailFlowTelemetry.MeterName, "System.Runtime").AddAspNetCoreInstrumentation()
+                .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = DetailFlowTelemetry.SeriesPerMetric }).AddPrometheusExporter());
         return builder;
     }
 

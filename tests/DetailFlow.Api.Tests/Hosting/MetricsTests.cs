@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using DetailFlow.Api.Batching;
+using DetailFlow.Api.Hosting;
 using DetailFlow.Core.Generation;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.AspNetCore.Hosting;
@@ -128,5 +129,22 @@ public sealed class MetricsTests(MetricsFactory api) : IClassFixture<MetricsFact
         var result = await job.Result.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(32, result.Codes.Length);
         await ScrapeUntil(client, m => Value(m, "detailflow_queue_depth") == 0);
+    }
+
+    [Fact]
+    public async Task Metrics_TagCombinationsBeyondTheLimit_AreSummedIntoOneOverflowSeries()
+    {
+        using var client = api.CreateClient();
+        var telemetry = api.Services.GetRequiredService<DetailFlowTelemetry>();
+        const string metric = "detailflow_jobs_steps_total";
+        double before = Value(await client.GetStringAsync("/metrics"), metric);
+        int kinds = DetailFlowTelemetry.SeriesPerMetric + 50;
+        for (int i = 0; i < kinds; i++) telemetry.JobSteps.Add(1, new KeyValuePair<string, object?>("kind", $"probe-{i}"));
+
+        string after = await ScrapeUntil(client, m => Value(m, metric) >= before + kinds);
+        Assert.Equal(before + kinds, Value(after, metric));   // nothing dropped
+        int series = after.Split('\n').Count(l => l.StartsWith(metric + "{", StringComparison.Ordinal) && l.Contains(Scope));
+        Assert.True(series <= DetailFlowTelemetry.SeriesPerMetric + 1, $"{series} series");   // the overflow series included
+        Assert.True(Value(after, metric, "otel_metric_overflow=\"true\"") >= kinds - DetailFlowTelemetry.SeriesPerMetric, "no overflow series");
     }
 }
