@@ -89,13 +89,13 @@ public static class CachedAttention
     private static unsafe void RunHeads(Shape s, Buffers p, int from, int to)
     {
         int hd = s.HeadDim, width = s.Width, padded = (width + Lanes - 1) / Lanes * Lanes, es = s.ElementSize;
-        int need = 2 * width * hd + 2 * s.Length * hd + s.Length * padded + hd;
+        int need = 2 * s.Length * hd + s.Length * padded + hd;
         var scratch = t_scratch is { } a && a.Length >= need ? a : t_scratch = new float[need];
         float scale = 1f / MathF.Sqrt(hd);
         long dim = (long)s.Heads * hd;
         fixed (float* area = scratch)
         {
-            float* k = area, v = k + width * hd, q = v + width * hd, o = q + s.Length * hd, scores = o + s.Length * hd, key = scores + s.Length * padded;
+            float* q = area, o = q + s.Length * hd, scores = o + s.Length * hd, key = scores + s.Length * padded;
             for (int pair = from; pair < to; pair++)
             {
                 int row = pair / s.Heads, head = pair % s.Heads;
@@ -114,11 +114,13 @@ public static class CachedAttention
                     Rotate(q + i * hd, turns, hd);
                     if (es == 2) HostVectors.RoundToBFloat16(q + i * hd, hd);                // as the rotated query a cast leaves
                 }
-                HostVectors.ToSingle(p.Keys + cacheRow * es, k, width * hd, es);
-                HostVectors.ToSingle(p.Values + cacheRow * es, v, width * hd, es);
-                Scores(q, k, p.Mask + (long)row * s.Length * width, scores, s.Length, width, padded, hd, scale);
+                byte* keys = p.Keys + cacheRow * es, values = p.Values + cacheRow * es;
+                bool* mask = p.Mask + (long)row * s.Length * width;
+                if (es == 2) Scores<BFloat16Row>(q, keys, mask, scores, s.Length, width, padded, hd, scale);
+                else Scores<SingleRow>(q, keys, mask, scores, s.Length, width, padded, hd, scale);
                 for (int i = 0; i < s.Length; i++) Softmax(scores + i * padded, padded);
-                Weighted(scores, v, o, s.Length, width, padded, hd);
+                if (es == 2) Weighted<BFloat16Row>(scores, values, o, s.Length, width, padded, hd);
+                else Weighted<SingleRow>(scores, values, o, s.Length, width, padded, hd);
                 for (int i = 0; i < s.Length; i++)
                     HostVectors.FromSingle(o + i * hd, p.Output + ((((long)row * s.Length + i) * s.Heads) + head) * hd * es, hd, es);
             }
@@ -144,36 +146,51 @@ public static class CachedAttention
         }
     }
 
-    /// <summary>scores[i, j] = scale · q_i·k_j where the mask allows, −∞ elsewhere and in the padding up to <paramref name="padded"/>.</summary>
+    /// <summary>
+    /// scores[i, j] = scale · q_i·k_j where the mask allows, −∞ elsewhere and in the padding up to <paramref name="padded"/>;
+    /// the keys read from the cache as they are stored (<typeparamref name="T"/>), four queries per key read.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Scores(float* q, float* k, bool* mask, float* scores, int length, int width, int padded, int hd, float scale)
+    private static unsafe void Scores<T>(float* q, byte* keys, bool* mask, float* scores, int length, int width, int padded, int hd, float scale)
+        where T : struct, ICacheRow
     {
         for (int i = 0; i < length; i++)
             for (int j = width; j < padded; j++) scores[i * padded + j] = float.NegativeInfinity;
-        for (int j = 0; j < width; j++)
+        int first = 0;
+        for (; first + 3 < length; first += 4)
         {
-            float* key = k + j * hd;
-            int i = 0;
-            for (; i + 1 < length; i += 2) // two queries per key load: independent sums in flight
+            float* q0 = q + first * hd, q1 = q0 + hd, q2 = q1 + hd, q3 = q2 + hd;
+            for (int j = 0; j < width; j++)
             {
-                float* q0 = q + i * hd, q1 = q0 + hd;
-                var kv = Vector512.Load(key);
+                long key = (long)j * hd;
+                var kv = T.Load(keys, key);
                 var a0 = Vector512.Load(q0) * kv;
                 var a1 = Vector512.Load(q1) * kv;
+                var a2 = Vector512.Load(q2) * kv;
+                var a3 = Vector512.Load(q3) * kv;
                 for (int d = Lanes; d < hd; d += Lanes)
                 {
-                    kv = Vector512.Load(key + d);
+                    kv = T.Load(keys, key + d);
                     a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q0 + d), kv, a0);
                     a1 = Vector512.FusedMultiplyAdd(Vector512.Load(q1 + d), kv, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(q2 + d), kv, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(q3 + d), kv, a3);
                 }
-                scores[i * padded + j] = mask[i * width + j] ? Vector512.Sum(a0) * scale : float.NegativeInfinity;
-                scores[(i + 1) * padded + j] = mask[(i + 1) * width + j] ? Vector512.Sum(a1) * scale : float.NegativeInfinity;
+                int at = first * padded + j, allowed = first * width + j;
+                scores[at] = mask[allowed] ? Vector512.Sum(a0) * scale : float.NegativeInfinity;
+                scores[at + padded] = mask[allowed + width] ? Vector512.Sum(a1) * scale : float.NegativeInfinity;
+                scores[at + 2 * padded] = mask[allowed + 2 * width] ? Vector512.Sum(a2) * scale : float.NegativeInfinity;
+                scores[at + 3 * padded] = mask[allowed + 3 * width] ? Vector512.Sum(a3) * scale : float.NegativeInfinity;
             }
-            if (i < length)
+        }
+        for (int i = first; i < length; i++)
+        {
+            float* q0 = q + i * hd;
+            for (int j = 0; j < width; j++)
             {
-                float* q0 = q + i * hd;
-                var a0 = Vector512.Load(q0) * Vector512.Load(key);
-                for (int d = Lanes; d < hd; d += Lanes) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q0 + d), Vector512.Load(key + d), a0);
+                long key = (long)j * hd;
+                var a0 = Vector512.Load(q0) * T.Load(keys, key);
+                for (int d = Lanes; d < hd; d += Lanes) a0 = Vector512.FusedMultiplyAdd(Vector512.Load(q0 + d), T.Load(keys, key + d), a0);
                 scores[i * padded + j] = mask[i * width + j] ? Vector512.Sum(a0) * scale : float.NegativeInfinity;
             }
         }
@@ -204,35 +221,60 @@ public static class CachedAttention
         for (int j = 0; j < padded; j += Lanes) (Vector512.Load(row + j) * inverse).Store(row + j);
     }
 
-    /// <summary>o_i = Σ_j weights[i, j] · v_j, two queries at a time (independent sums in flight).</summary>
+    /// <summary>o_i = Σ_j weights[i, j] · v_j, the values read from the cache as stored (<typeparamref name="T"/>), four queries per value read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Weighted(float* weights, float* v, float* o, int length, int width, int padded, int hd)
+    private static unsafe void Weighted<T>(float* weights, byte* values, float* o, int length, int width, int padded, int hd)
+        where T : struct, ICacheRow
     {
         for (int d = 0; d < hd; d += Lanes)
         {
-            int i = 0;
-            for (; i + 1 < length; i += 2)
+            int first = 0;
+            for (; first + 3 < length; first += 4)
             {
-                float* w0 = weights + i * padded, w1 = w0 + padded;
+                float* w0 = weights + first * padded, w1 = w0 + padded, w2 = w1 + padded, w3 = w2 + padded;
                 var a0 = Vector512<float>.Zero;
                 var a1 = Vector512<float>.Zero;
+                var a2 = Vector512<float>.Zero;
+                var a3 = Vector512<float>.Zero;
                 for (int j = 0; j < width; j++)
                 {
-                    var value = Vector512.Load(v + j * hd + d);
+                    var value = T.Load(values, (long)j * hd + d);
                     a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), value, a0);
                     a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j]), value, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), value, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), value, a3);
                 }
-                a0.Store(o + i * hd + d);
-                a1.Store(o + (i + 1) * hd + d);
+                a0.Store(o + first * hd + d);
+                a1.Store(o + (first + 1) * hd + d);
+                a2.Store(o + (first + 2) * hd + d);
+                a3.Store(o + (first + 3) * hd + d);
             }
-            if (i < length)
+            for (int i = first; i < length; i++)
             {
                 float* w0 = weights + i * padded;
                 var a0 = Vector512<float>.Zero;
-                for (int j = 0; j < width; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), Vector512.Load(v + j * hd + d), a0);
+                for (int j = 0; j < width; j++) a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), T.Load(values, (long)j * hd + d), a0);
                 a0.Store(o + i * hd + d);
             }
         }
+    }
+
+    /// <summary>How a cache row's elements become float32: read in place by the kernels, no float32 copy of the window.</summary>
+    private unsafe interface ICacheRow
+    {
+        static abstract Vector512<float> Load(byte* row, long element);
+    }
+
+    private readonly unsafe struct BFloat16Row : ICacheRow
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load(byte* row, long element) => HostVectors.Load((ushort*)row + element);
+    }
+
+    private readonly unsafe struct SingleRow : ICacheRow
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> Load(byte* row, long element) => Vector512.Load((float*)row + element);
     }
 
     private static unsafe void Copy(byte* from, byte* to, long bytes) => Buffer.MemoryCopy(from, to, bytes, bytes);

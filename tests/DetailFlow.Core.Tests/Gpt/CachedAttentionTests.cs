@@ -25,6 +25,9 @@ public class CachedAttentionTests
     [InlineData(ScalarType.BFloat16, 3, 4, 64, false)]
     [InlineData(ScalarType.BFloat16, 16, 4, 32, false)]  // 16 rows × 4 heads × 4 queries × 29 keys: split over threads
     [InlineData(ScalarType.Float32, 16, 4, 32, true)]
+    [InlineData(ScalarType.Float32, 2, 7, 32, false)]    // four queries at a time, then three one by one
+    [InlineData(ScalarType.BFloat16, 2, 8, 64, false)]   // GPT-L's groups: two fours
+    [InlineData(ScalarType.BFloat16, 3, 6, 16, true)]
     public void Run_RotatesWritesTheCacheAndAttendsLikeRotaryIndexedWritesAndSdpa(ScalarType dtype, int rows, int length, int headDim, bool sharedRotary)
     {
         const int heads = 4, width = 29;
