@@ -116,11 +116,8 @@ public static class CachedAttention
                 }
                 byte* keys = p.Keys + cacheRow * es, values = p.Values + cacheRow * es;
                 bool* mask = p.Mask + (long)row * s.Length * width;
-                if (es == 2) Scores<BFloat16Row>(q, keys, mask, scores, s.Length, width, padded, hd, scale);
-                else Scores<SingleRow>(q, keys, mask, scores, s.Length, width, padded, hd, scale);
-                for (int i = 0; i < s.Length; i++) Softmax(scores + i * padded, padded);
-                if (es == 2) Weighted<BFloat16Row>(scores, values, o, s.Length, width, padded, hd);
-                else Weighted<SingleRow>(scores, values, o, s.Length, width, padded, hd);
+                if (es == 2) Attend<BFloat16Row>(q, keys, values, mask, scores, o, s.Length, width, padded, hd, scale);
+                else Attend<SingleRow>(q, keys, values, mask, scores, o, s.Length, width, padded, hd, scale);
                 for (int i = 0; i < s.Length; i++)
                     HostVectors.FromSingle(o + i * hd, p.Output + ((((long)row * s.Length + i) * s.Heads) + head) * hd * es, hd, es);
             }
@@ -144,6 +141,16 @@ public static class CachedAttention
             var t = Vector512.Load(turns + d);
             (pairs * Vector512.Shuffle(t, cosines) + Vector512.Shuffle(pairs, swap) * (Vector512.Shuffle(t, sines) * sign)).Store(x + d);
         }
+    }
+
+    /// <summary>o_i = softmax(scores_i) · V for the <paramref name="length"/> queries of one (row, head), over the cache's window as stored (<typeparamref name="T"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Attend<T>(float* q, byte* keys, byte* values, bool* mask, float* scores, float* o, int length, int width, int padded, int hd,
+        float scale) where T : struct, ICacheRow
+    {
+        Scores<T>(q, keys, mask, scores, length, width, padded, hd, scale);
+        for (int i = 0; i < length; i++) Softmax(scores + i * padded, padded);
+        Weighted<T>(scores, values, o, length, width, padded, hd);
     }
 
     /// <summary>
