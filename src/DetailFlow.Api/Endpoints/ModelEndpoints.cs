@@ -21,7 +21,7 @@ public static class ModelEndpoints
             m.Schedule.ValidPrefixes.Select(t => new ScheduleEntry(t, m.Schedule.DecoderResolution(t))).ToArray(),
             new Defaults(d.CfgScale, d.Temperature, d.TopK, d.TopP, m.MaxTokens, 1, "png", RequestValidator.DefaultPreviewCount))
         { DType = m.GptDType, DecoderDType = m.DecoderDType, Weights = m.GptWeights, DecoderWeights = m.DecoderWeights, Attention = m.Attention,
-            DecoderAttention = m.DecoderAttention };
+            DecoderAttention = m.DecoderAttention, Products = m.Products };
         return TypedResults.Ok(new ModelList("list", [info]));
     }
 
@@ -65,6 +65,9 @@ public sealed record ModelInfo(
 
     /// <summary>How the GPT's cached steps attend: sdpa, or one-pass up to R rows (ModelOptions:Attention <c>Auto</c> times both per machine).</summary>
     [JsonPropertyName("attention")] public string? Attention { get; init; }
+
+    /// <summary>Where the GPT's packed products run: onednn, or C# up to R rows (ModelOptions:HostProductRows unset times both per machine).</summary>
+    [JsonPropertyName("products")] public string? Products { get; init; }
 
     /// <summary>How the decoder attends: sdpa, headwise, or headwise from L tokens (ModelOptions:DecoderAttention <c>Auto</c> times both per machine).</summary>
     [JsonPropertyName("decoder_attention")] public string? DecoderAttention { get; init; }

@@ -58,6 +58,9 @@ public sealed class LoadedModel(GptTransformer gpt, VqModel tokenizer, IReadOnly
     /// <summary>How the decoder's linear weights are stored.</summary>
     public string DecoderWeights { get; } = PackedLinear.LayoutOf(tokenizer);
 
+    /// <summary>Where the GPT's packed products run: <c>onednn</c>, or <c>C# up to R rows</c> (ModelOptions:HostProductRows; <see cref="BlockedProduct"/>).</summary>
+    public string Products { get; } = HostRowsChoice.SummaryOf(gpt.modules().OfType<TorchSharp.Modules.Linear>().Select(l => PackedLinear.HostView(l)?.HostRows ?? 0).DefaultIfEmpty(0).Max());
+
     /// <summary>How the GPT's cached steps attend: <c>sdpa</c> or <c>one-pass up to R rows</c> (ModelOptions:Attention; <see cref="CachedAttention"/>).</summary>
     public string Attention { get; } = AttentionChoice.SummaryOf(gpt.OnePassAttentionRows);
 

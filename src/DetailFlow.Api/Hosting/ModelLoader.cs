@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using DetailFlow.Core.Checkpoints;
@@ -84,9 +85,11 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
         IDecoderBackend decoder;
         (PackingChoice Gpt, PackingChoice Decoder) packing = default;
         AttentionChoice? attention = null;
+        HostRowsChoice? products = null;
         try
         {
             packing = PackWeights(o, gpt, vq, device);
+            products = BlockedProductProbe.Choose(gpt, o.HostProductRows, StepRows, s_probeBudget * 0.2);
             attention = AttentionProbe.Choose(o.Attention, gpt.Config, gpt.DType, device, StepRows, s_probeBudget * 0.2);
             gpt.OnePassAttentionRows = attention.OnePassRows;
             decoder = (decoders ?? CreateDecoder)(o, vq);
@@ -97,6 +100,7 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             vq.Dispose();
             throw new InvalidOperationException(
                 packing.Gpt is null ? $"ModelOptions:Weights = {o.Weights}: cannot pack the weights: {e.Message}"
+                : products is null ? $"ModelOptions:HostProductRows = {o.HostProductRows}: cannot choose where products run: {e.Message}"
                 : attention is null ? $"ModelOptions:Attention = {o.Attention}: cannot choose how the GPT attends: {e.Message}"
                 : $"ModelOptions:DecoderBackend = {o.DecoderBackend}: cannot build the decoder: {e.Message}", e);
         }
@@ -121,6 +125,8 @@ public sealed class ModelLoader(IOptions<ModelOptions> options, ILogger<ModelLoa
             model.Name, o.DType, gptChoice.Describe(), decoderChoice.Describe());
         logger.LogInformation("Model {Name} weights (ModelOptions:Weights = {Weights}): GPT {GptPacking}; decoder {DecoderPacking}",
             model.Name, o.Weights, packing.Gpt.Describe(), packing.Decoder.Describe());
+        logger.LogInformation("Model {Name} products (ModelOptions:HostProductRows = {HostProductRows}): {ProductsChoice}",
+            model.Name, o.HostProductRows?.ToString(CultureInfo.InvariantCulture) ?? "unset", products!.Describe());
         logger.LogInformation("Model {Name} attention (ModelOptions:Attention = {Attention}): {AttentionChoice}",
             model.Name, o.Attention, attention!.Describe());
         logger.LogInformation("Model {Name} decoder attention (ModelOptions:DecoderAttention = {DecoderAttention}): {DecoderAttentionChoice}",

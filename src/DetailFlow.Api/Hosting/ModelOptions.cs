@@ -50,6 +50,13 @@ public sealed class ModelOptions
     public AttentionKernel Attention { get; set; } = AttentionKernel.Auto;
 
     /// <summary>
+    /// Up to how many rows the GPT's packed bf16 products run in C# rather than in oneDNN (<see cref="BlockedProduct"/>:
+    /// a decode step's few rows stream the weights faster there): unset = timed both ways when the model loads, at 2, 4,
+    /// 8, … rows (<see cref="BlockedProductProbe"/>); 0 = oneDNN always; N = up to N rows.
+    /// </summary>
+    public int? HostProductRows { get; set; }
+
+    /// <summary>
     /// How the Torch decoder's layers attend: <c>Auto</c> (timed both ways when the model loads, at each scheduled
     /// sequence length — <see cref="HeadwiseProbe"/>), <c>Sdpa</c> (libtorch's fused attention), or <c>Headwise</c>
     /// (<see cref="HeadwiseAttention"/>: float32/bfloat16 on a CPU; SDPA elsewhere).

@@ -29,6 +29,8 @@ public sealed class ModelOptionsValidator : IValidateOptions<ModelOptions>
             errors.Add($"ModelOptions:DecodeThreads = {o.DecodeThreads}: must be 0 (from the machine: ServingPlan) or positive");
         if (o.DecodeRowsPerCall < 0)
             errors.Add($"ModelOptions:DecodeRowsPerCall = {o.DecodeRowsPerCall}: must be 0 (the default, {Core.Imaging.PreviewDecoder.DefaultRowsPerCall}) or positive");
+        if (o.HostProductRows < 0)
+            errors.Add($"ModelOptions:HostProductRows = {o.HostProductRows}: must be unset (timed at load), 0 (oneDNN always) or positive");
         if (o.OnnxThreads < 0)
             errors.Add($"ModelOptions:OnnxThreads = {o.OnnxThreads}: must be 0 (DecodeThreads or Threads, else one per core) or positive");
         if (!Enum.IsDefined(o.DecoderBackend))

@@ -77,7 +77,8 @@ public static class GenerationBenchmark
         if (packing.Pack) PackedLinear.Pack(model, 2L * options.Model.GroupSize);
         var attention = AttentionProbe.Choose(options.Attention, options.Model, dtype, CPU, 2 * options.Concurrency.Max(), TimeSpan.FromSeconds(0.5));
         model.OnePassAttentionRows = attention.OnePassRows;
-        if (!options.Json) output.WriteLine($"{name}: {packing.Describe()}; attention: {attention.Describe()}");
+        var products = BlockedProductProbe.Choose(model, options.HostRows, 2 * options.Concurrency.Max(), TimeSpan.FromSeconds(0.5));
+        if (!options.Json) output.WriteLine($"{name}: {packing.Describe()}; attention: {attention.Describe()}; products: {products.Describe()}");
         foreach (var engine in options.Engines.Distinct())
         {
             TimeRun(model, engine, options, concurrent: 1, run: -1, cancellationToken);  // warm-up
@@ -91,7 +92,7 @@ public static class GenerationBenchmark
                 var row = new GenerationBenchmarkRow(Name(engine), concurrent, name, median / concurrent, flops / median / 1e9)
                 {
                     RunSeconds = seconds, RequestedDType = requested, FloorFraction = fraction, Weights = PackedLinear.LayoutOf(model),
-                    Attention = attention.Summary,
+                    Attention = attention.Summary, Products = products.Summary,
                 };
                 report.Rows.Add(row);
                 if (!options.Json)

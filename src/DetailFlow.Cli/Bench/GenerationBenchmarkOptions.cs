@@ -28,6 +28,8 @@ public sealed record GenerationBenchmarkOptions
     public WeightLayout Weights { get; init; } = WeightLayout.Auto;
     /// <summary>Cached attention; <see cref="AttentionKernel.Auto"/> runs what the service's probe picks here.</summary>
     public AttentionKernel Attention { get; init; } = AttentionKernel.Auto;
+    /// <summary>Up to how many rows packed bf16 products run in C# (<see cref="BlockedProduct"/>); null runs what the service's probe picks here.</summary>
+    public int? HostRows { get; init; }
     public double CfgScale { get; init; } = 1.5;
     public bool Json { get; init; }
     public GptConfig Model { get; init; } = new() { Dim = 1024, NLayer = 24, NHead = 16, VocabSize = 8192, NumClasses = 1000, BlockSize = 128, GroupSize = 8 };
@@ -49,6 +51,7 @@ public sealed record GenerationBenchmarkOptions
         if (Runs < 1) throw new ArgumentException($"--runs: need at least 1 timed run, got {Runs}", nameof(Runs));
         if (Precisions.Count == 0) throw new ArgumentException("--dtype: need at least one of auto, fp32, bf16, fp16", nameof(Precisions));
         if (Engines.Count == 0) throw new ArgumentException("--engines: need at least one of kv, recompute", nameof(Engines));
+        if (HostRows < 0) throw new ArgumentException($"--host-rows: need a row count ≥ 0, got {HostRows}", nameof(HostRows));
         Model.Validate();
         return this;
     }

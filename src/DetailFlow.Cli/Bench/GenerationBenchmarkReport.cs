@@ -23,6 +23,9 @@ public sealed record GenerationBenchmarkRow(
     /// <summary>How cached forwards attended: <c>sdpa</c> or <c>one-pass up to R rows</c> (<see cref="DetailFlow.Core.Gpt.AttentionChoice.Summary"/>).</summary>
     [JsonPropertyName("attention")] public string Attention { get; init; } = "sdpa";
 
+    /// <summary>Where packed products ran: <c>onednn</c> or <c>C# up to R rows</c> (<see cref="DetailFlow.Core.Runtime.HostRowsChoice.Summary"/>).</summary>
+    [JsonPropertyName("products")] public string Products { get; init; } = "onednn";
+
     /// <summary>The roofline's GPT floor (decode excluded: this bench does not decode) ÷ the measured s/image (kv rows; 0 otherwise).</summary>
     [JsonPropertyName("floor_fraction")] public double FloorFraction { get; init; }
 }

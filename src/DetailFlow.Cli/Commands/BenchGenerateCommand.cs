@@ -12,7 +12,7 @@ using DetailFlow.Cli.Console;
 namespace DetailFlow.Cli.Commands;
 
 /// <summary>
-/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--weights auto|plain|packed] [--attention auto|sdpa|one-pass] [--engines kv,recompute] [--json]</c>:
+/// <c>detailflow bench generate [--concurrency 1,4,16] [--runs 3] [--dtype auto|fp32|bf16|fp16,...] [--weights auto|plain|packed] [--attention auto|sdpa|one-pass] [--host-rows auto|N] [--engines kv,recompute] [--json]</c>:
 /// seconds per image of the KV-cached engine and the recompute sampler on a random GPT-L-sized model
 /// (<see cref="GenerationBenchmark"/>).
 /// </summary>
@@ -48,6 +48,12 @@ public sealed class BenchGenerateCommand : BaseCommand
         DefaultValueFactory = _ => "auto",
     };
 
+    private static readonly Option<string> s_hostRows = new("--host-rows")
+    {
+        Description = "Up to how many rows packed bf16 products run in C#: auto (what ModelOptions:HostProductRows unset picks on this machine), 0 (oneDNN always), or N",
+        DefaultValueFactory = _ => "auto",
+    };
+
     private static readonly Option<string> s_engines = new("--engines")
     {
         Description = "Comma-separated engines: kv (KV-cached), recompute (official algorithm)",
@@ -78,6 +84,7 @@ public sealed class BenchGenerateCommand : BaseCommand
         Options.Add(s_dtype);
         Options.Add(s_weights);
         Options.Add(s_attention);
+        Options.Add(s_hostRows);
         Options.Add(s_engines);
         Options.Add(s_cfg);
         Options.Add(s_layers);
@@ -102,6 +109,8 @@ public sealed class BenchGenerateCommand : BaseCommand
             "one-pass" => AttentionKernel.OnePass,
             _ => null,
         };
+        string hostRowsText = parseResult.GetValue(s_hostRows)!;
+        int? hostRows = int.TryParse(hostRowsText, NumberStyles.None, CultureInfo.InvariantCulture, out int fixedRows) ? fixedRows : null;
         int runs = parseResult.GetValue(s_runs), layers = parseResult.GetValue(s_layers);
         double cfg = parseResult.GetValue(s_cfg);
         string? error =
@@ -109,6 +118,7 @@ public sealed class BenchGenerateCommand : BaseCommand
             : precisions is null ? $"--dtype: expected auto, fp32, bf16 and/or fp16, got '{parseResult.GetValue(s_dtype)}'"
             : weights is null ? $"--weights: expected auto, plain or packed, got '{parseResult.GetValue(s_weights)}'"
             : attention is null ? $"--attention: expected auto, sdpa or one-pass, got '{parseResult.GetValue(s_attention)}'"
+            : hostRows is null && hostRowsText != "auto" ? $"--host-rows: expected auto or a row count ≥ 0, got '{hostRowsText}'"
             : engines is null ? $"--engines: expected kv and/or recompute, got '{parseResult.GetValue(s_engines)}'"
             : runs < 1 ? $"--runs: need at least 1, got {runs}"
             : layers < 1 ? $"--layers: need at least 1, got {layers}"
@@ -128,6 +138,7 @@ public sealed class BenchGenerateCommand : BaseCommand
             Engines = engines!,
             Weights = weights!.Value,
             Attention = attention!.Value,
+            HostRows = hostRows,
             CfgScale = cfg,
             Json = parseResult.GetValue(s_json),
             Model = defaults.Model with { NLayer = layers },

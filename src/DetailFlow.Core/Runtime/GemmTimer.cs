@@ -18,9 +18,11 @@ public static class GemmTimer
     /// Best seconds of one call at <paramref name="shape"/> (a single call, not × Count): one warm-up call, then timed
     /// calls until <paramref name="minTime"/> has passed or <paramref name="maxCalls"/> calls ran (at least one).
     /// Null when <paramref name="dtype"/> cannot run here (e.g. no kernel). <paramref name="packed"/>: with the weight
-    /// packed for oneDNN (<see cref="PackedLinear"/>); null where that cannot run.
+    /// packed for oneDNN (<see cref="PackedLinear"/>); null where that cannot run. <paramref name="host"/>: that packed
+    /// weight multiplied in C# (<see cref="BlockedProduct"/>); null where it cannot be.
     /// </summary>
-    public static double? BestSeconds(GemmShape shape, ScalarType dtype, Device device, TimeSpan minTime, int maxCalls = 50, bool packed = false)
+    public static double? BestSeconds(GemmShape shape, ScalarType dtype, Device device, TimeSpan minTime, int maxCalls = 50, bool packed = false,
+        bool host = false)
     {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
@@ -28,7 +30,8 @@ public static class GemmTimer
         {
             var input = torch.full(shape.M, shape.K, 0.01, dtype: dtype, device: device);
             var weight = torch.full(shape.N, shape.K, 0.01, dtype: dtype, device: device);
-            var product = packed ? PackedLinear.Product(weight, shape.M, shape.GeluTanh)
+            var product = host ? (shape.GeluTanh ? null : PackedLinear.HostProduct(weight, shape.M))
+                : packed ? PackedLinear.Product(weight, shape.M, shape.GeluTanh)
                 : shape.GeluTanh ? x => nn.functional.gelu(nn.functional.linear(x, weight), GELU.Approximate.tanh)
                 : x => nn.functional.linear(x, weight);
             if (product is null) return null;
@@ -51,7 +54,8 @@ public static class GemmTimer
     /// <summary>
     /// Streaming bandwidth in bytes/s: best time of a <c>linear</c> at M = 2 (a guided request's causal step) over a
     /// weight of <paramref name="weightBytes"/> bytes in <paramref name="dtype"/>, larger than the caches, read once per call,
-    /// in the faster of the two layouts (<see cref="BestOfLayouts"/>: a plain bf16 weight is re-laid out on every call).
+    /// by the fastest product that runs it: either layout (<see cref="BestOfLayouts"/>: a plain bf16 weight is re-laid
+    /// out on every call) or the packed weight in C# (<see cref="BlockedProduct"/>).
     /// </summary>
     public static double? StreamingBandwidth(ScalarType dtype, Device device, long weightBytes, TimeSpan minTime)
     {
@@ -59,6 +63,8 @@ public static class GemmTimer
         const long k = 4096;
         var shape = new GemmShape(2, k, Math.Max(1, elements / k), 1);
         double? seconds = BestOfLayouts(shape, dtype, device, minTime, maxCalls: 20);
+        if (GemmRows.Pads(dtype, device) && BestSeconds(shape, dtype, device, minTime, maxCalls: 20, host: true) is { } host)
+            seconds = Math.Min(seconds ?? host, host);
         return seconds is { } s ? shape.WeightElements * ModelPrecisions.BytesPerElement(dtype) / s : null;
     }
 

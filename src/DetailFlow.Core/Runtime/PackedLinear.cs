@@ -18,7 +18,8 @@ namespace DetailFlow.Core.Runtime;
 public static class PackedLinear
 {
     private static readonly Lazy<jit.ScriptModule?> s_ops = new(LoadOps);
-    private static readonly ConditionalWeakTable<Linear, object> s_packed = new();
+    private static readonly Lazy<jit.ScriptModule?> s_memory = new(LoadMemory);
+    private static readonly ConditionalWeakTable<Linear, Packed> s_packed = new();
     private static readonly ConditionalWeakTable<Linear, object> s_geluTanh = new();
 
     /// <summary>Whether packed products can run on <paramref name="device"/> (a CPU libtorch built with oneDNN).</summary>
@@ -30,9 +31,43 @@ public static class PackedLinear
     /// <summary>How <paramref name="model"/>'s linear weights are stored: <c>packed</c> when <see cref="Pack"/> packed them, else <c>plain</c>.</summary>
     public static string LayoutOf(nn.Module model) => model.modules().OfType<Linear>().Any(IsPacked) ? "packed" : "plain";
 
-    /// <summary><paramref name="layer"/>(x): the packed product where its weight is packed, else the layer's own forward.</summary>
+    /// <summary>
+    /// <paramref name="layer"/>(x): where its weight is packed, the packed product — in C# for a few rows where the
+    /// weight can be read there (<see cref="BlockedProduct"/>), else oneDNN's — else the layer's own forward.
+    /// </summary>
     public static Tensor Forward(Linear layer, Tensor x) =>
-        IsPacked(layer) ? Invoke(layer, x, layer.bias is null ? "linear" : "linear_bias") : layer.forward(x);
+        !s_packed.TryGetValue(layer, out var packed) ? layer.forward(x)
+        : packed.Host is { } host && layer.bias is null && BlockedProduct.Takes(host, x) ? HostForward(layer, host, x)
+        : Invoke(layer, x, layer.bias is null ? "linear" : "linear_bias");
+
+    private static Tensor HostForward(Linear layer, BlockedWeight host, Tensor x)
+    {
+        var weight = layer.weight!;
+        ObjectDisposedException.ThrowIf(weight.IsInvalid, weight);   // its address would point at freed memory
+        var y = BlockedProduct.Forward(host, x);
+        GC.KeepAlive(weight);
+        return y;
+    }
+
+    /// <summary>The C# view of <paramref name="layer"/>'s packed weight, where it could be read (<see cref="BlockedProduct.Read"/>).</summary>
+    public static BlockedWeight? HostView(Linear layer) => s_packed.TryGetValue(layer, out var packed) ? packed.Host : null;
+
+    /// <summary>
+    /// Lets the products of <paramref name="model"/>'s bias-free packed layers with up to <paramref name="rows"/> rows run
+    /// in C# (<see cref="BlockedProduct"/>; 0: none). Returns the number of layers that can.
+    /// </summary>
+    public static int SetHostRows(nn.Module model, int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        int layers = 0;
+        foreach (var layer in model.modules().OfType<Linear>())
+            if (layer.bias is null && HostView(layer) is { } host)
+            {
+                host.HostRows = rows;
+                layers++;
+            }
+        return layers;
+    }
 
     /// <summary>
     /// gelu_tanh(<paramref name="layer"/>(x)): where the weight is packed, one oneDNN call with the GELU in the product's
@@ -84,9 +119,10 @@ public static class PackedLinear
         {
             if (IsPacked(layer) || layer.weight is not { } weight || !GemmRows.Pads(weight) || !Available(weight.device)) continue;
             var blocked = (Tensor)s_ops.Value!.invoke("pack", weight, rows);
+            var host = ReadHost(weight, blocked);
             layer.weight = new Parameter(blocked, requires_grad: false);
             weight.Dispose();
-            s_packed.Add(layer, true);
+            s_packed.Add(layer, new Packed(host));
             packed++;
         }
         return packed;
@@ -106,6 +142,48 @@ public static class PackedLinear
             var blocked = (Tensor)ops.invoke("pack", weight, rows);
             string method = geluTanh ? "linear_gelu_tanh" : "linear";
             return x => (Tensor)ops.invoke(method, x, blocked);
+        }
+        catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A C# view of <paramref name="blocked"/>, packed from <paramref name="plain"/>; null where its memory cannot be reached or read.</summary>
+    private static BlockedWeight? ReadHost(Tensor plain, Tensor blocked)
+    {
+        if (s_memory.Value is not { } memory) return null;
+        try
+        {
+            long address = ((Scalar)memory.invoke("address", blocked)).ToInt64(), bytes = ((Scalar)memory.invoke("bytes", blocked)).ToInt64();
+            return BlockedProduct.Read(plain, (nint)address, bytes);
+        }
+        catch (Exception e) when (e is ExternalException or InvalidCastException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record Packed(BlockedWeight? Host);
+
+    /// <summary>
+    /// A product in C# on a packed copy of a [N, K] bf16 weight, for timing (<see cref="BlockedProduct"/>, any row
+    /// count); null where the packed weight cannot be read from C#.
+    /// </summary>
+    public static Func<Tensor, Tensor>? HostProduct(Tensor weight, long rows)
+    {
+        if (!Available(weight.device) || weight.dtype != ScalarType.BFloat16) return null;
+        try
+        {
+            var blocked = (Tensor)s_ops.Value!.invoke("pack", weight, rows);
+            if (ReadHost(weight, blocked) is not { } host) return null;
+            host.HostRows = int.MaxValue;
+            return x =>
+            {
+                var y = BlockedProduct.Forward(host, x);
+                GC.KeepAlive(blocked);
+                return y;
+            };
         }
         catch (Exception e) when (e is ExternalException or NotSupportedException or ArgumentException)
         {
@@ -138,6 +216,30 @@ public static class PackedLinear
             return ops.mkldnn._linear_pointwise(x, w, b, "gelu", annotate(List[Optional[number]], []), "tanh")
 
         """;
+
+    /// <summary>
+    /// Where a packed weight's elements lie, and how many bytes they take (<c>mkldnn::data_ptr</c>, <c>mkldnn::_nbytes</c>;
+    /// a packed tensor is oneDNN's opaque kind, whose address TorchSharp's accessors do not give). Apart from
+    /// <see cref="Code"/>, so that a libtorch without them still packs.
+    /// </summary>
+    private const string MemoryCode = """
+          def address(self: __torch__.PackedWeightMemory,
+            w: Tensor) -> int:
+            return ops.mkldnn.data_ptr(w)
+          def bytes(self: __torch__.PackedWeightMemory,
+            w: Tensor) -> int:
+            return ops.mkldnn._nbytes(w)
+
+        """;
+
+    private static jit.ScriptModule? LoadMemory() =>
+        s_ops.Value is not { } ops ? null
+        : ScriptModules.Load("PackedWeightMemory", MemoryCode, module =>
+        {
+            var w = (Tensor)ops.invoke("pack", torch.ones(64, 64, dtype: ScalarType.BFloat16), 2L);
+            if (((Scalar)module.invoke("bytes", w)).ToInt64() < 64 * 64 * 2 || ((Scalar)module.invoke("address", w)).ToInt64() == 0)
+                throw new InvalidOperationException("a packed weight's memory is not where it should be");
+        });
 
     /// <summary>The script module, checked by one packed product; null where libtorch cannot load or run it.</summary>
     private static jit.ScriptModule? LoadOps() =>

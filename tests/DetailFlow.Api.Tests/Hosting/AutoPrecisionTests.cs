@@ -30,6 +30,7 @@ public sealed class AutoPrecisionTests(AutoPrecisionFactory api) : IClassFixture
         Assert.Equal(model.DecoderWeights, entry.GetProperty("decoder_weights").GetString());
         Assert.Equal(AttentionChoice.SummaryOf(model.Gpt.OnePassAttentionRows), model.Attention);
         Assert.Equal(model.Attention, entry.GetProperty("attention").GetString());
+        Assert.Equal(model.Products, entry.GetProperty("products").GetString());
         Assert.Equal(HeadwiseChoice.SummaryOf(model.Tokenizer.decoder.HeadwiseFromTokens), entry.GetProperty("decoder_attention").GetString());
 
         var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 4242));

@@ -11,7 +11,8 @@ namespace DetailFlow.Api.Tests;
 
 /// <summary>
 /// The tiny model in bf16 with its linear weights packed for oneDNN (ModelOptions:Weights = Packed) and its cached
-/// steps attending in one pass (ModelOptions:Attention = OnePass).
+/// steps attending in one pass (ModelOptions:Attention = OnePass); products of up to 8 rows by the packed weights that
+/// C# can read run there (ModelOptions:HostProductRows = 8; of the tiny GPT, the output head's 64 outputs).
 /// </summary>
 public sealed class PackedWeightsFactory : ApiFactory
 {
@@ -20,6 +21,7 @@ public sealed class PackedWeightsFactory : ApiFactory
         ["ModelOptions:DType"] = "BFloat16",
         ["ModelOptions:Weights"] = "Packed",
         ["ModelOptions:Attention"] = "OnePass",
+        ["ModelOptions:HostProductRows"] = "8",
     };
 }
 
@@ -40,6 +42,8 @@ public sealed class PackedWeightsServingTests(PackedWeightsFactory api) : IClass
         Assert.Equal("packed", entry.GetProperty("decoder_weights").GetString());
         Assert.True(model.Gpt.OnePassAttentionRows >= 2);
         Assert.Equal($"one-pass up to {model.Gpt.OnePassAttentionRows} rows", entry.GetProperty("attention").GetString());
+        Assert.Equal(8, PackedLinear.HostView(model.Gpt.output)?.HostRows);
+        Assert.Equal("C# up to 8 rows", entry.GetProperty("products").GetString());
 
         var response = await client.PostAsJsonAsync("/v1/generate", ApiFactory.Body(seed: 5151));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
