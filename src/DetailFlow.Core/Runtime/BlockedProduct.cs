@@ -40,8 +40,9 @@ public sealed class BlockedWeight
 /// (docs/performance.md, "Few-row products in C#"). Here each 64-output block is one part of a <see cref="KernelTeam"/>
 /// job: every 64-byte line of the block holds 16 outputs × one input pair, widened to float32 by a shift and a mask,
 /// then multiplied into 16-lane accumulators for four (or two) rows at a time — no horizontal sums, each weight line
-/// read once per four rows. float32 accumulation in input order (each pair's odd input first, as the bf16 dot-product instruction adds them), rounded to bf16 once; the result matched oneDNN's bit
-/// for bit where measured (tests: within one bf16 rounding). Up to how many rows it runs is measured at load
+/// read once per four rows. float32 accumulation in input order (each pair's odd input first, as the bf16 dot-product
+/// instruction adds them), rounded to bf16 once; the result matched oneDNN's bit for bit but for a few elements per
+/// hundred thousand (tests: within one bf16 rounding). Up to how many rows it runs is measured at load
 /// (<see cref="BlockedProductProbe"/>).
 /// </summary>
 public static class BlockedProduct
@@ -53,15 +54,15 @@ public static class BlockedProduct
 
     /// <summary>
     /// A view of the packed weight at <paramref name="address"/> (<paramref name="bytes"/> long, packed from
-    /// <paramref name="plain"/> [N, K] bf16) for products in C#, or null
-    /// where its memory cannot be reached or does not hold the layout <see cref="BlockedWeight"/> describes: N a multiple
-    /// of 64, K even, and the elements of the first and last blocks and a sample of the rest where the layout puts them.
+    /// <paramref name="plain"/> [N, K] bf16) for products in C#, or null where its memory cannot be reached or does not
+    /// hold the layout <see cref="BlockedWeight"/> describes: N a multiple of 64, K of 16 (the inputs are widened 16 at a
+    /// time), and the elements of the first and last blocks and a sample of the rest where the layout puts them.
     /// </summary>
     public static unsafe BlockedWeight? Read(Tensor plain, nint address, long bytes)
     {
         if (plain.dtype != ScalarType.BFloat16 || plain.dim() != 2 || address == 0) return null;
         long n = plain.shape[0], k = plain.shape[1];
-        if (n % Block != 0 || k % 2 != 0 || bytes != n * k * 2 || n * k > int.MaxValue) return null;
+        if (n % Block != 0 || k % HostVectors.Lanes != 0 || bytes != n * k * 2 || n * k > int.MaxValue) return null;
         using var scope = torch.NewDisposeScope();
         var rows = plain.contiguous();
         var source = (ushort*)TensorMemory.Address(rows);
@@ -106,106 +107,117 @@ public static class BlockedProduct
 
     private sealed unsafe class Product(float* x, uint* weight, ushort* y, int rows, int k, int n)
     {
-        /// <summary>Outputs [64·block, 64·block + 64) of every row.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// <summary>Outputs [64·block, 64·block + 64) of every row: four rows at a time, then two (an odd last row computed twice, stored once).</summary>
         public void Run(int block)
         {
             uint* w = weight + (long)block * Block * k / 2;
             ushort* outputs = y + block * Block;
             int r = 0;
-            for (; r + 3 < rows; r += 4) Four(x + (long)r * k, w, outputs + (long)r * n, k, n);
+            for (; r + 3 < rows; r += 4)
+            {
+                float* x0 = x + (long)r * k;
+                ushort* y0 = outputs + (long)r * n;
+                Rows<FourRows>(x0, x0 + k, x0 + 2 * k, x0 + 3 * k, w, y0, y0 + n, y0 + 2 * n, y0 + 3 * n, k);
+            }
             for (; r < rows; r += 2)
             {
                 float* x0 = x + (long)r * k;
-                Two(x0, r + 1 < rows ? x0 + k : x0, w, outputs + (long)r * n, r + 1 < rows ? outputs + (long)(r + 1) * n : null, k);
+                bool pair = r + 1 < rows;
+                ushort* y0 = outputs + (long)r * n;
+                Rows<TwoRows>(x0, pair ? x0 + k : x0, null, null, w, y0, pair ? y0 + n : null, null, null, k);
             }
         }
     }
 
-    /// <summary>64 outputs of rows x, x + k, x + 2k, x + 3k over a block's K/2 input pairs.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Four(float* x, uint* w, ushort* y, int k, int n)
+    private interface IRowCount
     {
-        var high = Vector512.Create(0xFFFF0000u);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default,
-            c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
-        float* x1 = x + k, x2 = x1 + k, x3 = x2 + k;
+        static abstract bool Four { get; }
+    }
+
+    private readonly struct FourRows : IRowCount
+    {
+        public static bool Four => true;
+    }
+
+    private readonly struct TwoRows : IRowCount
+    {
+        public static bool Four => false;
+    }
+
+    /// <summary>
+    /// 64 outputs of rows x0, x1 (and x2, x3 for <see cref="FourRows"/>) over a block's K/2 input pairs; a null output
+    /// row is not stored. Specialised per row count, so each keeps its accumulators in registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Rows<T>(float* x0, float* x1, float* x2, float* x3, uint* w, ushort* y0, ushort* y1, ushort* y2, ushort* y3, int k)
+        where T : struct, IRowCount
+    {
+        Sums a = default, b = default, c = default, d = default;
         for (int i = 0; i < k; i += 2, w += Block)
         {
+            var line = new Line(w);
+            a = a.Add(x0 + i, line);
+            b = b.Add(x1 + i, line);
+            if (T.Four)
+            {
+                c = c.Add(x2 + i, line);
+                d = d.Add(x3 + i, line);
+            }
+        }
+        a.Store(y0);
+        if (y1 != null) b.Store(y1);
+        if (T.Four)
+        {
+            c.Store(y2);
+            d.Store(y3);
+        }
+    }
+
+    /// <summary>A block's 64 weights for one input pair, widened: the even input's and the odd input's, 16 outputs per vector.</summary>
+    private readonly unsafe struct Line
+    {
+        public readonly Vector512<float> E0, E1, E2, E3, O0, O1, O2, O3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Line(uint* w)
+        {
+            var high = Vector512.Create(0xFFFF0000u);
             var l0 = Vector512.Load(w);
             var l1 = Vector512.Load(w + 16);
             var l2 = Vector512.Load(w + 32);
             var l3 = Vector512.Load(w + 48);
-            Vector512<float> e0 = (l0 << 16).AsSingle(), o0 = (l0 & high).AsSingle(), e1 = (l1 << 16).AsSingle(), o1 = (l1 & high).AsSingle(),
-                e2 = (l2 << 16).AsSingle(), o2 = (l2 & high).AsSingle(), e3 = (l3 << 16).AsSingle(), o3 = (l3 & high).AsSingle();
-            var even = Vector512.Create(x[i]);
-            var odd = Vector512.Create(x[i + 1]);
-            a0 = Vector512.FusedMultiplyAdd(even, e0, Vector512.FusedMultiplyAdd(odd, o0, a0));
-            a1 = Vector512.FusedMultiplyAdd(even, e1, Vector512.FusedMultiplyAdd(odd, o1, a1));
-            a2 = Vector512.FusedMultiplyAdd(even, e2, Vector512.FusedMultiplyAdd(odd, o2, a2));
-            a3 = Vector512.FusedMultiplyAdd(even, e3, Vector512.FusedMultiplyAdd(odd, o3, a3));
-            even = Vector512.Create(x1[i]);
-            odd = Vector512.Create(x1[i + 1]);
-            b0 = Vector512.FusedMultiplyAdd(even, e0, Vector512.FusedMultiplyAdd(odd, o0, b0));
-            b1 = Vector512.FusedMultiplyAdd(even, e1, Vector512.FusedMultiplyAdd(odd, o1, b1));
-            b2 = Vector512.FusedMultiplyAdd(even, e2, Vector512.FusedMultiplyAdd(odd, o2, b2));
-            b3 = Vector512.FusedMultiplyAdd(even, e3, Vector512.FusedMultiplyAdd(odd, o3, b3));
-            even = Vector512.Create(x2[i]);
-            odd = Vector512.Create(x2[i + 1]);
-            c0 = Vector512.FusedMultiplyAdd(even, e0, Vector512.FusedMultiplyAdd(odd, o0, c0));
-            c1 = Vector512.FusedMultiplyAdd(even, e1, Vector512.FusedMultiplyAdd(odd, o1, c1));
-            c2 = Vector512.FusedMultiplyAdd(even, e2, Vector512.FusedMultiplyAdd(odd, o2, c2));
-            c3 = Vector512.FusedMultiplyAdd(even, e3, Vector512.FusedMultiplyAdd(odd, o3, c3));
-            even = Vector512.Create(x3[i]);
-            odd = Vector512.Create(x3[i + 1]);
-            d0 = Vector512.FusedMultiplyAdd(even, e0, Vector512.FusedMultiplyAdd(odd, o0, d0));
-            d1 = Vector512.FusedMultiplyAdd(even, e1, Vector512.FusedMultiplyAdd(odd, o1, d1));
-            d2 = Vector512.FusedMultiplyAdd(even, e2, Vector512.FusedMultiplyAdd(odd, o2, d2));
-            d3 = Vector512.FusedMultiplyAdd(even, e3, Vector512.FusedMultiplyAdd(odd, o3, d3));
+            (E0, O0) = ((l0 << 16).AsSingle(), (l0 & high).AsSingle());
+            (E1, O1) = ((l1 << 16).AsSingle(), (l1 & high).AsSingle());
+            (E2, O2) = ((l2 << 16).AsSingle(), (l2 & high).AsSingle());
+            (E3, O3) = ((l3 << 16).AsSingle(), (l3 & high).AsSingle());
         }
-        Store(a0, a1, a2, a3, y);
-        Store(b0, b1, b2, b3, y + n);
-        Store(c0, c1, c2, c3, y + 2 * n);
-        Store(d0, d1, d2, d3, y + 3 * n);
     }
 
-    /// <summary>64 outputs of rows <paramref name="x0"/> and <paramref name="x1"/> (the same row again for an odd last one, <paramref name="y1"/> null).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Two(float* x0, float* x1, uint* w, ushort* y0, ushort* y1, int k)
+    /// <summary>One row's 64 float32 sums.</summary>
+    private readonly unsafe struct Sums(Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, Vector512<float> s3)
     {
-        var high = Vector512.Create(0xFFFF0000u);
-        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
-        for (int i = 0; i < k; i += 2, w += Block)
+        private readonly Vector512<float> _s0 = s0, _s1 = s1, _s2 = s2, _s3 = s3;
+
+        /// <summary>These sums plus the row's input pair at <paramref name="x"/> times <paramref name="line"/> (the odd input first).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Sums Add(float* x, in Line line)
         {
-            var l0 = Vector512.Load(w);
-            var l1 = Vector512.Load(w + 16);
-            var l2 = Vector512.Load(w + 32);
-            var l3 = Vector512.Load(w + 48);
-            Vector512<float> e0 = (l0 << 16).AsSingle(), o0 = (l0 & high).AsSingle(), e1 = (l1 << 16).AsSingle(), o1 = (l1 & high).AsSingle(),
-                e2 = (l2 << 16).AsSingle(), o2 = (l2 & high).AsSingle(), e3 = (l3 << 16).AsSingle(), o3 = (l3 & high).AsSingle();
-            var even = Vector512.Create(x0[i]);
-            var odd = Vector512.Create(x0[i + 1]);
-            a0 = Vector512.FusedMultiplyAdd(even, e0, Vector512.FusedMultiplyAdd(odd, o0, a0));
-            a1 = Vector512.FusedMultiplyAdd(even, e1, Vector512.FusedMultiplyAdd(odd, o1, a1));
-            a2 = Vector512.FusedMultiplyAdd(even, e2, Vector512.FusedMultiplyAdd(odd, o2, a2));
-            a3 = Vector512.FusedMultiplyAdd(even, e3, Vector512.FusedMultiplyAdd(odd, o3, a3));
-            even = Vector512.Create(x1[i]);
-            odd = Vector512.Create(x1[i + 1]);
-            b0 = Vector512.FusedMultiplyAdd(even, e0, Vector512.FusedMultiplyAdd(odd, o0, b0));
-            b1 = Vector512.FusedMultiplyAdd(even, e1, Vector512.FusedMultiplyAdd(odd, o1, b1));
-            b2 = Vector512.FusedMultiplyAdd(even, e2, Vector512.FusedMultiplyAdd(odd, o2, b2));
-            b3 = Vector512.FusedMultiplyAdd(even, e3, Vector512.FusedMultiplyAdd(odd, o3, b3));
+            var even = Vector512.Create(x[0]);
+            var odd = Vector512.Create(x[1]);
+            return new Sums(Vector512.FusedMultiplyAdd(even, line.E0, Vector512.FusedMultiplyAdd(odd, line.O0, _s0)),
+                Vector512.FusedMultiplyAdd(even, line.E1, Vector512.FusedMultiplyAdd(odd, line.O1, _s1)),
+                Vector512.FusedMultiplyAdd(even, line.E2, Vector512.FusedMultiplyAdd(odd, line.O2, _s2)),
+                Vector512.FusedMultiplyAdd(even, line.E3, Vector512.FusedMultiplyAdd(odd, line.O3, _s3)));
         }
-        Store(a0, a1, a2, a3, y0);
-        if (y1 != null) Store(b0, b1, b2, b3, y1);
-    }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store(Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, ushort* y)
-    {
-        HostVectors.Store(v0, y);
-        HostVectors.Store(v1, y + 16);
-        HostVectors.Store(v2, y + 32);
-        HostVectors.Store(v3, y + 48);
+        /// <summary>Rounded to bf16 and stored at <paramref name="y"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Store(ushort* y)
+        {
+            HostVectors.Store(_s0, y);
+            HostVectors.Store(_s1, y + 16);
+            HostVectors.Store(_s2, y + 32);
+            HostVectors.Store(_s3, y + 48);
+        }
     }
 }

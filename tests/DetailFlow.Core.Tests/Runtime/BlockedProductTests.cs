@@ -110,6 +110,7 @@ public class BlockedProductTests
             Assert.Null(BlockedProduct.Read(plain, rowMajor, 128 * 64 * 2));                 // the plain weight itself: row-major
             Assert.Null(BlockedProduct.Read(plain, rowMajor, 128 * 64 * 2 + 64));            // not its size
             Assert.Null(BlockedProduct.Read(plain.narrow(0, 0, 96), rowMajor, 96 * 64 * 2)); // N not a multiple of 64
+            Assert.Null(BlockedProduct.Read(plain.view(256, 32).narrow(1, 0, 24), rowMajor, 256 * 24 * 2));   // K not a multiple of 16
         }
         var blocked = torch.empty(128 * 64, ScalarType.BFloat16);
         unsafe
