@@ -91,6 +91,8 @@ public static class BlockedProduct
     /// <summary>x [..., K] bf16 times the weight's transpose → [..., N] bf16, on the calling thread's torch threads. The caller keeps the packed tensor alive.</summary>
     public static unsafe Tensor Forward(BlockedWeight weight, Tensor x)
     {
+        if (x.dtype != ScalarType.BFloat16 || x.device_type != DeviceType.CPU || x.dim() < 1 || x.shape[^1] != weight.Inputs)
+            throw new ArgumentException($"expected bf16 CPU rows of {weight.Inputs}, got {x.dtype} [{string.Join(", ", x.shape)}] on {x.device_type}", nameof(x));
         int k = weight.Inputs, n = weight.Outputs, rows = (int)(x.numel() / k);
         using var scope = torch.NewDisposeScope();
         var input = x.contiguous();

@@ -95,6 +95,11 @@ public class BlockedProductTests
             Assert.False(BlockedProduct.Takes(view, torch.zeros(4, 16, dtype: ScalarType.BFloat16)));   // another K
         }
         Assert.False(BlockedProduct.Takes(view, torch.zeros(4, 32, dtype: ScalarType.BFloat16)));       // autograd on
+        using (torch.no_grad())
+        {
+            Assert.Throws<ArgumentException>(() => BlockedProduct.Forward(view, torch.zeros(4, 16, dtype: ScalarType.BFloat16)));
+            Assert.Throws<ArgumentException>(() => BlockedProduct.Forward(view, torch.zeros(4, 32)));
+        }
     }
 
     [Fact]
