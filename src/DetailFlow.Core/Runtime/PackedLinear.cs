@@ -37,7 +37,7 @@ public static class PackedLinear
     /// </summary>
     public static Tensor Forward(Linear layer, Tensor x) =>
         !s_packed.TryGetValue(layer, out var packed) ? layer.forward(x)
-        : packed.Host is { } host && layer.bias is null && BlockedProduct.Takes(host, x) ? HostForward(layer, host, x)
+        : packed.Host is { } host && BlockedProduct.Takes(host, x) ? HostForward(layer, host, x)
         : Invoke(layer, x, layer.bias is null ? "linear" : "linear_bias");
 
     private static Tensor HostForward(Linear layer, BlockedWeight host, Tensor x)
@@ -49,19 +49,19 @@ public static class PackedLinear
         return y;
     }
 
-    /// <summary>The C# view of <paramref name="layer"/>'s packed weight, where it could be read (<see cref="BlockedProduct.Read"/>).</summary>
+    /// <summary>The C# view of <paramref name="layer"/>'s packed weight, where it has no bias and could be read (<see cref="BlockedProduct.Read"/>).</summary>
     public static BlockedWeight? HostView(Linear layer) => s_packed.TryGetValue(layer, out var packed) ? packed.Host : null;
 
     /// <summary>
-    /// Lets the products of <paramref name="model"/>'s bias-free packed layers with up to <paramref name="rows"/> rows run
-    /// in C# (<see cref="BlockedProduct"/>; 0: none). Returns the number of layers that can.
+    /// Lets products of up to <paramref name="rows"/> rows by <paramref name="model"/>'s layers that have a C# view
+    /// (<see cref="HostView"/>) run in C# (<see cref="BlockedProduct"/>; 0: none). Returns the number of those layers.
     /// </summary>
     public static int SetHostRows(nn.Module model, int rows)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         int layers = 0;
         foreach (var layer in model.modules().OfType<Linear>())
-            if (layer.bias is null && HostView(layer) is { } host)
+            if (HostView(layer) is { } host)
             {
                 host.HostRows = rows;
                 layers++;
@@ -119,7 +119,7 @@ public static class PackedLinear
         {
             if (IsPacked(layer) || layer.weight is not { } weight || !GemmRows.Pads(weight) || !Available(weight.device)) continue;
             var blocked = (Tensor)s_ops.Value!.invoke("pack", weight, rows);
-            var host = ReadHost(weight, blocked);
+            var host = layer.bias is null ? ReadHost(weight, blocked) : null;   // the C# product adds no bias
             layer.weight = new Parameter(blocked, requires_grad: false);
             weight.Dispose();
             s_packed.Add(layer, new Packed(host));
